@@ -1,0 +1,271 @@
+/*
+ * clconvt — ConvTranspose1d on any OpenCL device.
+ *
+ * The one public header. It computes the transposed 1-D convolution of Modular MAX's
+ * max.nn.ConvTranspose1d (and PyTorch's nn.ConvTranspose1d):
+ *
+ *   for n, group g, ci in g, i in [0, L_in), k in [0, K), co in g:
+ *       o = i*stride - pad_left + k*dilation
+ *       if 0 <= o < L_out: y[n, co, o] += x[n, ci, i] * w[ci, co - g*Cout_g, k]
+ *   y[n, co, o] += bias[co]
+ *
+ *   L_out = (L_in - 1)*stride - pad_left - pad_right + dilation*(K - 1) + output_padding + 1
+ *
+ * Conventions:
+ * - Every function that can fail returns a clconvt_status; on failure clconvt_last_error() holds a
+ *   sentence naming what was wrong, nothing was written to any output, and nothing leaked.
+ * - Handles are opaque. A device may be shared by any number of layers and threads. A layer's
+ *   forward functions may be called from several threads at once; setting its weight or bias must
+ *   not overlap a forward of the same layer.
+ * - Sizes and lengths are int64_t so that a negative value can be reported, not wrapped.
+ */
+#ifndef CLCONVT_H
+#define CLCONVT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define CLCONVT_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define CLCONVT_API __attribute__((visibility("default")))
+#else
+#define CLCONVT_API
+#endif
+
+/* ---- Status codes --------------------------------------------------------------------------- */
+
+/** Result of every fallible call. 0 is success; every failure is negative. */
+typedef enum clconvt_status {
+    CLCONVT_SUCCESS = 0,
+    CLCONVT_ERROR_INVALID_ARGUMENT = -1, /**< a NULL handle or pointer, an unknown enum value */
+    CLCONVT_ERROR_INVALID_PARAMETER = -2, /**< a layer parameter breaks a rule of the operator */
+    CLCONVT_ERROR_SHAPE_MISMATCH = -3,    /**< a tensor's size disagrees with the layer */
+    CLCONVT_ERROR_TOO_LARGE = -4,      /**< a size overflows, or exceeds what the device allows */
+    CLCONVT_ERROR_OUT_OF_HOST_MEMORY = -5, /**< malloc failed */
+    CLCONVT_ERROR_NO_DEVICE = -6,      /**< no OpenCL device matches the requested kind/selector */
+    CLCONVT_ERROR_OPENCL = -7,         /**< an OpenCL call failed; the message names it and its code */
+    CLCONVT_ERROR_BUILD = -8,          /**< a kernel failed to compile; the message has the log */
+    CLCONVT_ERROR_NOT_READY = -9,      /**< forward before the weights (or bias) were set */
+    CLCONVT_ERROR_UNSUPPORTED = -10,   /**< the device lacks something the request needs */
+} clconvt_status;
+
+/** A short constant English name for a status ("invalid parameter"); never NULL. */
+CLCONVT_API const char *clconvt_status_string(clconvt_status status);
+
+/**
+ * The message of the last failure on the calling thread: which parameter, its value and the rule,
+ * or which OpenCL call failed with its code (and the build log for a compile failure).
+ * Thread-local; valid until the next clconvt call on this thread. Empty if nothing failed yet.
+ */
+CLCONVT_API const char *clconvt_last_error(void);
+
+/* ---- Enumerations --------------------------------------------------------------------------- */
+
+/** Activation layout. NLC is MAX's default (permute=False); NCL is PyTorch's (MAX permute=True). */
+typedef enum clconvt_layout {
+    CLCONVT_LAYOUT_NLC = 0, /**< input (N, L_in, Cin), output (N, L_out, Cout): channels-last */
+    CLCONVT_LAYOUT_NCL = 1, /**< input (N, Cin, L_in), output (N, Cout, L_out): channels-first */
+} clconvt_layout;
+
+/** Order of a weight array handed to clconvt_layer_set_weight. */
+typedef enum clconvt_weight_order {
+    CLCONVT_WEIGHT_MAX = 0,     /**< (K, Cout/groups, Cin): PyTorch's array with its axes reversed */
+    CLCONVT_WEIGHT_PYTORCH = 1, /**< (Cin, Cout/groups, K): nn.ConvTranspose1d.weight */
+} clconvt_weight_order;
+
+/** Storage type of tensors. Arithmetic is always at least fp32. */
+typedef enum clconvt_dtype {
+    CLCONVT_F32 = 0,  /**< IEEE binary32 */
+    CLCONVT_F16 = 1,  /**< IEEE binary16 storage */
+    CLCONVT_BF16 = 2, /**< bfloat16 storage (the upper 16 bits of a binary32) */
+} clconvt_dtype;
+
+/** Bytes per element of a dtype (4 or 2); 0 for an unknown value. */
+CLCONVT_API size_t clconvt_dtype_size(clconvt_dtype dtype);
+
+/** Short name of a dtype ("f32", "f16", "bf16"); "unknown" for an unknown value. */
+CLCONVT_API const char *clconvt_dtype_name(clconvt_dtype dtype);
+
+/**
+ * Convert count elements from src_dtype to dst_dtype (src and dst must not overlap unless equal).
+ * Narrowing rounds to nearest, ties to even; NaN stays NaN, overflow gives infinity.
+ */
+CLCONVT_API clconvt_status clconvt_convert(const void *src, clconvt_dtype src_dtype, void *dst,
+                                           clconvt_dtype dst_dtype, size_t count);
+
+/** Kind of device to open. */
+typedef enum clconvt_device_kind {
+    CLCONVT_DEVICE_ANY = 0, /**< a GPU if there is one, else a CPU, else any other device */
+    CLCONVT_DEVICE_GPU = 1, /**< GPUs only */
+    CLCONVT_DEVICE_CPU = 2, /**< CPU devices only (PoCL's, Intel's, ...) */
+} clconvt_device_kind;
+
+/* ---- Layer parameters ----------------------------------------------------------------------- */
+
+/** Every parameter of a ConvTranspose1d layer. Fill it with clconvt_params_init, then adjust. */
+typedef struct clconvt_params {
+    int64_t in_channels;    /**< Cin >= 1, divisible by groups */
+    int64_t out_channels;   /**< Cout >= 1, divisible by groups */
+    int64_t kernel_length;  /**< K >= 1 */
+    int64_t stride;         /**< >= 1 */
+    int64_t pad_left;       /**< >= 0; positions cropped from the start of the full output */
+    int64_t pad_right;      /**< >= 0; positions cropped from its end (symmetric: both equal) */
+    int64_t output_padding; /**< >= 0, smaller than stride or dilation (PyTorch's rule) */
+    int64_t dilation;       /**< >= 1 */
+    int64_t groups;         /**< >= 1; groups == Cin == Cout is depthwise */
+    int has_bias;           /**< nonzero: the layer adds a bias (set with clconvt_layer_set_bias) */
+    clconvt_layout layout;  /**< activation layout */
+    clconvt_dtype dtype;    /**< storage type of input, output, weight and bias */
+} clconvt_params;
+
+/**
+ * Fill *params with MAX's defaults for a layer of the given channels and kernel length: stride 1,
+ * no padding, no output padding, dilation 1, groups 1, no bias, channels-last (NLC), fp32.
+ */
+CLCONVT_API void clconvt_params_init(clconvt_params *params, int64_t in_channels,
+                                     int64_t out_channels, int64_t kernel_length);
+
+/**
+ * Check every rule of *params (see the SPEC's validation section). CLCONVT_SUCCESS, or
+ * CLCONVT_ERROR_INVALID_PARAMETER with a message naming the parameter, its value and the rule.
+ */
+CLCONVT_API clconvt_status clconvt_params_validate(const clconvt_params *params);
+
+/**
+ * Output length for an input of length_in: validates *params and length_in (>= 1) and refuses a
+ * result <= 0 ("calculated output length is -3, which is too small") or one that overflows.
+ */
+CLCONVT_API clconvt_status clconvt_output_length(const clconvt_params *params, int64_t length_in,
+                                                 int64_t *length_out);
+
+/* ---- Devices -------------------------------------------------------------------------------- */
+
+typedef struct clconvt_device clconvt_device;
+
+/**
+ * Open an OpenCL device with its own context and in-order queue.
+ * selector: NULL, or one of "gpu", "cpu", "any", "P:D" (platform and device index, as listed by
+ * clconvt-info), or a case-insensitive substring of the device or platform name. A non-empty
+ * CLCONVT_DEVICE environment variable overrides both kind and selector.
+ * Fails with CLCONVT_ERROR_NO_DEVICE (message lists what exists) when nothing matches.
+ */
+CLCONVT_API clconvt_status clconvt_device_open(clconvt_device_kind kind, const char *selector,
+                                               clconvt_device **out);
+
+/**
+ * Use a caller's context, device and (optionally NULL) queue. clconvt retains them while the handle
+ * lives and releases only its own references: the caller keeps ownership. With queue == NULL an
+ * in-order queue is created on the context and owned by the handle.
+ */
+CLCONVT_API clconvt_status clconvt_device_wrap(cl_context context, cl_device_id device,
+                                               cl_command_queue queue, clconvt_device **out);
+
+/** Release a device handle (NULL is ignored). Every layer made on it must be released first. */
+CLCONVT_API void clconvt_device_release(clconvt_device *device);
+
+/** What clconvt knows of a device; strings are owned by the handle. */
+typedef struct clconvt_device_info {
+    const char *name;           /**< CL_DEVICE_NAME */
+    const char *vendor;         /**< CL_DEVICE_VENDOR */
+    const char *platform;       /**< CL_PLATFORM_NAME */
+    const char *driver_version; /**< CL_DRIVER_VERSION */
+    cl_device_type type;        /**< CL_DEVICE_TYPE_GPU, _CPU, ... */
+    uint64_t max_alloc_bytes;   /**< CL_DEVICE_MAX_MEM_ALLOC_SIZE */
+    uint64_t global_mem_bytes;  /**< CL_DEVICE_GLOBAL_MEM_SIZE */
+    uint64_t local_mem_bytes;   /**< CL_DEVICE_LOCAL_MEM_SIZE */
+    uint32_t compute_units;     /**< CL_DEVICE_MAX_COMPUTE_UNITS */
+    size_t max_work_group_size; /**< CL_DEVICE_MAX_WORK_GROUP_SIZE */
+    int has_fp16;               /**< cl_khr_fp16 (native half arithmetic) is available */
+    uint64_t programs_built;    /**< kernel programs compiled on this handle so far */
+} clconvt_device_info;
+
+/** Fill *info for a device handle. */
+CLCONVT_API clconvt_status clconvt_device_get_info(const clconvt_device *device,
+                                                   clconvt_device_info *info);
+
+/** The handle's context, device and queue (not retained for the caller). */
+CLCONVT_API cl_context clconvt_device_context(const clconvt_device *device);
+CLCONVT_API cl_device_id clconvt_device_id(const clconvt_device *device);
+CLCONVT_API cl_command_queue clconvt_device_queue(const clconvt_device *device);
+
+/* ---- Layers --------------------------------------------------------------------------------- */
+
+typedef struct clconvt_layer clconvt_layer;
+
+/**
+ * Create a layer on a device. *params is validated and copied. The layer needs its weight (and its
+ * bias when params->has_bias) before a forward.
+ */
+CLCONVT_API clconvt_status clconvt_layer_create(clconvt_device *device,
+                                                const clconvt_params *params,
+                                                clconvt_layer **out);
+
+/** Number of weight elements: Cin * (Cout / groups) * K. */
+CLCONVT_API int64_t clconvt_layer_weight_count(const clconvt_layer *layer);
+
+/**
+ * Stage the weight: host holds clconvt_layer_weight_count() elements of host_dtype in the given
+ * order (MAX's (K, Cout/groups, Cin) or PyTorch's (Cin, Cout/groups, K)). They are converted to the
+ * layer's dtype and packed for the kernel. Replaces any earlier weight.
+ */
+CLCONVT_API clconvt_status clconvt_layer_set_weight(clconvt_layer *layer, const void *host,
+                                                    clconvt_weight_order order,
+                                                    clconvt_dtype host_dtype);
+
+/**
+ * Stage the bias: host holds Cout elements of host_dtype. Refused on a layer made without
+ * has_bias. Replaces any earlier bias.
+ */
+CLCONVT_API clconvt_status clconvt_layer_set_bias(clconvt_layer *layer, const void *host,
+                                                  clconvt_dtype host_dtype);
+
+/**
+ * Copy the staged weight, in MAX order and the layer's dtype, to host (weight_count elements).
+ */
+CLCONVT_API clconvt_status clconvt_layer_get_weight(const clconvt_layer *layer, void *host);
+
+/**
+ * Enqueue a forward on device buffers. in holds batch * Cin * length_in elements and out room for
+ * batch * Cout * L_out elements of the layer's dtype, in its layout; the sizes of both are checked.
+ * queue: NULL for the device's own queue, or any queue on the device's context and device.
+ * The call waits on wait_list and, when done != NULL, returns an event that completes with the
+ * output (the caller releases it). batch == 0 is legal and writes nothing.
+ * Never compiles for a new length or batch: programs depend only on the layer's parameters.
+ */
+CLCONVT_API clconvt_status clconvt_layer_forward(clconvt_layer *layer, cl_command_queue queue,
+                                                 cl_mem in, cl_mem out, int64_t batch,
+                                                 int64_t length_in, cl_uint num_wait,
+                                                 const cl_event *wait_list, cl_event *done);
+
+/**
+ * Forward on host memory: copies in to the device, runs, copies out back and waits. in and out are
+ * as for clconvt_layer_forward, in host memory. out is untouched on failure.
+ */
+CLCONVT_API clconvt_status clconvt_layer_forward_host(clconvt_layer *layer, const void *in,
+                                                      void *out, int64_t batch,
+                                                      int64_t length_in);
+
+/** The layer's parameters (a copy). */
+CLCONVT_API void clconvt_layer_get_params(const clconvt_layer *layer, clconvt_params *params);
+
+/** Name of the kernel path the planner chose for this layer (e.g. "phase"), for diagnostics. */
+CLCONVT_API const char *clconvt_layer_plan_name(const clconvt_layer *layer);
+
+/** Release a layer (NULL is ignored). Waits for nothing: finish its forwards first. */
+CLCONVT_API void clconvt_layer_release(clconvt_layer *layer);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CLCONVT_H */

@@ -1,0 +1,378 @@
+/* Opening (by kind or selector), wrapping and describing OpenCL devices. */
+#include "device.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+/* CL_PLATFORM_NOT_FOUND_KHR: what the ICD loader returns when no platform is installed. */
+#define PLATFORM_NOT_FOUND (-1001)
+
+/* Most platforms and devices we look at; more are ignored (and say so in errors). */
+#define MAX_PLATFORMS 16
+#define MAX_DEVICES 64
+
+typedef struct candidate {
+    cl_platform_id platform;
+    cl_device_id device;
+    unsigned platform_index, device_index;
+    cl_device_type type;
+    char name[256], platform_name[256];
+} candidate;
+
+/* A string device property, malloc'd; NULL (with the error set) on failure. */
+static char *device_string(cl_device_id device, cl_device_info param, const char *param_name) {
+    size_t size = 0;
+    cl_int err = clGetDeviceInfo(device, param, 0, NULL, &size);
+    char *value = err == CL_SUCCESS ? malloc(size + 1) : NULL;
+    if (err == CL_SUCCESS && value == NULL) {
+        clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "out of host memory reading %s", param_name);
+        return NULL;
+    }
+    if (err == CL_SUCCESS)
+        err = clGetDeviceInfo(device, param, size, value, NULL);
+    if (err != CL_SUCCESS) {
+        free(value);
+        char call[96];
+        snprintf(call, sizeof call, "clGetDeviceInfo(%s)", param_name);
+        clconvt_fail_cl(call, err);
+        return NULL;
+    }
+    value[size] = '\0';
+    return value;
+}
+
+#define DEVICE_SCALAR(device, param, var)                                                          \
+    do {                                                                                           \
+        cl_int err_ = clGetDeviceInfo(device, param, sizeof(var), &(var), NULL);                   \
+        if (err_ != CL_SUCCESS)                                                                    \
+            return clconvt_fail_cl("clGetDeviceInfo(" #param ")", err_);                           \
+    } while (0)
+
+/* Read the capabilities the planner and error messages need, once. */
+static clconvt_status read_capabilities(clconvt_device *d) {
+    cl_ulong max_alloc, global_mem, local_mem;
+    cl_uint units;
+    size_t group_size;
+    DEVICE_SCALAR(d->device, CL_DEVICE_TYPE, d->type);
+    DEVICE_SCALAR(d->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, max_alloc);
+    DEVICE_SCALAR(d->device, CL_DEVICE_GLOBAL_MEM_SIZE, global_mem);
+    DEVICE_SCALAR(d->device, CL_DEVICE_LOCAL_MEM_SIZE, local_mem);
+    DEVICE_SCALAR(d->device, CL_DEVICE_MAX_COMPUTE_UNITS, units);
+    DEVICE_SCALAR(d->device, CL_DEVICE_MAX_WORK_GROUP_SIZE, group_size);
+    DEVICE_SCALAR(d->device, CL_DEVICE_PLATFORM, d->platform);
+    d->max_alloc_bytes = max_alloc;
+    d->global_mem_bytes = global_mem;
+    d->local_mem_bytes = local_mem;
+    d->compute_units = units;
+    d->max_work_group_size = group_size;
+    d->name = device_string(d->device, CL_DEVICE_NAME, "CL_DEVICE_NAME");
+    d->vendor = d->name ? device_string(d->device, CL_DEVICE_VENDOR, "CL_DEVICE_VENDOR") : NULL;
+    d->driver_version = d->vendor ? device_string(d->device, CL_DRIVER_VERSION, "CL_DRIVER_VERSION")
+                                  : NULL;
+    char *extensions = d->driver_version
+                           ? device_string(d->device, CL_DEVICE_EXTENSIONS, "CL_DEVICE_EXTENSIONS")
+                           : NULL;
+    if (extensions == NULL)
+        return CLCONVT_ERROR_OPENCL; /* the message is already set */
+    d->has_fp16 = strstr(extensions, "cl_khr_fp16") != NULL;
+    free(extensions);
+    size_t size = 0;
+    cl_int err = clGetPlatformInfo(d->platform, CL_PLATFORM_NAME, 0, NULL, &size);
+    if (err == CL_SUCCESS && (d->platform_name = malloc(size + 1)) == NULL)
+        return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    if (err == CL_SUCCESS)
+        err = clGetPlatformInfo(d->platform, CL_PLATFORM_NAME, size, d->platform_name, NULL);
+    if (err != CL_SUCCESS)
+        return clconvt_fail_cl("clGetPlatformInfo(CL_PLATFORM_NAME)", err);
+    d->platform_name[size] = '\0';
+    return CLCONVT_SUCCESS;
+}
+
+void clconvt_device_release(clconvt_device *d) {
+    if (d == NULL)
+        return;
+    program_cache_destroy(d->programs);
+    if (d->queue)
+        clReleaseCommandQueue(d->queue);
+    if (d->context)
+        clReleaseContext(d->context);
+    if (d->device)
+        clReleaseDevice(d->device);
+    free(d->name);
+    free(d->vendor);
+    free(d->platform_name);
+    free(d->driver_version);
+    free(d);
+}
+
+/* Take one reference to each of context/device/queue (the queue may be NULL: we make one). */
+static clconvt_status device_from_handles(cl_context context, cl_device_id device,
+                                          cl_command_queue queue, clconvt_device **out) {
+    clconvt_status status = CLCONVT_SUCCESS;
+    cl_int err;
+    clconvt_device *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for a device");
+    if ((err = clRetainContext(context)) != CL_SUCCESS) {
+        status = clconvt_fail_cl("clRetainContext", err);
+        goto cleanup;
+    }
+    d->context = context;
+    if ((err = clRetainDevice(device)) != CL_SUCCESS) {
+        status = clconvt_fail_cl("clRetainDevice", err);
+        goto cleanup;
+    }
+    d->device = device;
+    if (queue != NULL) {
+        if ((err = clRetainCommandQueue(queue)) != CL_SUCCESS) {
+            status = clconvt_fail_cl("clRetainCommandQueue", err);
+            goto cleanup;
+        }
+        d->queue = queue;
+    } else {
+        d->queue = clCreateCommandQueue(context, device, 0, &err);
+        if (err != CL_SUCCESS) {
+            d->queue = NULL;
+            status = clconvt_fail_cl("clCreateCommandQueue", err);
+            goto cleanup;
+        }
+    }
+    if ((status = read_capabilities(d)) != CLCONVT_SUCCESS)
+        goto cleanup;
+    status = program_cache_create(context, device, &d->programs);
+cleanup:
+    if (status != CLCONVT_SUCCESS) {
+        clconvt_device_release(d);
+        return status;
+    }
+    *out = d;
+    return CLCONVT_SUCCESS;
+}
+
+clconvt_status clconvt_device_wrap(cl_context context, cl_device_id device, cl_command_queue queue,
+                                   clconvt_device **out) {
+    CLCONVT_CHECK_NOT_NULL(out, "clconvt_device_wrap");
+    CLCONVT_CHECK_NOT_NULL(context, "clconvt_device_wrap");
+    CLCONVT_CHECK_NOT_NULL(device, "clconvt_device_wrap");
+    if (queue != NULL) {
+        cl_context queue_context;
+        cl_device_id queue_device;
+        cl_int err = clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof queue_context,
+                                           &queue_context, NULL);
+        if (err == CL_SUCCESS)
+            err = clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof queue_device, &queue_device,
+                                        NULL);
+        if (err != CL_SUCCESS)
+            return clconvt_fail_cl("clGetCommandQueueInfo", err);
+        if (queue_context != context || queue_device != device)
+            return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                                "clconvt_device_wrap: the queue belongs to another %s",
+                                queue_context != context ? "context" : "device");
+    }
+    clconvt_status status = device_from_handles(context, device, queue, out);
+    if (status == CLCONVT_SUCCESS)
+        clconvt_clear_error();
+    return status;
+}
+
+/* Every device of every platform, in (platform, device) index order. */
+static clconvt_status list_candidates(candidate *list, size_t *count) {
+    cl_platform_id platforms[MAX_PLATFORMS];
+    cl_uint num_platforms = 0;
+    cl_int err = clGetPlatformIDs(MAX_PLATFORMS, platforms, &num_platforms);
+    *count = 0;
+    if (err == PLATFORM_NOT_FOUND || (err == CL_SUCCESS && num_platforms == 0))
+        return CLCONVT_SUCCESS;
+    if (err != CL_SUCCESS)
+        return clconvt_fail_cl("clGetPlatformIDs", err);
+    if (num_platforms > MAX_PLATFORMS)
+        num_platforms = MAX_PLATFORMS;
+    for (cl_uint p = 0; p < num_platforms; ++p) {
+        cl_device_id devices[MAX_DEVICES];
+        cl_uint num_devices = 0;
+        err = clGetDeviceIDs(platforms[p], CL_DEVICE_TYPE_ALL, MAX_DEVICES, devices, &num_devices);
+        if (err == CL_DEVICE_NOT_FOUND)
+            continue;
+        if (err != CL_SUCCESS)
+            return clconvt_fail_cl("clGetDeviceIDs", err);
+        if (num_devices > MAX_DEVICES)
+            num_devices = MAX_DEVICES;
+        for (cl_uint i = 0; i < num_devices && *count < MAX_DEVICES; ++i) {
+            candidate *c = &list[(*count)++];
+            c->platform = platforms[p];
+            c->device = devices[i];
+            c->platform_index = p;
+            c->device_index = i;
+            if ((err = clGetDeviceInfo(devices[i], CL_DEVICE_TYPE, sizeof c->type, &c->type,
+                                       NULL)) != CL_SUCCESS ||
+                (err = clGetDeviceInfo(devices[i], CL_DEVICE_NAME, sizeof c->name, c->name,
+                                       NULL)) != CL_SUCCESS ||
+                (err = clGetPlatformInfo(platforms[p], CL_PLATFORM_NAME, sizeof c->platform_name,
+                                         c->platform_name, NULL)) != CL_SUCCESS)
+                return clconvt_fail_cl("clGetDeviceInfo", err);
+            c->name[sizeof c->name - 1] = c->platform_name[sizeof c->platform_name - 1] = '\0';
+        }
+    }
+    return CLCONVT_SUCCESS;
+}
+
+static int contains_ignoring_case(const char *haystack, const char *needle) {
+    const size_t n = strlen(needle);
+    for (; *haystack; ++haystack) {
+        size_t i = 0;
+        while (i < n && haystack[i] &&
+               tolower((unsigned char)haystack[i]) == tolower((unsigned char)needle[i]))
+            ++i;
+        if (i == n)
+            return 1;
+    }
+    return n == 0;
+}
+
+/* Rank of a device for a kind: lower is better, -1 means excluded. */
+static int rank(const candidate *c, clconvt_device_kind kind) {
+    const int gpu = (c->type & CL_DEVICE_TYPE_GPU) != 0, cpu = (c->type & CL_DEVICE_TYPE_CPU) != 0;
+    switch (kind) {
+    case CLCONVT_DEVICE_GPU: return gpu ? 0 : -1;
+    case CLCONVT_DEVICE_CPU: return cpu ? 0 : -1;
+    case CLCONVT_DEVICE_ANY: return gpu ? 0 : cpu ? 1 : 2;
+    }
+    return -1;
+}
+
+/* Parse "P:D" into indices; 0 if selector has another form. */
+static int parse_index_pair(const char *selector, unsigned *p, unsigned *d) {
+    char tail;
+    return sscanf(selector, "%u:%u%c", p, d, &tail) == 2;
+}
+
+static const candidate *select_candidate(const candidate *list, size_t count,
+                                         clconvt_device_kind kind, const char *selector) {
+    unsigned p, d;
+    if (selector != NULL && *selector != '\0') {
+        if (strcmp(selector, "gpu") == 0)
+            kind = CLCONVT_DEVICE_GPU;
+        else if (strcmp(selector, "cpu") == 0)
+            kind = CLCONVT_DEVICE_CPU;
+        else if (strcmp(selector, "any") == 0)
+            kind = CLCONVT_DEVICE_ANY;
+        else if (parse_index_pair(selector, &p, &d)) {
+            for (size_t i = 0; i < count; ++i)
+                if (list[i].platform_index == p && list[i].device_index == d)
+                    return &list[i];
+            return NULL;
+        } else {
+            for (size_t i = 0; i < count; ++i)
+                if (contains_ignoring_case(list[i].name, selector) ||
+                    contains_ignoring_case(list[i].platform_name, selector))
+                    return &list[i];
+            return NULL;
+        }
+    }
+    const candidate *best = NULL;
+    for (size_t i = 0; i < count; ++i) {
+        const int r = rank(&list[i], kind);
+        if (r >= 0 && (best == NULL || r < rank(best, kind)))
+            best = &list[i];
+    }
+    return best;
+}
+
+static const char *kind_name(clconvt_device_kind kind) {
+    switch (kind) {
+    case CLCONVT_DEVICE_ANY: return "any";
+    case CLCONVT_DEVICE_GPU: return "gpu";
+    case CLCONVT_DEVICE_CPU: return "cpu";
+    }
+    return "unknown";
+}
+
+static clconvt_status no_device(const candidate *list, size_t count, clconvt_device_kind kind,
+                                const char *selector, int from_env) {
+    char known[2048] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < count && used < sizeof known; ++i)
+        used += (size_t)snprintf(known + used, sizeof known - used, "%s%u:%u %s (%s)",
+                                 i ? "; " : "", list[i].platform_index, list[i].device_index,
+                                 list[i].name, list[i].platform_name);
+    return clconvt_fail(CLCONVT_ERROR_NO_DEVICE,
+                        "no OpenCL device matches %s%s%s; devices present: %s",
+                        selector && *selector ? "selector \"" : "kind ",
+                        selector && *selector ? selector : kind_name(kind),
+                        from_env ? "\" (from CLCONVT_DEVICE)"
+                                 : (selector && *selector ? "\"" : ""),
+                        count ? known : "none (is an OpenCL driver such as pocl-opencl-icd "
+                                        "installed?)");
+}
+
+clconvt_status clconvt_device_open(clconvt_device_kind kind, const char *selector,
+                                   clconvt_device **out) {
+    CLCONVT_CHECK_NOT_NULL(out, "clconvt_device_open");
+    if (kind != CLCONVT_DEVICE_ANY && kind != CLCONVT_DEVICE_GPU && kind != CLCONVT_DEVICE_CPU)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "clconvt_device_open: kind must be CLCONVT_DEVICE_ANY, _GPU or _CPU, "
+                            "but got kind=%d",
+                            (int)kind);
+    const char *env = getenv("CLCONVT_DEVICE");
+    const int from_env = env != NULL && *env != '\0';
+    if (from_env) {
+        selector = env;
+        kind = CLCONVT_DEVICE_ANY;
+    }
+    candidate *list = calloc(MAX_DEVICES, sizeof *list);
+    if (list == NULL)
+        return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    size_t count = 0;
+    clconvt_status status = list_candidates(list, &count);
+    const candidate *chosen = NULL;
+    if (status == CLCONVT_SUCCESS) {
+        chosen = select_candidate(list, count, kind, selector);
+        if (chosen == NULL)
+            status = no_device(list, count, kind, selector, from_env);
+    }
+    cl_context context = NULL;
+    if (status == CLCONVT_SUCCESS) {
+        const cl_context_properties properties[] = {
+            CL_CONTEXT_PLATFORM, (cl_context_properties)chosen->platform, 0};
+        cl_int err;
+        context = clCreateContext(properties, 1, &chosen->device, NULL, NULL, &err);
+        if (err != CL_SUCCESS)
+            status = clconvt_fail_cl("clCreateContext", err);
+    }
+    if (status == CLCONVT_SUCCESS)
+        status = device_from_handles(context, chosen->device, NULL, out);
+    if (context != NULL)
+        clReleaseContext(context); /* the handle holds its own reference */
+    free(list);
+    if (status == CLCONVT_SUCCESS)
+        clconvt_clear_error();
+    return status;
+}
+
+clconvt_status clconvt_device_get_info(const clconvt_device *d, clconvt_device_info *info) {
+    CLCONVT_CHECK_NOT_NULL(d, "clconvt_device_get_info");
+    CLCONVT_CHECK_NOT_NULL(info, "clconvt_device_get_info");
+    *info = (clconvt_device_info){
+        .name = d->name,
+        .vendor = d->vendor,
+        .platform = d->platform_name,
+        .driver_version = d->driver_version,
+        .type = d->type,
+        .max_alloc_bytes = d->max_alloc_bytes,
+        .global_mem_bytes = d->global_mem_bytes,
+        .local_mem_bytes = d->local_mem_bytes,
+        .compute_units = d->compute_units,
+        .max_work_group_size = d->max_work_group_size,
+        .has_fp16 = d->has_fp16,
+        .programs_built = program_cache_builds(d->programs),
+    };
+    return CLCONVT_SUCCESS;
+}
+
+cl_context clconvt_device_context(const clconvt_device *d) { return d ? d->context : NULL; }
+cl_device_id clconvt_device_id(const clconvt_device *d) { return d ? d->device : NULL; }
+cl_command_queue clconvt_device_queue(const clconvt_device *d) { return d ? d->queue : NULL; }

@@ -1,0 +1,431 @@
+/* Layers: creation, weight and bias staging, and the forward pass. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+#include "error.h"
+#include "params.h"
+#include "plan.h"
+#include "weights.h"
+
+extern const char clconvt_source_phase[];
+
+struct clconvt_layer {
+    clconvt_device *device;
+    clconvt_params params;
+    plan plan;
+    cl_program program; /* owned by the device's program cache */
+    staged_weight weight_host;
+    cl_mem weight;      /* packed, layer dtype */
+    cl_mem bias;        /* Cout elements, layer dtype; NULL until set */
+};
+
+/* Values the kernel takes as int must fit one. */
+static clconvt_status require_int(const char *name, int64_t value) {
+    if (value > INT_MAX)
+        return clconvt_fail(CLCONVT_ERROR_TOO_LARGE,
+                            "%s=%lld is larger than the kernels support (%d)", name,
+                            (long long)value, INT_MAX);
+    return CLCONVT_SUCCESS;
+}
+
+clconvt_status clconvt_layer_create(clconvt_device *device, const clconvt_params *params,
+                                    clconvt_layer **out) {
+    CLCONVT_CHECK_NOT_NULL(device, "clconvt_layer_create");
+    CLCONVT_CHECK_NOT_NULL(params, "clconvt_layer_create");
+    CLCONVT_CHECK_NOT_NULL(out, "clconvt_layer_create");
+    clconvt_status status = clconvt_params_validate(params);
+    if (status != CLCONVT_SUCCESS)
+        return status;
+    const int64_t cout_g = params->out_channels / params->groups;
+    if ((status = require_int("in_channels", params->in_channels)) != CLCONVT_SUCCESS ||
+        (status = require_int("out_channels", params->out_channels)) != CLCONVT_SUCCESS ||
+        (status = require_int("kernel_length", params->kernel_length)) != CLCONVT_SUCCESS ||
+        (status = require_int("stride", params->stride)) != CLCONVT_SUCCESS ||
+        (status = require_int("dilation", params->dilation)) != CLCONVT_SUCCESS)
+        return status;
+    clconvt_layer *layer = calloc(1, sizeof *layer);
+    if (layer == NULL)
+        return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for a layer");
+    layer->device = device;
+    layer->params = *params;
+    plan_choose(device, params, &layer->plan);
+    size_t packed_bytes;
+    status = clconvt_tensor_bytes("packed weight", params->in_channels * params->kernel_length,
+                                  layer->plan.cout_g_padded, 1, params->dtype, &packed_bytes);
+    if (status == CLCONVT_SUCCESS && packed_bytes > device->max_alloc_bytes)
+        status = clconvt_fail(CLCONVT_ERROR_TOO_LARGE,
+                              "the packed weight (%zu bytes for in_channels=%lld, "
+                              "out_channels/groups=%lld, kernel_length=%lld) exceeds the device's "
+                              "largest allocation of %llu bytes",
+                              packed_bytes, (long long)params->in_channels, (long long)cout_g,
+                              (long long)params->kernel_length,
+                              (unsigned long long)device->max_alloc_bytes);
+    if (status == CLCONVT_SUCCESS) {
+        char options[256];
+        plan_build_options(params, &layer->plan, options, sizeof options);
+        status = program_cache_get(device->programs, clconvt_source_phase, options,
+                                   &layer->program);
+    }
+    if (status != CLCONVT_SUCCESS) {
+        free(layer);
+        return status;
+    }
+    *out = layer;
+    clconvt_clear_error();
+    return CLCONVT_SUCCESS;
+}
+
+void clconvt_layer_release(clconvt_layer *layer) {
+    if (layer == NULL)
+        return;
+    if (layer->weight)
+        clReleaseMemObject(layer->weight);
+    if (layer->bias)
+        clReleaseMemObject(layer->bias);
+    weights_free(&layer->weight_host);
+    free(layer);
+}
+
+int64_t clconvt_layer_weight_count(const clconvt_layer *layer) {
+    if (layer == NULL)
+        return 0;
+    const clconvt_params *p = &layer->params;
+    return p->in_channels * (p->out_channels / p->groups) * p->kernel_length;
+}
+
+void clconvt_layer_get_params(const clconvt_layer *layer, clconvt_params *params) {
+    if (layer != NULL && params != NULL)
+        *params = layer->params;
+}
+
+const char *clconvt_layer_plan_name(const clconvt_layer *layer) {
+    return layer ? layer->plan.name : "none";
+}
+
+/* A read-only device buffer holding bytes copied from host. */
+static clconvt_status upload(clconvt_layer *layer, const void *host, size_t bytes, cl_mem *out) {
+    cl_int err;
+    cl_mem buffer = clCreateBuffer(layer->device->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                                   bytes, (void *)host, &err);
+    if (err != CL_SUCCESS)
+        return clconvt_fail_cl("clCreateBuffer", err);
+    *out = buffer;
+    return CLCONVT_SUCCESS;
+}
+
+static clconvt_status check_dtype_argument(const char *function, clconvt_dtype dtype) {
+    if (clconvt_dtype_size(dtype) == 0)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "%s: host_dtype must be CLCONVT_F32, CLCONVT_F16 or CLCONVT_BF16, but "
+                            "got host_dtype=%d",
+                            function, (int)dtype);
+    return CLCONVT_SUCCESS;
+}
+
+clconvt_status clconvt_layer_set_weight(clconvt_layer *layer, const void *host,
+                                        clconvt_weight_order order, clconvt_dtype host_dtype) {
+    CLCONVT_CHECK_NOT_NULL(layer, "clconvt_layer_set_weight");
+    CLCONVT_CHECK_NOT_NULL(host, "clconvt_layer_set_weight");
+    if (order != CLCONVT_WEIGHT_MAX && order != CLCONVT_WEIGHT_PYTORCH)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "clconvt_layer_set_weight: order must be CLCONVT_WEIGHT_MAX (0) or "
+                            "CLCONVT_WEIGHT_PYTORCH (1), but got order=%d",
+                            (int)order);
+    clconvt_status status = check_dtype_argument("clconvt_layer_set_weight", host_dtype);
+    if (status != CLCONVT_SUCCESS)
+        return status;
+    staged_weight staged;
+    status = weights_stage(&layer->params, &layer->plan, host, order, host_dtype, &staged);
+    if (status != CLCONVT_SUCCESS)
+        return status;
+    cl_mem buffer = NULL;
+    status = upload(layer, staged.packed, staged.packed_bytes, &buffer);
+    if (status != CLCONVT_SUCCESS) {
+        weights_free(&staged);
+        return status;
+    }
+    /* Only now, with everything in hand, replace the old weight: a failure above changed nothing. */
+    if (layer->weight)
+        clReleaseMemObject(layer->weight);
+    weights_free(&layer->weight_host);
+    layer->weight = buffer;
+    layer->weight_host = staged;
+    clconvt_clear_error();
+    return CLCONVT_SUCCESS;
+}
+
+clconvt_status clconvt_layer_set_bias(clconvt_layer *layer, const void *host,
+                                      clconvt_dtype host_dtype) {
+    CLCONVT_CHECK_NOT_NULL(layer, "clconvt_layer_set_bias");
+    CLCONVT_CHECK_NOT_NULL(host, "clconvt_layer_set_bias");
+    if (!layer->params.has_bias)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "clconvt_layer_set_bias: the layer was created with has_bias=0");
+    clconvt_status status = check_dtype_argument("clconvt_layer_set_bias", host_dtype);
+    if (status != CLCONVT_SUCCESS)
+        return status;
+    const size_t count = (size_t)layer->params.out_channels;
+    const size_t bytes = count * clconvt_dtype_size(layer->params.dtype);
+    void *converted = malloc(bytes);
+    if (converted == NULL)
+        return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for a bias");
+    /* Through fp32, so that the rounding matches the weight's (one rounding to the layer dtype). */
+    float *as_f32 = malloc(count * sizeof *as_f32);
+    cl_mem buffer = NULL;
+    if (as_f32 == NULL)
+        status = clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for a bias");
+    if (status == CLCONVT_SUCCESS)
+        status = clconvt_convert(host, host_dtype, as_f32, CLCONVT_F32, count);
+    if (status == CLCONVT_SUCCESS)
+        status = clconvt_convert(as_f32, CLCONVT_F32, converted, layer->params.dtype, count);
+    if (status == CLCONVT_SUCCESS)
+        status = upload(layer, converted, bytes, &buffer);
+    free(as_f32);
+    free(converted);
+    if (status != CLCONVT_SUCCESS)
+        return status;
+    if (layer->bias)
+        clReleaseMemObject(layer->bias);
+    layer->bias = buffer;
+    clconvt_clear_error();
+    return CLCONVT_SUCCESS;
+}
+
+clconvt_status clconvt_layer_get_weight(const clconvt_layer *layer, void *host) {
+    CLCONVT_CHECK_NOT_NULL(layer, "clconvt_layer_get_weight");
+    CLCONVT_CHECK_NOT_NULL(host, "clconvt_layer_get_weight");
+    if (layer->weight_host.max_order == NULL)
+        return clconvt_fail(CLCONVT_ERROR_NOT_READY,
+                            "clconvt_layer_get_weight: the layer has no weight yet");
+    memcpy(host, layer->weight_host.max_order, layer->weight_host.max_bytes);
+    clconvt_clear_error();
+    return CLCONVT_SUCCESS;
+}
+
+/* The checks every forward shares: the layer is ready, the sizes are sane. */
+typedef struct forward_shape {
+    int64_t length_out;
+    size_t in_bytes, out_bytes;
+} forward_shape;
+
+static clconvt_status check_forward(const clconvt_layer *layer, const char *function,
+                                    int64_t batch, int64_t length_in, forward_shape *shape) {
+    const clconvt_params *p = &layer->params;
+    if (layer->weight == NULL)
+        return clconvt_fail(CLCONVT_ERROR_NOT_READY,
+                            "%s: the layer's weight has not been set (clconvt_layer_set_weight)",
+                            function);
+    if (p->has_bias && layer->bias == NULL)
+        return clconvt_fail(CLCONVT_ERROR_NOT_READY,
+                            "%s: the layer has has_bias=1 but its bias has not been set "
+                            "(clconvt_layer_set_bias)",
+                            function);
+    if (batch < 0)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_PARAMETER,
+                            "batch must be a non-negative integer, but got batch=%lld",
+                            (long long)batch);
+    clconvt_status status = clconvt_output_length(p, length_in, &shape->length_out);
+    if (status == CLCONVT_SUCCESS)
+        status = clconvt_tensor_bytes("input", batch, p->in_channels, length_in, p->dtype,
+                                      &shape->in_bytes);
+    if (status == CLCONVT_SUCCESS)
+        status = clconvt_tensor_bytes("output", batch, p->out_channels, shape->length_out,
+                                      p->dtype, &shape->out_bytes);
+    if (status == CLCONVT_SUCCESS && (batch * p->stride > INT64_MAX / 2))
+        status = clconvt_fail(CLCONVT_ERROR_TOO_LARGE, "batch=%lld is too large",
+                              (long long)batch);
+    return status;
+}
+
+static clconvt_status check_buffer(cl_mem buffer, const char *name, size_t needed) {
+    size_t size = 0;
+    cl_int err = clGetMemObjectInfo(buffer, CL_MEM_SIZE, sizeof size, &size, NULL);
+    if (err != CL_SUCCESS)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "clGetMemObjectInfo(%s, CL_MEM_SIZE) failed with %s (%d): is it a "
+                            "valid cl_mem?",
+                            name, clconvt_cl_error_name(err), (int)err);
+    if (size < needed)
+        return clconvt_fail(CLCONVT_ERROR_SHAPE_MISMATCH,
+                            "%s buffer holds %zu bytes but the forward needs %zu", name, size,
+                            needed);
+    return CLCONVT_SUCCESS;
+}
+
+static clconvt_status check_queue(const clconvt_device *device, cl_command_queue queue) {
+    cl_context context;
+    cl_device_id id;
+    cl_int err = clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof context, &context, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof id, &id, NULL);
+    if (err != CL_SUCCESS)
+        return clconvt_fail_cl("clGetCommandQueueInfo", err);
+    if (context != device->context || id != device->device)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "clconvt_layer_forward: queue belongs to another %s than the layer's "
+                            "device",
+                            context != device->context ? "context" : "device");
+    return CLCONVT_SUCCESS;
+}
+
+/* ceil(a / b) for a >= 0, b > 0. */
+static int64_t ceil_div(int64_t a, int64_t b) { return a / b + (a % b != 0); }
+
+static int64_t gcd(int64_t a, int64_t b) {
+    while (b != 0) {
+        const int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* Set the phase kernel's arguments and enqueue it. */
+static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
+                                    cl_mem out, int64_t batch, int64_t length_in,
+                                    int64_t length_out, cl_uint num_wait, const cl_event *wait,
+                                    cl_event *done) {
+    const clconvt_params *p = &layer->params;
+    const plan *plan = &layer->plan;
+    const cl_int g_sd = (cl_int)gcd(p->stride, p->dilation);
+    const cl_int has_bias = p->has_bias != 0, cin_g = (cl_int)(p->in_channels / p->groups);
+    const cl_int cout_g = (cl_int)(p->out_channels / p->groups), cout_pad = plan->cout_g_padded;
+    const cl_int groups = (cl_int)p->groups, k_len = (cl_int)p->kernel_length;
+    const cl_int dilation = (cl_int)p->dilation, tap_step = (cl_int)(p->stride / g_sd);
+    const cl_int dm = (cl_int)(p->dilation / g_sd);
+    const cl_long pad_left = p->pad_left, l_in = length_in, l_out = length_out;
+    /* Kernels take every buffer argument; without a bias the weight stands in, never read. */
+    cl_mem bias = layer->bias ? layer->bias : layer->weight;
+    const size_t global[3] = {
+        (size_t)ceil_div(ceil_div(length_out, p->stride), plan->tile_p),
+        (size_t)(p->groups * (cout_pad / plan->tile_c)),
+        (size_t)(batch * p->stride),
+    };
+    cl_int err;
+    cl_kernel kernel = clCreateKernel(layer->program, "phase_forward", &err);
+    if (err != CL_SUCCESS)
+        return clconvt_fail_cl("clCreateKernel(phase_forward)", err);
+    const struct {
+        size_t size;
+        const void *value;
+    } args[] = {
+        {sizeof(cl_mem), &in},        {sizeof(cl_mem), &layer->weight},
+        {sizeof(cl_mem), &bias},      {sizeof(cl_mem), &out},
+        {sizeof has_bias, &has_bias}, {sizeof cin_g, &cin_g},
+        {sizeof cout_g, &cout_g},     {sizeof cout_pad, &cout_pad},
+        {sizeof groups, &groups},     {sizeof k_len, &k_len},
+        {sizeof dilation, &dilation}, {sizeof tap_step, &tap_step},
+        {sizeof dm, &dm},             {sizeof pad_left, &pad_left},
+        {sizeof l_in, &l_in},         {sizeof l_out, &l_out},
+    };
+    for (cl_uint i = 0; i < sizeof args / sizeof args[0] && err == CL_SUCCESS; ++i)
+        err = clSetKernelArg(kernel, i, args[i].size, args[i].value);
+    clconvt_status status = CLCONVT_SUCCESS;
+    if (err != CL_SUCCESS)
+        status = clconvt_fail_cl("clSetKernelArg(phase_forward)", err);
+    else if ((err = clEnqueueNDRangeKernel(queue, kernel, 3, NULL, global, NULL, num_wait, wait,
+                                           done)) != CL_SUCCESS)
+        status = clconvt_fail_cl("clEnqueueNDRangeKernel(phase_forward)", err);
+    clReleaseKernel(kernel); /* an enqueued kernel is retained by the runtime until it runs */
+    return status;
+}
+
+clconvt_status clconvt_layer_forward(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
+                                     cl_mem out, int64_t batch, int64_t length_in,
+                                     cl_uint num_wait, const cl_event *wait_list,
+                                     cl_event *done) {
+    static const char *const function = "clconvt_layer_forward";
+    CLCONVT_CHECK_NOT_NULL(layer, function);
+    if ((num_wait > 0) != (wait_list != NULL))
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "%s: num_wait=%u but wait_list is %s", function, (unsigned)num_wait,
+                            wait_list ? "not NULL" : "NULL");
+    forward_shape shape;
+    clconvt_status status = check_forward(layer, function, batch, length_in, &shape);
+    if (status != CLCONVT_SUCCESS)
+        return status;
+    if (queue == NULL)
+        queue = layer->device->queue;
+    else if ((status = check_queue(layer->device, queue)) != CLCONVT_SUCCESS)
+        return status;
+    if (batch == 0) {
+        /* Nothing to compute, but the caller's event contract still holds. */
+        cl_int err = CL_SUCCESS;
+        if (done != NULL)
+            err = clEnqueueMarkerWithWaitList(queue, num_wait, wait_list, done);
+        if (err != CL_SUCCESS)
+            return clconvt_fail_cl("clEnqueueMarkerWithWaitList", err);
+        clconvt_clear_error();
+        return CLCONVT_SUCCESS;
+    }
+    CLCONVT_CHECK_NOT_NULL(in, function);
+    CLCONVT_CHECK_NOT_NULL(out, function);
+    if ((status = check_buffer(in, "input", shape.in_bytes)) != CLCONVT_SUCCESS ||
+        (status = check_buffer(out, "output", shape.out_bytes)) != CLCONVT_SUCCESS)
+        return status;
+    status = enqueue_phase(layer, queue, in, out, batch, length_in, shape.length_out, num_wait,
+                           wait_list, done);
+    if (status == CLCONVT_SUCCESS)
+        clconvt_clear_error();
+    return status;
+}
+
+static clconvt_status check_allocation(const clconvt_device *device, const char *what,
+                                       size_t bytes) {
+    if (bytes > device->max_alloc_bytes)
+        return clconvt_fail(CLCONVT_ERROR_TOO_LARGE,
+                            "the %s needs a buffer of %zu bytes, more than the device's largest "
+                            "allocation (%llu bytes)",
+                            what, bytes, (unsigned long long)device->max_alloc_bytes);
+    return CLCONVT_SUCCESS;
+}
+
+clconvt_status clconvt_layer_forward_host(clconvt_layer *layer, const void *in, void *out,
+                                          int64_t batch, int64_t length_in) {
+    static const char *const function = "clconvt_layer_forward_host";
+    CLCONVT_CHECK_NOT_NULL(layer, function);
+    forward_shape shape;
+    clconvt_status status = check_forward(layer, function, batch, length_in, &shape);
+    if (status != CLCONVT_SUCCESS)
+        return status;
+    if (batch == 0) {
+        clconvt_clear_error();
+        return CLCONVT_SUCCESS;
+    }
+    CLCONVT_CHECK_NOT_NULL(in, function);
+    CLCONVT_CHECK_NOT_NULL(out, function);
+    clconvt_device *device = layer->device;
+    if ((status = check_allocation(device, "input", shape.in_bytes)) != CLCONVT_SUCCESS ||
+        (status = check_allocation(device, "output", shape.out_bytes)) != CLCONVT_SUCCESS)
+        return status;
+    cl_mem in_buffer = NULL, out_buffer = NULL;
+    cl_int err;
+    if ((status = upload(layer, in, shape.in_bytes, &in_buffer)) != CLCONVT_SUCCESS)
+        goto cleanup;
+    out_buffer = clCreateBuffer(device->context, CL_MEM_WRITE_ONLY, shape.out_bytes, NULL, &err);
+    if (err != CL_SUCCESS) {
+        out_buffer = NULL;
+        status = clconvt_fail_cl("clCreateBuffer(output)", err);
+        goto cleanup;
+    }
+    cl_event done = NULL;
+    status = enqueue_phase(layer, device->queue, in_buffer, out_buffer, batch, length_in,
+                           shape.length_out, 0, NULL, &done);
+    if (status != CLCONVT_SUCCESS)
+        goto cleanup;
+    err = clEnqueueReadBuffer(device->queue, out_buffer, CL_TRUE, 0, shape.out_bytes, out, 1,
+                              &done, NULL);
+    clReleaseEvent(done);
+    if (err != CL_SUCCESS)
+        status = clconvt_fail_cl("clEnqueueReadBuffer(output)", err);
+cleanup:
+    if (in_buffer)
+        clReleaseMemObject(in_buffer);
+    if (out_buffer)
+        clReleaseMemObject(out_buffer);
+    if (status == CLCONVT_SUCCESS)
+        clconvt_clear_error();
+    return status;
+}

@@ -1,0 +1,68 @@
+#include "weights.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "params.h"
+
+void weights_free(staged_weight *weight) {
+    free(weight->max_order);
+    free(weight->packed);
+    *weight = (staged_weight){0};
+}
+
+clconvt_status weights_stage(const clconvt_params *p, const plan *plan, const void *host,
+                             clconvt_weight_order order, clconvt_dtype host_dtype,
+                             staged_weight *out) {
+    const int64_t cin = p->in_channels, k_len = p->kernel_length, groups = p->groups;
+    const int64_t cin_g = cin / groups, cout_g = p->out_channels / groups;
+    const int64_t pad = plan->cout_g_padded;
+    const size_t count = (size_t)(cin * cout_g * k_len); /* validated not to overflow */
+    const size_t packed_count = (size_t)(cin * pad * k_len);
+    const size_t elem = clconvt_dtype_size(p->dtype);
+    staged_weight w = {0};
+    clconvt_status status = CLCONVT_SUCCESS;
+
+    /* Work in fp32 (exact for every source dtype), then round once to the layer's dtype. */
+    float *source = malloc(count * sizeof *source);
+    float *max_f = malloc(count * sizeof *max_f);
+    float *packed_f = calloc(packed_count, sizeof *packed_f); /* padding columns stay zero */
+    w.max_order = malloc(count * elem);
+    w.packed = malloc(packed_count * elem);
+    if (!source || !max_f || !packed_f || !w.max_order || !w.packed) {
+        status = clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY,
+                              "out of host memory staging a weight of %zu elements", count);
+        goto cleanup;
+    }
+    if ((status = clconvt_convert(host, host_dtype, source, CLCONVT_F32, count)) != CLCONVT_SUCCESS)
+        goto cleanup;
+    for (int64_t ci = 0; ci < cin; ++ci) {
+        const int64_t g = ci / cin_g, ci_local = ci % cin_g;
+        for (int64_t c = 0; c < cout_g; ++c)
+            for (int64_t k = 0; k < k_len; ++k) {
+                const int64_t pytorch_index = (ci * cout_g + c) * k_len + k;
+                const int64_t max_index = (k * cout_g + c) * cin + ci;
+                const float v = source[order == CLCONVT_WEIGHT_PYTORCH ? pytorch_index : max_index];
+                max_f[max_index] = v;
+                packed_f[((g * k_len + k) * cin_g + ci_local) * pad + c] = v;
+            }
+    }
+    if ((status = clconvt_convert(max_f, CLCONVT_F32, w.max_order, p->dtype, count)) !=
+            CLCONVT_SUCCESS ||
+        (status = clconvt_convert(packed_f, CLCONVT_F32, w.packed, p->dtype, packed_count)) !=
+            CLCONVT_SUCCESS)
+        goto cleanup;
+    w.max_bytes = count * elem;
+    w.packed_bytes = packed_count * elem;
+cleanup:
+    free(source);
+    free(max_f);
+    free(packed_f);
+    if (status != CLCONVT_SUCCESS) {
+        weights_free(&w);
+        return status;
+    }
+    *out = w;
+    return CLCONVT_SUCCESS;
+}

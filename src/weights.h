@@ -1,0 +1,21 @@
+/* Weight staging: from the caller's order and dtype to the layer's dtype, in MAX order (kept on the
+ * host) and in the packed layout the phase kernel reads. */
+#ifndef CLCONVT_WEIGHTS_H
+#define CLCONVT_WEIGHTS_H
+
+#include "clconvt.h"
+#include "plan.h"
+
+typedef struct staged_weight {
+    void *max_order;     /* (K, Cout_g, Cin) in the layer's dtype */
+    void *packed;        /* [group][k][ci in group][co padded to plan->cout_g_padded] */
+    size_t max_bytes, packed_bytes;
+} staged_weight;
+
+clconvt_status weights_stage(const clconvt_params *params, const plan *plan, const void *host,
+                             clconvt_weight_order order, clconvt_dtype host_dtype,
+                             staged_weight *out);
+
+void weights_free(staged_weight *weight);
+
+#endif
