@@ -8,8 +8,8 @@
  * phase is a stride-1 correlation with about K / tap_step taps: no atomics, no multiplications by
  * the zeros a scatter would insert, no column buffer.
  *
- * A work-item computes TILE_P consecutive positions q of one phase for TILE_C output channels of one
- * group, reducing over the group's input channels and the phase's taps in registers.
+ * A work-item computes TILE_P consecutive positions q of one phase for TILE_C output channels of
+ * one group, reducing over the group's input channels and the phase's taps in registers.
  *
  * Compile-time specialisation (-D): STRIDE, LAYOUT_NCL (1: (N, C, L); 0: (N, L, C)), DTYPE (0 f32,
  * 1 f16, 2 bf16), TILE_P, TILE_C. Everything that varies with the data (lengths, batch, channels,
@@ -81,7 +81,9 @@ __kernel void phase_forward(__global const store_t *restrict x, __global const s
 
     const int cin = cin_g * groups, cout = cout_g * groups;
     float acc[TILE_P][TILE_C];
+#pragma unroll
     for (int p = 0; p < TILE_P; ++p)
+#pragma unroll
         for (int c = 0; c < TILE_C; ++c)
             acc[p][c] = 0.0f;
 
@@ -93,20 +95,26 @@ __kernel void phase_forward(__global const store_t *restrict x, __global const s
         for (int ci = 0; ci < cin_g; ++ci) {
             const long ch = (long)g * cin_g + ci;
             float wv[TILE_C];
+#pragma unroll
             for (int c = 0; c < TILE_C; ++c)
                 wv[c] = LOAD(wk, ci * cout_g_padded + c);
             float xv[TILE_P];
+#pragma unroll
             for (int p = 0; p < TILE_P; ++p) {
                 const long i = i0 + p;
                 xv[p] = (inside || (i >= 0 && i < length_in))
                             ? LOAD(x, X_INDEX(n, ch, i, cin, length_in))
                             : 0.0f;
             }
+#pragma unroll
             for (int p = 0; p < TILE_P; ++p)
+#pragma unroll
                 for (int c = 0; c < TILE_C; ++c)
                     acc[p][c] = fma(xv[p], wv[c], acc[p][c]);
         }
     }
+
+#pragma unroll
 
     for (int c = 0; c < TILE_C; ++c) {
         const int co_local = co0 + c;
@@ -114,6 +122,7 @@ __kernel void phase_forward(__global const store_t *restrict x, __global const s
             break;
         const long co = (long)g * cout_g + co_local;
         const float b = has_bias ? LOAD(bias, co) : 0.0f;
+#pragma unroll
         for (int p = 0; p < TILE_P; ++p) {
             const long o = o0 + (long)p * STRIDE;
             if (o < length_out)

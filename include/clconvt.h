@@ -47,16 +47,16 @@ extern "C" {
 /** Result of every fallible call. 0 is success; every failure is negative. */
 typedef enum clconvt_status {
     CLCONVT_SUCCESS = 0,
-    CLCONVT_ERROR_INVALID_ARGUMENT = -1, /**< a NULL handle or pointer, an unknown enum value */
+    CLCONVT_ERROR_INVALID_ARGUMENT = -1,  /**< a NULL handle or pointer, an unknown enum value */
     CLCONVT_ERROR_INVALID_PARAMETER = -2, /**< a layer parameter breaks a rule of the operator */
     CLCONVT_ERROR_SHAPE_MISMATCH = -3,    /**< a tensor's size disagrees with the layer */
-    CLCONVT_ERROR_TOO_LARGE = -4,      /**< a size overflows, or exceeds what the device allows */
+    CLCONVT_ERROR_TOO_LARGE = -4, /**< a size overflows, or exceeds what the device allows */
     CLCONVT_ERROR_OUT_OF_HOST_MEMORY = -5, /**< malloc failed */
-    CLCONVT_ERROR_NO_DEVICE = -6,      /**< no OpenCL device matches the requested kind/selector */
-    CLCONVT_ERROR_OPENCL = -7,         /**< an OpenCL call failed; the message names it and its code */
-    CLCONVT_ERROR_BUILD = -8,          /**< a kernel failed to compile; the message has the log */
-    CLCONVT_ERROR_NOT_READY = -9,      /**< forward before the weights (or bias) were set */
-    CLCONVT_ERROR_UNSUPPORTED = -10,   /**< the device lacks something the request needs */
+    CLCONVT_ERROR_NO_DEVICE = -6, /**< no OpenCL device matches the requested kind/selector */
+    CLCONVT_ERROR_OPENCL = -7,    /**< an OpenCL call failed; the message names it and its code */
+    CLCONVT_ERROR_BUILD = -8,     /**< a kernel failed to compile; the message has the log */
+    CLCONVT_ERROR_NOT_READY = -9, /**< forward before the weights (or bias) were set */
+    CLCONVT_ERROR_UNSUPPORTED = -10, /**< the device lacks something the request needs */
 } clconvt_status;
 
 /** A short constant English name for a status ("invalid parameter"); never NULL. */
@@ -79,7 +79,7 @@ typedef enum clconvt_layout {
 
 /** Order of a weight array handed to clconvt_layer_set_weight. */
 typedef enum clconvt_weight_order {
-    CLCONVT_WEIGHT_MAX = 0,     /**< (K, Cout/groups, Cin): PyTorch's array with its axes reversed */
+    CLCONVT_WEIGHT_MAX = 0, /**< (K, Cout/groups, Cin): PyTorch's array with its axes reversed */
     CLCONVT_WEIGHT_PYTORCH = 1, /**< (Cin, Cout/groups, K): nn.ConvTranspose1d.weight */
 } clconvt_weight_order;
 
@@ -207,8 +207,7 @@ typedef struct clconvt_layer clconvt_layer;
  * bias when params->has_bias) before a forward.
  */
 CLCONVT_API clconvt_status clconvt_layer_create(clconvt_device *device,
-                                                const clconvt_params *params,
-                                                clconvt_layer **out);
+                                                const clconvt_params *params, clconvt_layer **out);
 
 /** Number of weight elements: Cin * (Cout / groups) * K. */
 CLCONVT_API int64_t clconvt_layer_weight_count(const clconvt_layer *layer);
@@ -252,8 +251,7 @@ CLCONVT_API clconvt_status clconvt_layer_forward(clconvt_layer *layer, cl_comman
  * as for clconvt_layer_forward, in host memory. out is untouched on failure.
  */
 CLCONVT_API clconvt_status clconvt_layer_forward_host(clconvt_layer *layer, const void *in,
-                                                      void *out, int64_t batch,
-                                                      int64_t length_in);
+                                                      void *out, int64_t batch, int64_t length_in);
 
 /** The layer's parameters (a copy). */
 CLCONVT_API void clconvt_layer_get_params(const clconvt_layer *layer, clconvt_params *params);

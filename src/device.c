@@ -71,8 +71,8 @@ static clconvt_status read_capabilities(clconvt_device *d) {
     d->max_work_group_size = group_size;
     d->name = device_string(d->device, CL_DEVICE_NAME, "CL_DEVICE_NAME");
     d->vendor = d->name ? device_string(d->device, CL_DEVICE_VENDOR, "CL_DEVICE_VENDOR") : NULL;
-    d->driver_version = d->vendor ? device_string(d->device, CL_DRIVER_VERSION, "CL_DRIVER_VERSION")
-                                  : NULL;
+    d->driver_version =
+        d->vendor ? device_string(d->device, CL_DRIVER_VERSION, "CL_DRIVER_VERSION") : NULL;
     char *extensions = d->driver_version
                            ? device_string(d->device, CL_DEVICE_EXTENSIONS, "CL_DEVICE_EXTENSIONS")
                            : NULL;
@@ -303,10 +303,10 @@ static clconvt_status no_device(const candidate *list, size_t count, clconvt_dev
                         "no OpenCL device matches %s%s%s; devices present: %s",
                         selector && *selector ? "selector \"" : "kind ",
                         selector && *selector ? selector : kind_name(kind),
-                        from_env ? "\" (from CLCONVT_DEVICE)"
-                                 : (selector && *selector ? "\"" : ""),
-                        count ? known : "none (is an OpenCL driver such as pocl-opencl-icd "
-                                        "installed?)");
+                        from_env ? "\" (from CLCONVT_DEVICE)" : (selector && *selector ? "\"" : ""),
+                        count ? known
+                              : "none (is an OpenCL driver such as pocl-opencl-icd "
+                                "installed?)");
 }
 
 clconvt_status clconvt_device_open(clconvt_device_kind kind, const char *selector,
@@ -336,8 +336,8 @@ clconvt_status clconvt_device_open(clconvt_device_kind kind, const char *selecto
     }
     cl_context context = NULL;
     if (status == CLCONVT_SUCCESS) {
-        const cl_context_properties properties[] = {
-            CL_CONTEXT_PLATFORM, (cl_context_properties)chosen->platform, 0};
+        const cl_context_properties properties[] = {CL_CONTEXT_PLATFORM,
+                                                    (cl_context_properties)chosen->platform, 0};
         cl_int err;
         context = clCreateContext(properties, 1, &chosen->device, NULL, NULL, &err);
         if (err != CL_SUCCESS)
@@ -354,7 +354,9 @@ clconvt_status clconvt_device_open(clconvt_device_kind kind, const char *selecto
 }
 
 clconvt_status clconvt_device_get_info(const clconvt_device *d, clconvt_device_info *info) {
-    CLCONVT_CHECK_NOT_NULL(d, "clconvt_device_get_info");
+    if (d == NULL)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "clconvt_device_get_info: device must not be NULL");
     CLCONVT_CHECK_NOT_NULL(info, "clconvt_device_get_info");
     *info = (clconvt_device_info){
         .name = d->name,
@@ -370,9 +372,16 @@ clconvt_status clconvt_device_get_info(const clconvt_device *d, clconvt_device_i
         .has_fp16 = d->has_fp16,
         .programs_built = program_cache_builds(d->programs),
     };
+    clconvt_clear_error();
     return CLCONVT_SUCCESS;
 }
 
-cl_context clconvt_device_context(const clconvt_device *d) { return d ? d->context : NULL; }
-cl_device_id clconvt_device_id(const clconvt_device *d) { return d ? d->device : NULL; }
-cl_command_queue clconvt_device_queue(const clconvt_device *d) { return d ? d->queue : NULL; }
+cl_context clconvt_device_context(const clconvt_device *d) {
+    return d ? d->context : NULL;
+}
+cl_device_id clconvt_device_id(const clconvt_device *d) {
+    return d ? d->device : NULL;
+}
+cl_command_queue clconvt_device_queue(const clconvt_device *d) {
+    return d ? d->queue : NULL;
+}

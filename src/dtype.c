@@ -65,7 +65,9 @@ static uint16_t float_to_half(float f) {
     return (uint16_t)(sign | (rebased >> 13));
 }
 
-static float bf16_to_float(uint16_t b) { return bits_float((uint32_t)b << 16); }
+static float bf16_to_float(uint16_t b) {
+    return bits_float((uint32_t)b << 16);
+}
 
 static uint16_t float_to_bf16(float f) {
     const uint32_t u = float_bits(f);
@@ -89,8 +91,14 @@ static void store_from_float(void *dst, clconvt_dtype dtype, size_t i, float f) 
     uint16_t h;
     switch (dtype) {
     case CLCONVT_F32: memcpy((char *)dst + 4 * i, &f, 4); return;
-    case CLCONVT_F16: h = float_to_half(f); memcpy((char *)dst + 2 * i, &h, 2); return;
-    case CLCONVT_BF16: h = float_to_bf16(f); memcpy((char *)dst + 2 * i, &h, 2); return;
+    case CLCONVT_F16:
+        h = float_to_half(f);
+        memcpy((char *)dst + 2 * i, &h, 2);
+        return;
+    case CLCONVT_BF16:
+        h = float_to_bf16(f);
+        memcpy((char *)dst + 2 * i, &h, 2);
+        return;
     }
 }
 
@@ -102,16 +110,19 @@ clconvt_status clconvt_convert(const void *src, clconvt_dtype src_dtype, void *d
     if (clconvt_dtype_size(dst_dtype) == 0)
         return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
                             "clconvt_convert: dst_dtype %d is not a clconvt_dtype", (int)dst_dtype);
-    if (count == 0)
+    if (count == 0) {
+        clconvt_clear_error();
         return CLCONVT_SUCCESS;
+    }
     CLCONVT_CHECK_NOT_NULL(src, "clconvt_convert");
     CLCONVT_CHECK_NOT_NULL(dst, "clconvt_convert");
     if (src_dtype == dst_dtype) {
         if (src != dst)
             memmove(dst, src, count * clconvt_dtype_size(src_dtype));
-        return CLCONVT_SUCCESS;
+    } else {
+        for (size_t i = 0; i < count; ++i)
+            store_from_float(dst, dst_dtype, i, load_as_float(src, src_dtype, i));
     }
-    for (size_t i = 0; i < count; ++i)
-        store_from_float(dst, dst_dtype, i, load_as_float(src, src_dtype, i));
+    clconvt_clear_error();
     return CLCONVT_SUCCESS;
 }

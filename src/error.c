@@ -6,9 +6,13 @@
 /* Long enough for a build log excerpt; messages are truncated, never overflowed. */
 static _Thread_local char last_error[8192];
 
-const char *clconvt_last_error(void) { return last_error; }
+const char *clconvt_last_error(void) {
+    return last_error;
+}
 
-void clconvt_clear_error(void) { last_error[0] = '\0'; }
+void clconvt_clear_error(void) {
+    last_error[0] = '\0';
+}
 
 clconvt_status clconvt_fail(clconvt_status status, const char *format, ...) {
     va_list args;

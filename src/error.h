@@ -18,7 +18,7 @@ clconvt_status clconvt_fail_cl(const char *call, cl_int code);
 void clconvt_clear_error(void);
 
 /* Return CLCONVT_ERROR_INVALID_ARGUMENT from the enclosing function when ptr is NULL. */
-#define CLCONVT_CHECK_NOT_NULL(ptr, function)                                                     \
+#define CLCONVT_CHECK_NOT_NULL(ptr, function)                                                      \
     do {                                                                                           \
         if ((ptr) == NULL)                                                                         \
             return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT, "%s: %s must not be NULL",         \

@@ -9,16 +9,14 @@
 #include "plan.h"
 #include "weights.h"
 
-extern const char clconvt_source_phase[];
-
 struct clconvt_layer {
     clconvt_device *device;
     clconvt_params params;
     plan plan;
     cl_program program; /* owned by the device's program cache */
     staged_weight weight_host;
-    cl_mem weight;      /* packed, layer dtype */
-    cl_mem bias;        /* Cout elements, layer dtype; NULL until set */
+    cl_mem weight; /* packed, layer dtype */
+    cl_mem bias;   /* Cout elements, layer dtype; NULL until set */
 };
 
 /* Values the kernel takes as int must fit one. */
@@ -50,10 +48,11 @@ clconvt_status clconvt_layer_create(clconvt_device *device, const clconvt_params
         return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for a layer");
     layer->device = device;
     layer->params = *params;
-    plan_choose(device, params, &layer->plan);
     size_t packed_bytes;
-    status = clconvt_tensor_bytes("packed weight", params->in_channels * params->kernel_length,
-                                  layer->plan.cout_g_padded, 1, params->dtype, &packed_bytes);
+    status = plan_choose(device, params, &layer->plan);
+    if (status == CLCONVT_SUCCESS)
+        status = clconvt_tensor_bytes("packed weight", params->in_channels * params->kernel_length,
+                                      layer->plan.cout_g_padded, 1, params->dtype, &packed_bytes);
     if (status == CLCONVT_SUCCESS && packed_bytes > device->max_alloc_bytes)
         status = clconvt_fail(CLCONVT_ERROR_TOO_LARGE,
                               "the packed weight (%zu bytes for in_channels=%lld, "
@@ -65,7 +64,7 @@ clconvt_status clconvt_layer_create(clconvt_device *device, const clconvt_params
     if (status == CLCONVT_SUCCESS) {
         char options[256];
         plan_build_options(params, &layer->plan, options, sizeof options);
-        status = program_cache_get(device->programs, clconvt_source_phase, options,
+        status = program_cache_get(device->programs, plan_source(&layer->plan), options,
                                    &layer->program);
     }
     if (status != CLCONVT_SUCCESS) {
@@ -101,7 +100,7 @@ void clconvt_layer_get_params(const clconvt_layer *layer, clconvt_params *params
 }
 
 const char *clconvt_layer_plan_name(const clconvt_layer *layer) {
-    return layer ? layer->plan.name : "none";
+    return layer ? plan_path_name(layer->plan.path) : "none";
 }
 
 /* A read-only device buffer holding bytes copied from host. */
@@ -146,7 +145,8 @@ clconvt_status clconvt_layer_set_weight(clconvt_layer *layer, const void *host,
         weights_free(&staged);
         return status;
     }
-    /* Only now, with everything in hand, replace the old weight: a failure above changed nothing. */
+    /* Only now, with everything in hand, replace the old weight: a failure above changed nothing.
+     */
     if (layer->weight)
         clReleaseMemObject(layer->weight);
     weights_free(&layer->weight_host);
@@ -210,8 +210,8 @@ typedef struct forward_shape {
     size_t in_bytes, out_bytes;
 } forward_shape;
 
-static clconvt_status check_forward(const clconvt_layer *layer, const char *function,
-                                    int64_t batch, int64_t length_in, forward_shape *shape) {
+static clconvt_status check_forward(const clconvt_layer *layer, const char *function, int64_t batch,
+                                    int64_t length_in, forward_shape *shape) {
     const clconvt_params *p = &layer->params;
     if (layer->weight == NULL)
         return clconvt_fail(CLCONVT_ERROR_NOT_READY,
@@ -231,11 +231,10 @@ static clconvt_status check_forward(const clconvt_layer *layer, const char *func
         status = clconvt_tensor_bytes("input", batch, p->in_channels, length_in, p->dtype,
                                       &shape->in_bytes);
     if (status == CLCONVT_SUCCESS)
-        status = clconvt_tensor_bytes("output", batch, p->out_channels, shape->length_out,
-                                      p->dtype, &shape->out_bytes);
-    if (status == CLCONVT_SUCCESS && (batch * p->stride > INT64_MAX / 2))
-        status = clconvt_fail(CLCONVT_ERROR_TOO_LARGE, "batch=%lld is too large",
-                              (long long)batch);
+        status = clconvt_tensor_bytes("output", batch, p->out_channels, shape->length_out, p->dtype,
+                                      &shape->out_bytes);
+    if (status == CLCONVT_SUCCESS && batch > INT64_MAX / 2 / p->stride)
+        status = clconvt_fail(CLCONVT_ERROR_TOO_LARGE, "batch=%lld is too large", (long long)batch);
     return status;
 }
 
@@ -271,7 +270,9 @@ static clconvt_status check_queue(const clconvt_device *device, cl_command_queue
 }
 
 /* ceil(a / b) for a >= 0, b > 0. */
-static int64_t ceil_div(int64_t a, int64_t b) { return a / b + (a % b != 0); }
+static int64_t ceil_div(int64_t a, int64_t b) {
+    return a / b + (a % b != 0);
+}
 
 static int64_t gcd(int64_t a, int64_t b) {
     while (b != 0) {
@@ -282,7 +283,7 @@ static int64_t gcd(int64_t a, int64_t b) {
     return a;
 }
 
-/* Set the phase kernel's arguments and enqueue it. */
+/* Set the planned kernel's arguments (every path takes the same ones) and enqueue it. */
 static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
                                     cl_mem out, int64_t batch, int64_t length_in,
                                     int64_t length_out, cl_uint num_wait, const cl_event *wait,
@@ -304,44 +305,40 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
         (size_t)(batch * p->stride),
     };
     cl_int err;
-    cl_kernel kernel = clCreateKernel(layer->program, "phase_forward", &err);
+    cl_kernel kernel = clCreateKernel(layer->program, plan_kernel_name(plan), &err);
     if (err != CL_SUCCESS)
-        return clconvt_fail_cl("clCreateKernel(phase_forward)", err);
+        return clconvt_fail_cl("clCreateKernel", err);
     const struct {
         size_t size;
         const void *value;
     } args[] = {
-        {sizeof(cl_mem), &in},        {sizeof(cl_mem), &layer->weight},
-        {sizeof(cl_mem), &bias},      {sizeof(cl_mem), &out},
-        {sizeof has_bias, &has_bias}, {sizeof cin_g, &cin_g},
-        {sizeof cout_g, &cout_g},     {sizeof cout_pad, &cout_pad},
-        {sizeof groups, &groups},     {sizeof k_len, &k_len},
-        {sizeof dilation, &dilation}, {sizeof tap_step, &tap_step},
-        {sizeof dm, &dm},             {sizeof pad_left, &pad_left},
-        {sizeof l_in, &l_in},         {sizeof l_out, &l_out},
+        {sizeof(cl_mem), &in},    {sizeof(cl_mem), &layer->weight}, {sizeof(cl_mem), &bias},
+        {sizeof(cl_mem), &out},   {sizeof has_bias, &has_bias},     {sizeof cin_g, &cin_g},
+        {sizeof cout_g, &cout_g}, {sizeof cout_pad, &cout_pad},     {sizeof groups, &groups},
+        {sizeof k_len, &k_len},   {sizeof dilation, &dilation},     {sizeof tap_step, &tap_step},
+        {sizeof dm, &dm},         {sizeof pad_left, &pad_left},     {sizeof l_in, &l_in},
+        {sizeof l_out, &l_out},
     };
     for (cl_uint i = 0; i < sizeof args / sizeof args[0] && err == CL_SUCCESS; ++i)
         err = clSetKernelArg(kernel, i, args[i].size, args[i].value);
     clconvt_status status = CLCONVT_SUCCESS;
     if (err != CL_SUCCESS)
-        status = clconvt_fail_cl("clSetKernelArg(phase_forward)", err);
+        status = clconvt_fail_cl("clSetKernelArg", err);
     else if ((err = clEnqueueNDRangeKernel(queue, kernel, 3, NULL, global, NULL, num_wait, wait,
                                            done)) != CL_SUCCESS)
-        status = clconvt_fail_cl("clEnqueueNDRangeKernel(phase_forward)", err);
+        status = clconvt_fail_cl("clEnqueueNDRangeKernel", err);
     clReleaseKernel(kernel); /* an enqueued kernel is retained by the runtime until it runs */
     return status;
 }
 
 clconvt_status clconvt_layer_forward(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
-                                     cl_mem out, int64_t batch, int64_t length_in,
-                                     cl_uint num_wait, const cl_event *wait_list,
-                                     cl_event *done) {
+                                     cl_mem out, int64_t batch, int64_t length_in, cl_uint num_wait,
+                                     const cl_event *wait_list, cl_event *done) {
     static const char *const function = "clconvt_layer_forward";
     CLCONVT_CHECK_NOT_NULL(layer, function);
     if ((num_wait > 0) != (wait_list != NULL))
-        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
-                            "%s: num_wait=%u but wait_list is %s", function, (unsigned)num_wait,
-                            wait_list ? "not NULL" : "NULL");
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT, "%s: num_wait=%u but wait_list is %s",
+                            function, (unsigned)num_wait, wait_list ? "not NULL" : "NULL");
     forward_shape shape;
     clconvt_status status = check_forward(layer, function, batch, length_in, &shape);
     if (status != CLCONVT_SUCCESS)
@@ -415,8 +412,8 @@ clconvt_status clconvt_layer_forward_host(clconvt_layer *layer, const void *in, 
                            shape.length_out, 0, NULL, &done);
     if (status != CLCONVT_SUCCESS)
         goto cleanup;
-    err = clEnqueueReadBuffer(device->queue, out_buffer, CL_TRUE, 0, shape.out_bytes, out, 1,
-                              &done, NULL);
+    err = clEnqueueReadBuffer(device->queue, out_buffer, CL_TRUE, 0, shape.out_bytes, out, 1, &done,
+                              NULL);
     clReleaseEvent(done);
     if (err != CL_SUCCESS)
         status = clconvt_fail_cl("clEnqueueReadBuffer(output)", err);

@@ -51,14 +51,16 @@ static clconvt_status require_non_negative(const char *name, int64_t value) {
 }
 
 clconvt_status clconvt_params_validate(const clconvt_params *p) {
-    CLCONVT_CHECK_NOT_NULL(p, "clconvt_params_validate");
+    if (p == NULL)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "clconvt_params_validate: params must not be NULL");
     const struct {
         const char *name;
         int64_t value;
     } positive[] = {
-        {"in_channels", p->in_channels}, {"out_channels", p->out_channels},
+        {"in_channels", p->in_channels},     {"out_channels", p->out_channels},
         {"kernel_length", p->kernel_length}, {"stride", p->stride},
-        {"dilation", p->dilation}, {"groups", p->groups},
+        {"dilation", p->dilation},           {"groups", p->groups},
     };
     for (size_t i = 0; i < sizeof positive / sizeof positive[0]; ++i) {
         clconvt_status status = require_positive(positive[i].name, positive[i].value);
@@ -114,11 +116,33 @@ clconvt_status clconvt_params_validate(const clconvt_params *p) {
                             "kernel_length=%lld elements overflows a 64-bit byte count",
                             (long long)p->in_channels, (long long)(p->out_channels / p->groups),
                             (long long)p->kernel_length);
+    clconvt_clear_error();
     return CLCONVT_SUCCESS;
+}
+
+/* Decimal text of v, which may lie outside int64 (two huge paddings); returns buffer. */
+static const char *int128_text(__int128 v, char buffer[48]) {
+    char digits[48];
+    int n = 0;
+    unsigned __int128 magnitude = v < 0 ? -(unsigned __int128)v : (unsigned __int128)v;
+    do {
+        digits[n++] = (char)('0' + (int)(magnitude % 10));
+        magnitude /= 10;
+    } while (magnitude != 0);
+    int at = 0;
+    if (v < 0)
+        buffer[at++] = '-';
+    while (n > 0)
+        buffer[at++] = digits[--n];
+    buffer[at] = '\0';
+    return buffer;
 }
 
 clconvt_status clconvt_output_length(const clconvt_params *p, int64_t length_in,
                                      int64_t *length_out) {
+    if (p == NULL)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "clconvt_output_length: params must not be NULL");
     CLCONVT_CHECK_NOT_NULL(length_out, "clconvt_output_length");
     clconvt_status status = clconvt_params_validate(p);
     if (status != CLCONVT_SUCCESS)
@@ -136,19 +160,19 @@ clconvt_status clconvt_output_length(const clconvt_params *p, int64_t length_in,
                             "kernel_length=%lld overflows int64",
                             (long long)length_in, (long long)p->stride, (long long)p->dilation,
                             (long long)p->kernel_length);
-    const __int128 length = (__int128)span - p->pad_left - p->pad_right + taps +
-                            p->output_padding + 1;
+    const __int128 length =
+        (__int128)span - p->pad_left - p->pad_right + taps + p->output_padding + 1;
     if (length > INT64_MAX)
         return clconvt_fail(CLCONVT_ERROR_TOO_LARGE, "calculated output length overflows int64");
     if (length <= 0)
         return clconvt_fail(CLCONVT_ERROR_INVALID_PARAMETER,
-                            "calculated output length is %lld, which is too small (length_in=%lld, "
+                            "calculated output length is %s, which is too small (length_in=%lld, "
                             "stride=%lld, pad_left=%lld, pad_right=%lld, dilation=%lld, "
                             "kernel_length=%lld, output_padding=%lld)",
-                            (long long)length, (long long)length_in, (long long)p->stride,
-                            (long long)p->pad_left, (long long)p->pad_right,
-                            (long long)p->dilation, (long long)p->kernel_length,
-                            (long long)p->output_padding);
+                            int128_text(length, (char[48]){0}), (long long)length_in,
+                            (long long)p->stride,
+                            (long long)p->pad_left, (long long)p->pad_right, (long long)p->dilation,
+                            (long long)p->kernel_length, (long long)p->output_padding);
     *length_out = (int64_t)length;
     clconvt_clear_error();
     return CLCONVT_SUCCESS;
@@ -162,8 +186,7 @@ clconvt_status clconvt_tensor_bytes(const char *what, int64_t d0, int64_t d1, in
         (uint64_t)count > SIZE_MAX)
         return clconvt_fail(CLCONVT_ERROR_TOO_LARGE,
                             "%s of %lld x %lld x %lld %s elements: its byte count overflows", what,
-                            (long long)d0, (long long)d1, (long long)d2,
-                            clconvt_dtype_name(dtype));
+                            (long long)d0, (long long)d1, (long long)d2, clconvt_dtype_name(dtype));
     *bytes = (size_t)count;
     return CLCONVT_SUCCESS;
 }

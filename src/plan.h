@@ -6,17 +6,32 @@
 #include "clconvt.h"
 #include "device.h"
 
+typedef enum plan_path {
+    PATH_PHASE = 0, /* generic: scalar register tile, any layout (phase.cl) */
+    PATH_PHASE_POS, /* NCL: vectors over positions of a phase (phase_pos.cl) */
+    PATH_COUNT
+} plan_path;
+
 typedef struct plan {
-    const char *name;  /* path name, for diagnostics */
+    plan_path path;
+    int vec;           /* vector width (1 for the scalar path) */
     int tile_p;        /* positions of one phase per work-item */
     int tile_c;        /* output channels per work-item */
     int cout_g_padded; /* Cout/groups rounded up to a multiple of tile_c (packed weight rows) */
 } plan;
 
-void plan_choose(const clconvt_device *device, const clconvt_params *params, plan *out);
+/* Name of a path ("phase", "phase_pos"). */
+const char *plan_path_name(plan_path path);
 
-/* The -D options that specialise the phase kernel for a layer and plan. */
-void plan_build_options(const clconvt_params *params, const plan *plan, char *options,
-                        size_t size);
+/* Choose a plan. CLCONVT_PLAN ("PATH[:vec=V,p=P,c=C]") forces one; an unusable forced plan is
+ * refused with a message. */
+clconvt_status plan_choose(const clconvt_device *device, const clconvt_params *params, plan *out);
+
+/* The kernel's source text and entry point for a plan. */
+const char *plan_source(const plan *plan);
+const char *plan_kernel_name(const plan *plan);
+
+/* The -D options that specialise the kernel for a layer and plan. */
+void plan_build_options(const clconvt_params *params, const plan *plan, char *options, size_t size);
 
 #endif

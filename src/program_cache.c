@@ -78,11 +78,10 @@ static clconvt_status build(program_cache *cache, const char *source, const char
     err = clBuildProgram(program, 1, &cache->device, options, NULL, NULL);
     if (err != CL_SUCCESS) {
         char *log = build_log(program, cache->device);
-        clconvt_status status =
-            clconvt_fail(CLCONVT_ERROR_BUILD,
-                         "clBuildProgram failed with %s (%d) for options \"%s\"; build log:\n%s",
-                         clconvt_cl_error_name(err), (int)err, options,
-                         log ? log : "(no build log available)");
+        clconvt_status status = clconvt_fail(
+            CLCONVT_ERROR_BUILD,
+            "clBuildProgram failed with %s (%d) for options \"%s\"; build log:\n%s",
+            clconvt_cl_error_name(err), (int)err, options, log ? log : "(no build log available)");
         free(log);
         clReleaseProgram(program);
         return status;

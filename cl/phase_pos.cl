@@ -1,0 +1,148 @@
+/*
+ * The phase gather of phase.cl for the PyTorch layout (N, C, L), vectorised over output positions.
+ *
+ * A work-item owns PV vectors of VEC consecutive positions q of one stride phase and CO_T output
+ * channels of one group. For each input channel and tap it loads PV input vectors (contiguous in
+ * an NCL row, since consecutive q of a phase read consecutive inputs) and does an outer product
+ * with CO_T weights: CO_T x PV vector FMAs per PV loads and CO_T broadcasts. Rows of the tile that
+ * overhang the input are loaded lane by lane with zero fill, so there is no padded copy.
+ *
+ * -D specialisation: STRIDE, DTYPE (0 f32, 1 f16, 2 bf16), VEC (4, 8 or 16), PV, CO_T.
+ * Packed weights: [group][k][ci][co padded to a multiple of CO_T].
+ */
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+typedef CAT(float, VEC) floatv;
+
+#if DTYPE == 0
+typedef float store_t;
+#define LOAD(p, i) ((p)[i])
+#define LOADV(p) CAT(vload, VEC)(0, (p))
+#define STORE(p, i, v) ((p)[i] = (v))
+#elif DTYPE == 1
+typedef half store_t;
+#define LOAD(p, i) vload_half((i), (p))
+#define LOADV(p) CAT(vload_half, VEC)(0, (p))
+#define STORE(p, i, v) vstore_half_rte((v), (i), (p))
+#elif DTYPE == 2
+typedef ushort store_t;
+#define LOAD(p, i) as_float((uint)(p)[i] << 16)
+#define LOADV(p) CAT(as_float, VEC)(CAT(convert_uint, VEC)(CAT(vload, VEC)(0, (p))) << 16)
+#define STORE(p, i, v) ((p)[i] = float_to_bf16(v))
+inline ushort float_to_bf16(float f) {
+    uint u = as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (ushort)((u >> 16) | 0x40u);
+    return (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+#else
+#error "DTYPE must be 0 (f32), 1 (f16) or 2 (bf16)"
+#endif
+
+/* VEC inputs starting at row[i0], zero outside [0, length). */
+inline floatv load_edge(__global const store_t *row, long i0, long length) {
+    float lanes[VEC];
+#pragma unroll
+    for (int l = 0; l < VEC; ++l) {
+        const long i = i0 + l;
+        lanes[l] = (i >= 0 && i < length) ? LOAD(row, i) : 0.0f;
+    }
+    return CAT(vload, VEC)(0, lanes);
+}
+
+__kernel void phase_pos_forward(__global const store_t *restrict x,
+                                __global const store_t *restrict w,
+                                __global const store_t *restrict bias, __global store_t *restrict y,
+                                const int has_bias, const int cin_g, const int cout_g,
+                                const int cout_g_padded, const int groups, const int kernel_length,
+                                const int dilation, const int tap_step, const int dm,
+                                const long pad_left, const long length_in, const long length_out) {
+    const int r = (int)(get_global_id(2) % STRIDE);
+    const long n = (long)(get_global_id(2) / STRIDE);
+    const int tiles_per_group = cout_g_padded / CO_T;
+    const int g = (int)(get_global_id(1) / tiles_per_group);
+    const int co0 = (int)(get_global_id(1) % tiles_per_group) * CO_T;
+
+    const long q_min = r >= pad_left ? 0 : (pad_left - r + STRIDE - 1) / STRIDE;
+    const long q0 = q_min + (long)get_global_id(0) * (VEC * PV);
+    const long o0 = q0 * STRIDE + r - pad_left;
+    if (o0 >= length_out)
+        return;
+
+    int k0 = -1;
+    for (int k = 0; k < tap_step; ++k)
+        if (((long)k * dilation) % STRIDE == r) {
+            k0 = k;
+            break;
+        }
+    const int taps = (k0 < 0 || k0 >= kernel_length) ? 0 : (kernel_length - 1 - k0) / tap_step + 1;
+    const long m0 = k0 < 0 ? 0 : ((long)k0 * dilation - r) / STRIDE;
+
+    floatv acc[CO_T][PV];
+#pragma unroll
+    for (int c = 0; c < CO_T; ++c)
+#pragma unroll
+        for (int v = 0; v < PV; ++v)
+            acc[c][v] = (floatv)(0.0f);
+
+    const __global store_t *x_group = x + (n * groups + g) * (long)cin_g * length_in;
+    for (int j = 0; j < taps; ++j) {
+        const long i0 = q0 - (m0 + (long)j * dm);
+        const __global store_t *wk =
+            w + ((long)g * kernel_length + k0 + j * tap_step) * cin_g * cout_g_padded + co0;
+        if (i0 >= 0 && i0 + VEC * PV <= length_in) {
+            for (int ci = 0; ci < cin_g; ++ci) {
+                const __global store_t *row = x_group + (long)ci * length_in + i0;
+                floatv xv[PV];
+#pragma unroll
+                for (int v = 0; v < PV; ++v)
+                    xv[v] = LOADV(row + v * VEC);
+#pragma unroll
+                for (int c = 0; c < CO_T; ++c) {
+                    const float wv = LOAD(wk, ci * cout_g_padded + c);
+#pragma unroll
+                    for (int v = 0; v < PV; ++v)
+                        acc[c][v] = fma((floatv)(wv), xv[v], acc[c][v]);
+                }
+            }
+        } else {
+            for (int ci = 0; ci < cin_g; ++ci) {
+                const __global store_t *row = x_group + (long)ci * length_in;
+                floatv xv[PV];
+#pragma unroll
+                for (int v = 0; v < PV; ++v)
+                    xv[v] = load_edge(row, i0 + v * VEC, length_in);
+#pragma unroll
+                for (int c = 0; c < CO_T; ++c) {
+                    const float wv = LOAD(wk, ci * cout_g_padded + c);
+#pragma unroll
+                    for (int v = 0; v < PV; ++v)
+                        acc[c][v] = fma((floatv)(wv), xv[v], acc[c][v]);
+                }
+            }
+        }
+    }
+
+    const long cout = (long)cout_g * groups;
+#pragma unroll
+    for (int c = 0; c < CO_T; ++c) {
+        const int co_local = co0 + c;
+        if (co_local >= cout_g)
+            break;
+        const long co = (long)g * cout_g + co_local;
+        const float b = has_bias ? LOAD(bias, co) : 0.0f;
+        __global store_t *y_row = y + (n * cout + co) * length_out;
+#pragma unroll
+        for (int v = 0; v < PV; ++v) {
+            float lanes[VEC];
+            CAT(vstore, VEC)(acc[c][v] + b, 0, lanes);
+#pragma unroll
+            for (int l = 0; l < VEC; ++l) {
+                const long o = o0 + (long)(v * VEC + l) * STRIDE;
+                if (o < length_out)
+                    STORE(y_row, o, lanes[l]);
+            }
+        }
+    }
+}
