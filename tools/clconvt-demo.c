@@ -1,0 +1,291 @@
+/*
+ * clconvt-demo: the main job. Runs HiFi-GAN V1's first upsampling layer (ConvTranspose1d 512 ->
+ * 256, K 16, stride 8, padding 4, bias; PyTorch layout and weight order) on the default OpenCL
+ * device, times it, and checks it against the float64 reference. Exit status 0 when the normalised
+ * error is within the SPEC's fp32 bound, 1 when it is not or when anything fails, 2 for a usage
+ * error.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clconvt.h"
+#include "reference.h"
+
+/* HiFi-GAN V1, generator.ups[0]: upsample_initial_channel 512, rates [8, 8, 2, 2], kernels 2x. */
+#define DEMO_CIN 512
+#define DEMO_COUT 256
+#define DEMO_K 16
+#define DEMO_STRIDE 8
+#define DEMO_PADDING 4
+#define DEMO_BATCH 1
+#define DEMO_SEED UINT64_C(0x5eed0c0417)
+#define DEMO_MAX_LENGTH (INT64_C(1) << 24)
+#define DEMO_MAX_REPEAT 100000
+#define DEMO_ERROR_BOUND 2e-5
+
+static void usage(FILE *to) {
+    fprintf(
+        to,
+        "usage: clconvt-demo [--device SEL] [--length N] [--repeat N] [--help]\n"
+        "\n"
+        "Runs HiFi-GAN V1's first upsampling layer (ConvTranspose1d Cin 512 -> Cout 256, K 16,\n"
+        "stride 8, padding 4, bias; layout ncl, PyTorch weight order, f32) on random data,\n"
+        "times it and checks it against a float64 reference.\n"
+        "\n"
+        "  --device SEL  gpu, cpu, any, P:D or a device/platform name substring\n"
+        "                (default: a GPU if there is one, else a CPU; CLCONVT_DEVICE overrides)\n"
+        "  --length N    input length in frames (default 256)\n"
+        "  --repeat N    timed forwards after the warm-up; the median is reported (default 10)\n"
+        "  --help        this text\n"
+        "\n"
+        "Exit status: 0 when the normalised error is <= %.0e, 1 otherwise or on failure,\n"
+        "2 on a usage error.\n",
+        DEMO_ERROR_BOUND);
+}
+
+/* Parse a decimal integer in [min, max]; 0 on success. */
+static int parse_int(const char *option, const char *text, int64_t min, int64_t max, int64_t *out) {
+    char *end = NULL;
+    errno = 0;
+    const long long v = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < min || v > max) {
+        fprintf(stderr,
+                "clconvt-demo: %s wants an integer in [%" PRId64 ", %" PRId64 "], got '%s'\n",
+                option, min, max, text);
+        return -1;
+    }
+    *out = (int64_t)v;
+    return 0;
+}
+
+/* splitmix64: small, seeded, the same on every platform. */
+static uint64_t next_random(uint64_t *state) {
+    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [-scale, scale), both signs; the float value is kept, and its exact double copy. */
+static void fill_random(uint64_t *state, float scale, float *f, double *d, size_t count) {
+    for (size_t i = 0; i < count; ++i) {
+        const double u = (double)(next_random(state) >> 11) * 0x1.0p-53; /* [0, 1) */
+        f[i] = (float)((2.0 * u - 1.0) * scale);
+        d[i] = f[i];
+    }
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int compare_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static const char *device_type_name(cl_device_type type) {
+    if (type & CL_DEVICE_TYPE_GPU)
+        return "GPU";
+    if (type & CL_DEVICE_TYPE_CPU)
+        return "CPU";
+    if (type & CL_DEVICE_TYPE_ACCELERATOR)
+        return "accelerator";
+    return "other";
+}
+
+static int fail(const char *what, clconvt_status status) {
+    fprintf(stderr, "clconvt-demo: %s failed (%s): %s\n", what, clconvt_status_string(status),
+            clconvt_last_error());
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    const char *selector = NULL;
+    int64_t length_in = 256, repeat = 10;
+
+    for (int a = 1; a < argc; ++a) {
+        const char *arg = argv[a];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        const int takes_value = strcmp(arg, "--device") == 0 || strcmp(arg, "--length") == 0 ||
+                                strcmp(arg, "--repeat") == 0;
+        if (!takes_value) {
+            fprintf(stderr, "clconvt-demo: unknown option '%s'\n", arg);
+            usage(stderr);
+            return 2;
+        }
+        if (a + 1 >= argc) {
+            fprintf(stderr, "clconvt-demo: %s needs a value\n", arg);
+            return 2;
+        }
+        const char *value = argv[++a];
+        if (strcmp(arg, "--device") == 0)
+            selector = value;
+        else if (strcmp(arg, "--length") == 0) {
+            if (parse_int(arg, value, 1, DEMO_MAX_LENGTH, &length_in) != 0)
+                return 2;
+        } else if (parse_int(arg, value, 1, DEMO_MAX_REPEAT, &repeat) != 0)
+            return 2;
+    }
+
+    int rc = 1;
+    clconvt_device *device = NULL;
+    clconvt_layer *layer = NULL;
+    float *x = NULL, *w = NULL, *bias = NULL, *y = NULL;
+    double *xd = NULL, *wd = NULL, *biasd = NULL, *yd = NULL, *ref = NULL, *times = NULL;
+
+    clconvt_params params;
+    clconvt_params_init(&params, DEMO_CIN, DEMO_COUT, DEMO_K);
+    params.stride = DEMO_STRIDE;
+    params.pad_left = params.pad_right = DEMO_PADDING;
+    params.has_bias = 1;
+    params.layout = CLCONVT_LAYOUT_NCL;
+    params.dtype = CLCONVT_F32;
+
+    int64_t length_out = 0;
+    clconvt_status st = clconvt_output_length(&params, length_in, &length_out);
+    if (st != CLCONVT_SUCCESS)
+        return fail("clconvt_output_length", st);
+
+    /* Bounded by DEMO_MAX_LENGTH, so none of these products can overflow on a 64-bit size_t. */
+    const size_t n_x = (size_t)(DEMO_BATCH * DEMO_CIN * length_in);
+    const size_t n_w = (size_t)DEMO_CIN * DEMO_COUT * DEMO_K;
+    const size_t n_y = (size_t)(DEMO_BATCH * DEMO_COUT * length_out);
+
+    x = malloc(n_x * sizeof *x);
+    xd = malloc(n_x * sizeof *xd);
+    w = malloc(n_w * sizeof *w);
+    wd = malloc(n_w * sizeof *wd);
+    bias = malloc(DEMO_COUT * sizeof *bias);
+    biasd = malloc(DEMO_COUT * sizeof *biasd);
+    y = malloc(n_y * sizeof *y);
+    yd = malloc(n_y * sizeof *yd);
+    ref = malloc(n_y * sizeof *ref);
+    times = malloc((size_t)repeat * sizeof *times);
+    if (!x || !xd || !w || !wd || !bias || !biasd || !y || !yd || !ref || !times) {
+        fprintf(stderr, "clconvt-demo: out of host memory for length %" PRId64 "\n", length_in);
+        goto cleanup;
+    }
+
+    /* PyTorch's default init bound for this weight is 1/sqrt(fan_in), fan_in = Cout_g * K. */
+    uint64_t seed = DEMO_SEED;
+    const float w_scale = (float)(1.0 / sqrt((double)DEMO_COUT * DEMO_K));
+    fill_random(&seed, 1.0f, x, xd, n_x);
+    fill_random(&seed, w_scale, w, wd, n_w);
+    fill_random(&seed, w_scale, bias, biasd, DEMO_COUT);
+
+    st = clconvt_device_open(CLCONVT_DEVICE_ANY, selector, &device);
+    if (st != CLCONVT_SUCCESS) {
+        rc = fail("clconvt_device_open", st);
+        goto cleanup;
+    }
+    clconvt_device_info info;
+    st = clconvt_device_get_info(device, &info);
+    if (st != CLCONVT_SUCCESS) {
+        rc = fail("clconvt_device_get_info", st);
+        goto cleanup;
+    }
+
+    st = clconvt_layer_create(device, &params, &layer);
+    if (st != CLCONVT_SUCCESS) {
+        rc = fail("clconvt_layer_create", st);
+        goto cleanup;
+    }
+    st = clconvt_layer_set_weight(layer, w, CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32);
+    if (st != CLCONVT_SUCCESS) {
+        rc = fail("clconvt_layer_set_weight", st);
+        goto cleanup;
+    }
+    st = clconvt_layer_set_bias(layer, bias, CLCONVT_F32);
+    if (st != CLCONVT_SUCCESS) {
+        rc = fail("clconvt_layer_set_bias", st);
+        goto cleanup;
+    }
+
+    printf("clconvt-demo: HiFi-GAN V1 first upsampling layer (ConvTranspose1d)\n");
+    printf("device     : %s (platform %s, %s, driver %s, %" PRIu32 " compute units)\n", info.name,
+           info.platform, device_type_name(info.type), info.driver_version, info.compute_units);
+    printf("layer      : Cin %d -> Cout %d, K %d, stride %d, padding %d, bias, f32\n", DEMO_CIN,
+           DEMO_COUT, DEMO_K, DEMO_STRIDE, DEMO_PADDING);
+    printf("input      : (%d, %d, %" PRId64 ") layout ncl (N, Cin, L_in)\n", DEMO_BATCH, DEMO_CIN,
+           length_in);
+    printf("weight     : (%d, %d, %d) PyTorch order (Cin, Cout, K)\n", DEMO_CIN, DEMO_COUT, DEMO_K);
+    printf("output     : (%d, %d, %" PRId64 ") layout ncl (N, Cout, L_out)\n", DEMO_BATCH,
+           DEMO_COUT, length_out);
+    printf("plan       : %s\n", clconvt_layer_plan_name(layer));
+    fflush(stdout);
+
+    double t0 = now_seconds();
+    st = clconvt_layer_forward_host(layer, x, y, DEMO_BATCH, length_in);
+    const double first = now_seconds() - t0;
+    if (st != CLCONVT_SUCCESS) {
+        rc = fail("clconvt_layer_forward_host (warm-up)", st);
+        goto cleanup;
+    }
+    printf("first call : %.3f ms (includes the kernel compile)\n", first * 1e3);
+    fflush(stdout);
+
+    for (int64_t r = 0; r < repeat; ++r) {
+        t0 = now_seconds();
+        st = clconvt_layer_forward_host(layer, x, y, DEMO_BATCH, length_in);
+        times[r] = now_seconds() - t0;
+        if (st != CLCONVT_SUCCESS) {
+            rc = fail("clconvt_layer_forward_host", st);
+            goto cleanup;
+        }
+    }
+    qsort(times, (size_t)repeat, sizeof *times, compare_double);
+    const double median =
+        repeat % 2 ? times[repeat / 2] : 0.5 * (times[repeat / 2 - 1] + times[repeat / 2]);
+    const double flops = 2.0 * DEMO_BATCH * (double)length_in * DEMO_CIN * DEMO_COUT * DEMO_K /
+                         (double)params.groups;
+    printf("median     : %.3f ms over %" PRId64 " forwards (min %.3f ms, host copies included)\n",
+           median * 1e3, repeat, times[0] * 1e3);
+    printf("throughput : %.2f GFLOP/s (2*N*L_in*Cin*Cout/groups*K = %.3g FLOP)\n",
+           flops / median * 1e-9, flops);
+
+    if (reference_forward(&params, xd, wd, biasd, DEMO_BATCH, length_in, ref) != 0) {
+        fprintf(stderr, "clconvt-demo: the reference refused the parameters\n");
+        goto cleanup;
+    }
+    double max_abs = 0.0;
+    for (size_t i = 0; i < n_y; ++i) {
+        yd[i] = y[i];
+        const double d = fabs(yd[i] - ref[i]);
+        if (isnan(d) || isnan(max_abs))
+            max_abs = NAN; /* a NaN anywhere shows, rather than vanishing in a max */
+        else if (d > max_abs)
+            max_abs = d;
+    }
+    const double err = reference_normalised_error(yd, ref, n_y);
+    const int ok = err <= DEMO_ERROR_BOUND;
+    printf("error      : normalised %.3e, max abs %.3e (bound %.0e vs float64 reference): %s\n",
+           err, max_abs, DEMO_ERROR_BOUND, ok ? "OK" : "FAIL");
+    rc = ok ? 0 : 1;
+
+cleanup:
+    clconvt_layer_release(layer);
+    clconvt_device_release(device);
+    free(x);
+    free(xd);
+    free(w);
+    free(wd);
+    free(bias);
+    free(biasd);
+    free(y);
+    free(yd);
+    free(ref);
+    free(times);
+    return rc;
+}
