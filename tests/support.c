@@ -1,0 +1,143 @@
+#include "support.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+double support_tolerance(clconvt_dtype dtype) {
+    switch (dtype) {
+    case CLCONVT_F32: return 2e-5;
+    case CLCONVT_F16: return 2e-3;
+    case CLCONVT_BF16: return 1.6e-2;
+    }
+    return 0.0;
+}
+
+uint64_t support_next(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void support_fill(double *values, size_t n, uint64_t *state, clconvt_dtype dtype) {
+    for (size_t i = 0; i < n; ++i) {
+        const double u = (double)(support_next(state) >> 11) * 0x1p-53; /* [0, 1) */
+        const float f = (float)(2.0 * u - 1.0);
+        values[i] = f;
+    }
+    /* Round through the storage type so the reference sees exactly what the device sees. */
+    if (dtype != CLCONVT_F32) {
+        void *storage = support_to_dtype(values, n, dtype);
+        support_from_dtype(storage, n, dtype, values);
+        free(storage);
+    }
+}
+
+clconvt_device *support_device(void) {
+    static clconvt_device *device;
+    if (device == NULL) {
+        clconvt_status status = clconvt_device_open(CLCONVT_DEVICE_ANY, NULL, &device);
+        cr_assert_eq(status, CLCONVT_SUCCESS, "clconvt_device_open: %s", clconvt_last_error());
+    }
+    return device;
+}
+
+void *support_to_dtype(const double *values, size_t n, clconvt_dtype dtype) {
+    float *f = malloc((n ? n : 1) * sizeof *f);
+    void *out = malloc((n ? n : 1) * clconvt_dtype_size(dtype));
+    cr_assert(f != NULL && out != NULL);
+    for (size_t i = 0; i < n; ++i)
+        f[i] = (float)values[i];
+    cr_assert_eq(clconvt_convert(f, CLCONVT_F32, out, dtype, n), CLCONVT_SUCCESS);
+    free(f);
+    return out;
+}
+
+void support_from_dtype(const void *storage, size_t n, clconvt_dtype dtype, double *values) {
+    float *f = malloc((n ? n : 1) * sizeof *f);
+    cr_assert(f != NULL);
+    cr_assert_eq(clconvt_convert(storage, dtype, f, CLCONVT_F32, n), CLCONVT_SUCCESS);
+    for (size_t i = 0; i < n; ++i)
+        values[i] = f[i];
+    free(f);
+}
+
+const char *support_describe(const clconvt_params *p, int64_t batch, int64_t length_in,
+                             clconvt_weight_order order) {
+    static char text[512];
+    snprintf(text, sizeof text,
+             "N=%lld Cin=%lld Cout=%lld K=%lld stride=%lld pad=(%lld,%lld) output_padding=%lld "
+             "dilation=%lld groups=%lld bias=%d layout=%s weight=%s dtype=%s L_in=%lld",
+             (long long)batch, (long long)p->in_channels, (long long)p->out_channels,
+             (long long)p->kernel_length, (long long)p->stride, (long long)p->pad_left,
+             (long long)p->pad_right, (long long)p->output_padding, (long long)p->dilation,
+             (long long)p->groups, p->has_bias, p->layout == CLCONVT_LAYOUT_NCL ? "ncl" : "nlc",
+             order == CLCONVT_WEIGHT_PYTORCH ? "pytorch" : "max", clconvt_dtype_name(p->dtype),
+             (long long)length_in);
+    return text;
+}
+
+double support_run_case(const clconvt_params *p, int64_t batch, int64_t length_in,
+                        clconvt_weight_order order, uint64_t seed) {
+    int64_t length_out = 0;
+    cr_assert_eq(clconvt_output_length(p, length_in, &length_out), CLCONVT_SUCCESS, "%s: %s",
+                 support_describe(p, batch, length_in, order), clconvt_last_error());
+    const size_t nx = (size_t)(batch * p->in_channels * length_in);
+    const size_t ny = (size_t)(batch * p->out_channels * length_out);
+    const size_t nw = (size_t)(p->in_channels * (p->out_channels / p->groups) * p->kernel_length);
+    const size_t nb = (size_t)p->out_channels;
+    double *x = malloc((nx + 1) * sizeof *x), *w = malloc(nw * sizeof *w);
+    double *w_given = malloc(nw * sizeof *w_given), *b = malloc(nb * sizeof *b);
+    double *ref = malloc((ny + 1) * sizeof *ref), *y = malloc((ny + 1) * sizeof *y);
+    cr_assert(x && w && w_given && b && ref && y);
+    uint64_t state = seed;
+    support_fill(x, nx, &state, p->dtype);
+    support_fill(w, nw, &state, p->dtype);
+    support_fill(b, nb, &state, p->dtype);
+    if (order == CLCONVT_WEIGHT_MAX)
+        reference_weight_pytorch_to_max(w, w_given, p->in_channels, p->out_channels / p->groups,
+                                        p->kernel_length);
+    else
+        for (size_t i = 0; i < nw; ++i)
+            w_given[i] = w[i];
+    cr_assert_eq(reference_forward(p, x, w, p->has_bias ? b : NULL, batch, length_in, ref), 0);
+
+    clconvt_layer *layer = NULL;
+    const char *what = support_describe(p, batch, length_in, order);
+    cr_assert_eq(clconvt_layer_create(support_device(), p, &layer), CLCONVT_SUCCESS, "%s: %s", what,
+                 clconvt_last_error());
+    void *w_storage = support_to_dtype(w_given, nw, p->dtype);
+    void *b_storage = support_to_dtype(b, nb, p->dtype);
+    void *x_storage = support_to_dtype(x, nx, p->dtype);
+    const size_t elem = clconvt_dtype_size(p->dtype);
+    unsigned char *y_storage = malloc((ny + 1) * elem);
+    cr_assert(y_storage != NULL);
+    /* A sentinel after the output catches writes past its end. */
+    for (size_t i = 0; i < elem; ++i)
+        y_storage[ny * elem + i] = 0xA5;
+    cr_assert_eq(clconvt_layer_set_weight(layer, w_storage, order, p->dtype), CLCONVT_SUCCESS,
+                 "%s: %s", what, clconvt_last_error());
+    if (p->has_bias)
+        cr_assert_eq(clconvt_layer_set_bias(layer, b_storage, p->dtype), CLCONVT_SUCCESS, "%s: %s",
+                     what, clconvt_last_error());
+    cr_assert_eq(clconvt_layer_forward_host(layer, x_storage, y_storage, batch, length_in),
+                 CLCONVT_SUCCESS, "%s: %s", what, clconvt_last_error());
+    for (size_t i = 0; i < elem; ++i)
+        cr_assert_eq(y_storage[ny * elem + i], 0xA5, "%s: wrote past the output", what);
+    support_from_dtype(y_storage, ny, p->dtype, y);
+    const double error = reference_normalised_error(y, ref, ny);
+    clconvt_layer_release(layer);
+    free(x);
+    free(w);
+    free(w_given);
+    free(b);
+    free(ref);
+    free(y);
+    free(w_storage);
+    free(b_storage);
+    free(x_storage);
+    free(y_storage);
+    return error;
+}

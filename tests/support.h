@@ -1,0 +1,38 @@
+/* Helpers shared by the test suites: seeded random data, the test device, and running one layer
+ * case on the library and on the float64 reference. */
+#ifndef CLCONVT_TEST_SUPPORT_H
+#define CLCONVT_TEST_SUPPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clconvt.h"
+#include "reference.h"
+
+/* The SPEC's normalised-error bound for a storage dtype. */
+double support_tolerance(clconvt_dtype dtype);
+
+/* splitmix64: a small, well-mixed, seedable generator (tests must be reproducible). */
+uint64_t support_next(uint64_t *state);
+
+/* n values uniform in [-1, 1), both signs, rounded to what dtype can store exactly. */
+void support_fill(double *values, size_t n, uint64_t *state, clconvt_dtype dtype);
+
+/* The device the suites run on (CLCONVT_DEVICE, else any), opened once per process; a failure to
+ * open fails the calling test with the library's message. */
+clconvt_device *support_device(void);
+
+/* Convert doubles (already representable) to dtype storage and back. */
+void *support_to_dtype(const double *values, size_t n, clconvt_dtype dtype);
+void support_from_dtype(const void *storage, size_t n, clconvt_dtype dtype, double *values);
+
+/* One case: random x, weight (in the given order) and bias; run the library with forward_host and
+ * the reference; return the normalised error. Fails the test on any library error. */
+double support_run_case(const clconvt_params *params, int64_t batch, int64_t length_in,
+                        clconvt_weight_order order, uint64_t seed);
+
+/* A one-line description of a case, for failure messages. */
+const char *support_describe(const clconvt_params *params, int64_t batch, int64_t length_in,
+                             clconvt_weight_order order);
+
+#endif

@@ -1,0 +1,775 @@
+/*
+ * clconvt-run end to end: the binary named by $CLCONVT_RUN is spawned on .npy files written here,
+ * and its output is compared with the SPEC's known values and the float64 reference. Every error
+ * case checks the exit code, a one-line message naming the problem, and that the output file was
+ * neither created nor changed.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clconvt.h"
+#include "npy.h"
+#include "reference.h"
+
+extern char **environ;
+
+/* ---- Fixture ------------------------------------------------------------------------------- */
+
+static char tmp_dir[256];
+
+static void make_tmp_dir(void) {
+    const char *base = getenv("TMPDIR");
+    snprintf(tmp_dir, sizeof tmp_dir, "%s/clconvt-cli-XXXXXX", base && *base ? base : "/tmp");
+    cr_assert_not_null(mkdtemp(tmp_dir), "mkdtemp failed");
+}
+
+static void remove_tmp_dir(void) {
+    DIR *d = opendir(tmp_dir);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s", tmp_dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(tmp_dir);
+}
+
+TestSuite(cli, .init = make_tmp_dir, .fini = remove_tmp_dir, .timeout = 300);
+
+/* ---- Helpers ------------------------------------------------------------------------------- */
+
+/*
+ * The path of name in the temporary directory. Each name gets its own buffer for the whole test,
+ * so paths stay valid however many are in use (argument arrays hold them across calls).
+ */
+static const char *tmp_path(const char *name) {
+    static struct {
+        char name[64];
+        char path[512];
+    } table[64];
+    static int used;
+    for (int i = 0; i < used; ++i)
+        if (strcmp(table[i].name, name) == 0)
+            return table[i].path;
+    cr_assert_lt(used, 64, "too many temporary paths");
+    cr_assert_lt(strlen(name), sizeof table[0].name);
+    strcpy(table[used].name, name);
+    snprintf(table[used].path, sizeof table[used].path, "%s/%s", tmp_dir, name);
+    return table[used++].path;
+}
+
+static int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static char *read_text(const char *path) {
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot open %s", path);
+    char *buf = calloc(1, 65536);
+    const size_t n = fread(buf, 1, 65535, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/*
+ * Runs clconvt-run with args (NULL-terminated, without the program name); stdout and stderr go to
+ * files in the temporary directory. Returns the exit status, or 128 + signal.
+ */
+static int run_cli(const char *const *args) {
+    const char *exe = getenv("CLCONVT_RUN");
+    cr_assert_not_null(exe, "CLCONVT_RUN is not set (run through meson test)");
+    const char *argv[64];
+    int argc = 0;
+    argv[argc++] = exe;
+    for (const char *const *a = args; *a != NULL; ++a) {
+        cr_assert_lt(argc, 62);
+        argv[argc++] = *a;
+    }
+    argv[argc] = NULL;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, tmp_path("stdout.txt"),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, tmp_path("stderr.txt"),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    const int err = posix_spawn(&pid, exe, &actions, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    cr_assert_eq(err, 0, "cannot spawn %s: %s", exe, strerror(err));
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}
+
+static void write_npy(const char *name, npy_type type, int ndim, const int64_t *shape,
+                      const void *data) {
+    char err[512] = "";
+    cr_assert_eq(npy_write(tmp_path(name), type, ndim, shape, data, err, sizeof err), 0, "%s", err);
+}
+
+static void write_f32(const char *name, int ndim, const int64_t *shape, const float *data) {
+    write_npy(name, NPY_F32, ndim, shape, data);
+}
+
+/* Runs args and asserts success with an empty stderr. */
+static void expect_success(const char *const *args) {
+    const int rc = run_cli(args);
+    char *err = read_text(tmp_path("stderr.txt"));
+    cr_assert_eq(rc, 0, "clconvt-run failed (%d): %s", rc, err);
+    cr_assert_str_empty(err, "unexpected stderr: %s", err);
+    free(err);
+}
+
+/* Reads output name, checks its type and shape, and returns its values as doubles. */
+static double *read_output(const char *name, npy_type type, int ndim, const int64_t *shape) {
+    npy_array a;
+    char err[512] = "";
+    cr_assert_eq(npy_read(tmp_path(name), &a, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(a.type, type, "output type %d, expected %d", a.type, type);
+    cr_assert_eq(a.ndim, ndim, "output has %d dims, expected %d", a.ndim, ndim);
+    for (int i = 0; i < ndim; ++i)
+        cr_assert_eq(a.shape[i], shape[i], "output dim %d is %lld, expected %lld", i,
+                     (long long)a.shape[i], (long long)shape[i]);
+    double *out = malloc((a.count ? a.count : 1) * sizeof *out);
+    npy_to_double(&a, out);
+    npy_free(&a);
+    return out;
+}
+
+/* Deterministic values in [-1, 1) of both signs. */
+static uint64_t rng_state;
+
+static void rng_seed(uint64_t seed) {
+    rng_state = seed * 0x9E3779B97F4A7C15ull + 1;
+}
+
+static float rng_float(void) {
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((double)(rng_state >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
+}
+
+static void fill_random(float *v, size_t n) {
+    for (size_t i = 0; i < n; ++i)
+        v[i] = rng_float();
+}
+
+static void to_double(const float *src, double *dst, size_t n) {
+    for (size_t i = 0; i < n; ++i)
+        dst[i] = src[i];
+}
+
+/* ---- The SPEC §5 known values ------------------------------------------------------------- */
+
+/* x = arange(8).reshape(1, 2, 4), w = arange(12).reshape(2, 2, 3) (PyTorch order), b = [0, 1]. */
+static const double known_y[2][8] = {{28, 62, 36, 78, 44, 94, 52, 62},
+                                     {41, 93, 55, 121, 69, 149, 83, 93}};
+
+static void write_known_ncl_pytorch(int batched) {
+    float x[8], w[12];
+    const float b[2] = {0, 1};
+    for (int i = 0; i < 8; ++i)
+        x[i] = (float)i;
+    for (int i = 0; i < 12; ++i)
+        w[i] = (float)i;
+    const int64_t x_shape[3] = {1, 2, 4}, w_shape[3] = {2, 2, 3}, b_shape[1] = {2};
+    write_f32("x.npy", batched ? 3 : 2, batched ? x_shape : x_shape + 1, x);
+    write_f32("w.npy", 3, w_shape, w);
+    write_f32("b.npy", 1, b_shape, b);
+}
+
+static void expect_known_ncl(const double *y) {
+    for (int co = 0; co < 2; ++co)
+        for (int o = 0; o < 8; ++o)
+            cr_assert_eq(y[co * 8 + o], known_y[co][o], "y[%d][%d] = %g, expected %g", co, o,
+                         y[co * 8 + o], known_y[co][o]);
+}
+
+Test(cli, known_values_ncl_pytorch_order) {
+    write_known_ncl_pytorch(1);
+    const char *args[] = {"--input",
+                          tmp_path("x.npy"),
+                          "--weight",
+                          tmp_path("w.npy"),
+                          "--bias",
+                          tmp_path("b.npy"),
+                          "--output",
+                          tmp_path("y.npy"),
+                          "--layout",
+                          "ncl",
+                          "--weight-order",
+                          "pytorch",
+                          "--stride",
+                          "2",
+                          "--padding",
+                          "1",
+                          "--output-padding",
+                          "1",
+                          NULL};
+    expect_success(args);
+    const int64_t shape[3] = {1, 2, 8};
+    double *y = read_output("y.npy", NPY_F32, 3, shape);
+    expect_known_ncl(y);
+    free(y);
+}
+
+Test(cli, known_values_nlc_max_order_by_default) {
+    /* The same numbers with every array transposed: x (1, L, Cin), w (K, Cout, Cin). */
+    float x[8], w[12];
+    const float b[2] = {0, 1};
+    for (int c = 0; c < 2; ++c)
+        for (int l = 0; l < 4; ++l)
+            x[l * 2 + c] = (float)(c * 4 + l);
+    for (int ci = 0; ci < 2; ++ci)
+        for (int co = 0; co < 2; ++co)
+            for (int k = 0; k < 3; ++k)
+                w[(k * 2 + co) * 2 + ci] = (float)((ci * 2 + co) * 3 + k);
+    const int64_t x_shape[3] = {1, 4, 2}, w_shape[3] = {3, 2, 2}, b_shape[1] = {2};
+    write_f32("x.npy", 3, x_shape, x);
+    write_f32("w.npy", 3, w_shape, w);
+    write_f32("b.npy", 1, b_shape, b);
+    /* No --layout or --weight-order: MAX's defaults (nlc, max order) must apply. */
+    const char *args[] = {"--input",    tmp_path("x.npy"), "--weight",           tmp_path("w.npy"),
+                          "--bias",     tmp_path("b.npy"), "--output",           tmp_path("y.npy"),
+                          "--stride=2", "--padding=1",     "--output-padding=1", NULL};
+    expect_success(args);
+    const int64_t shape[3] = {1, 8, 2};
+    double *y = read_output("y.npy", NPY_F32, 3, shape);
+    for (int o = 0; o < 8; ++o)
+        for (int co = 0; co < 2; ++co)
+            cr_assert_eq(y[o * 2 + co], known_y[co][o], "y[%d][%d]", o, co);
+    free(y);
+}
+
+Test(cli, unbatched_input_gives_unbatched_output) {
+    write_known_ncl_pytorch(0);
+    const char *args[] = {"--input",
+                          tmp_path("x.npy"),
+                          "--weight",
+                          tmp_path("w.npy"),
+                          "--bias",
+                          tmp_path("b.npy"),
+                          "--output",
+                          tmp_path("y.npy"),
+                          "--layout",
+                          "ncl",
+                          "--weight-order",
+                          "pytorch",
+                          "--stride",
+                          "2",
+                          "--padding",
+                          "1",
+                          "--output-padding",
+                          "1",
+                          NULL};
+    expect_success(args);
+    const int64_t shape[2] = {2, 8};
+    double *y = read_output("y.npy", NPY_F32, 2, shape);
+    expect_known_ncl(y);
+    free(y);
+}
+
+Test(cli, no_bias_ones) {
+    /* SPEC §5: x = ones(1,1,2), w = ones(1,1,2), stride 2, no bias -> [1,1,1,1]. */
+    const float ones[2] = {1, 1};
+    const int64_t x_shape[3] = {1, 1, 2}, w_shape[3] = {1, 1, 2};
+    write_f32("x.npy", 3, x_shape, ones);
+    write_f32("w.npy", 3, w_shape, ones);
+    const char *args[] = {"--input",
+                          tmp_path("x.npy"),
+                          "--weight",
+                          tmp_path("w.npy"),
+                          "--output",
+                          tmp_path("y.npy"),
+                          "--layout",
+                          "ncl",
+                          "--weight-order",
+                          "pytorch",
+                          "--stride",
+                          "2",
+                          NULL};
+    expect_success(args);
+    const int64_t shape[3] = {1, 1, 4};
+    double *y = read_output("y.npy", NPY_F32, 3, shape);
+    for (int i = 0; i < 4; ++i)
+        cr_assert_eq(y[i], 1.0);
+    free(y);
+}
+
+/* ---- Random data against the float64 reference -------------------------------------------- */
+
+/* One random case: shapes, parameters and the CLI arguments that express them. */
+typedef struct random_case {
+    clconvt_params p;
+    int64_t batch;
+    int64_t length;
+    const char *padding_arg;
+    clconvt_weight_order order;
+    clconvt_dtype weight_dtype; /* the weight file's type (f32 or the run's dtype) */
+    clconvt_dtype bias_dtype;
+    double tolerance;
+} random_case;
+
+static npy_type npy_type_for(clconvt_dtype d) {
+    return d == CLCONVT_F16 ? NPY_F16 : d == CLCONVT_BF16 ? NPY_U16 : NPY_F32;
+}
+
+/* Rounds values to dtype storage in place (what the library does to them). */
+static void round_to(float *v, size_t n, clconvt_dtype dtype) {
+    if (dtype == CLCONVT_F32)
+        return;
+    uint16_t *bits = malloc(n * sizeof *bits);
+    cr_assert_eq(clconvt_convert(v, CLCONVT_F32, bits, dtype, n), CLCONVT_SUCCESS);
+    cr_assert_eq(clconvt_convert(bits, dtype, v, CLCONVT_F32, n), CLCONVT_SUCCESS);
+    free(bits);
+}
+
+/* Writes values (already rounded to dtype) as a file of type file_dtype. */
+static void write_as(const char *name, clconvt_dtype file_dtype, int ndim, const int64_t *shape,
+                     const float *v, size_t n) {
+    if (file_dtype == CLCONVT_F32) {
+        write_f32(name, ndim, shape, v);
+        return;
+    }
+    uint16_t *bits = malloc(n * sizeof *bits);
+    cr_assert_eq(clconvt_convert(v, CLCONVT_F32, bits, file_dtype, n), CLCONVT_SUCCESS);
+    write_npy(name, npy_type_for(file_dtype), ndim, shape, bits);
+    free(bits);
+}
+
+static void run_random_case(const random_case *c) {
+    const clconvt_params *p = &c->p;
+    const int64_t cin = p->in_channels, cout = p->out_channels, k = p->kernel_length;
+    const int64_t cout_g = cout / p->groups;
+    const int64_t lout = (c->length - 1) * p->stride - p->pad_left - p->pad_right +
+                         p->dilation * (k - 1) + p->output_padding + 1;
+    const size_t nx = (size_t)(c->batch * cin * c->length), nw = (size_t)(cin * cout_g * k);
+    const size_t ny = (size_t)(c->batch * cout * lout);
+    float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *b = malloc(64 * sizeof *b);
+    fill_random(x, nx);
+    fill_random(w, nw);
+    fill_random(b, (size_t)cout);
+    round_to(x, nx, p->dtype);
+    round_to(w, nw, p->dtype);
+    round_to(b, (size_t)cout, p->dtype);
+
+    const int ncl = p->layout == CLCONVT_LAYOUT_NCL;
+    const int64_t x_shape[3] = {c->batch, ncl ? cin : c->length, ncl ? c->length : cin};
+    const int64_t w_pt_shape[3] = {cin, cout_g, k}, w_max_shape[3] = {k, cout_g, cin};
+    const int max = c->order == CLCONVT_WEIGHT_MAX;
+    const int64_t b_shape[1] = {cout};
+    write_as("x.npy", p->dtype, 3, x_shape, x, nx);
+    write_as("w.npy", c->weight_dtype, 3, max ? w_max_shape : w_pt_shape, w, nw);
+    write_as("b.npy", c->bias_dtype, 1, b_shape, b, (size_t)cout);
+
+    char stride[32], out_pad[32], dilation[32], groups[32];
+    snprintf(stride, sizeof stride, "%lld", (long long)p->stride);
+    snprintf(out_pad, sizeof out_pad, "%lld", (long long)p->output_padding);
+    snprintf(dilation, sizeof dilation, "%lld", (long long)p->dilation);
+    snprintf(groups, sizeof groups, "%lld", (long long)p->groups);
+    const char *args[] = {"--input",
+                          tmp_path("x.npy"),
+                          "--weight",
+                          tmp_path("w.npy"),
+                          "--output",
+                          tmp_path("y.npy"),
+                          "--stride",
+                          stride,
+                          "--padding",
+                          c->padding_arg,
+                          "--output-padding",
+                          out_pad,
+                          "--dilation",
+                          dilation,
+                          "--groups",
+                          groups,
+                          "--layout",
+                          ncl ? "ncl" : "nlc",
+                          "--weight-order",
+                          max ? "max" : "pytorch",
+                          "--dtype",
+                          clconvt_dtype_name(p->dtype),
+                          p->has_bias ? "--bias" : NULL,
+                          tmp_path("b.npy"),
+                          NULL};
+    expect_success(args);
+
+    double *xd = malloc(nx * sizeof *xd), *wd = malloc(nw * sizeof *wd), *w_pt = malloc(nw * 8);
+    double *bd = malloc((size_t)cout * sizeof *bd), *ref = malloc(ny * sizeof *ref);
+    to_double(x, xd, nx);
+    to_double(w, wd, nw);
+    to_double(b, bd, (size_t)cout);
+    if (max)
+        reference_weight_max_to_pytorch(wd, w_pt, cin, cout_g, k);
+    else
+        memcpy(w_pt, wd, nw * sizeof *wd);
+    cr_assert_eq(reference_forward(p, xd, w_pt, p->has_bias ? bd : NULL, c->batch, c->length, ref),
+                 0);
+    const int64_t y_shape[3] = {c->batch, ncl ? cout : lout, ncl ? lout : cout};
+    double *y = read_output("y.npy", npy_type_for(p->dtype), 3, y_shape);
+    const double e = reference_normalised_error(y, ref, ny);
+    cr_assert_leq(e, c->tolerance, "normalised error %g > %g", e, c->tolerance);
+    void *owned[] = {x, w, b, xd, wd, w_pt, bd, ref, y};
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; ++i)
+        free(owned[i]);
+}
+
+/* Fills the fields reference_forward reads, without trusting the library's params_init. */
+static clconvt_params make_params(int64_t cin, int64_t cout, int64_t k, int64_t stride,
+                                  int64_t left, int64_t right, int64_t out_pad, int64_t dilation,
+                                  int64_t groups, int has_bias, clconvt_layout layout,
+                                  clconvt_dtype dtype) {
+    return (clconvt_params){.in_channels = cin,
+                            .out_channels = cout,
+                            .kernel_length = k,
+                            .stride = stride,
+                            .pad_left = left,
+                            .pad_right = right,
+                            .output_padding = out_pad,
+                            .dilation = dilation,
+                            .groups = groups,
+                            .has_bias = has_bias,
+                            .layout = layout,
+                            .dtype = dtype};
+}
+
+Test(cli, asymmetric_padding_against_reference) {
+    rng_seed(1);
+    const random_case c = {
+        .p = make_params(3, 4, 4, 3, 1, 2, 1, 2, 1, 1, CLCONVT_LAYOUT_NCL, CLCONVT_F32),
+        .batch = 2,
+        .length = 7,
+        .padding_arg = "1,2",
+        .order = CLCONVT_WEIGHT_PYTORCH,
+        .weight_dtype = CLCONVT_F32,
+        .bias_dtype = CLCONVT_F32,
+        .tolerance = 2e-5};
+    run_random_case(&c);
+}
+
+Test(cli, groups_nlc_max_order_against_reference) {
+    rng_seed(2);
+    /* Cout comes from the weight's Cout/groups times --groups: 3 * 2 = 6. */
+    const random_case c = {
+        .p = make_params(4, 6, 5, 2, 2, 0, 0, 1, 2, 0, CLCONVT_LAYOUT_NLC, CLCONVT_F32),
+        .batch = 3,
+        .length = 9,
+        .padding_arg = "2,0",
+        .order = CLCONVT_WEIGHT_MAX,
+        .weight_dtype = CLCONVT_F32,
+        .bias_dtype = CLCONVT_F32,
+        .tolerance = 2e-5};
+    run_random_case(&c);
+}
+
+Test(cli, f16_storage_against_reference) {
+    rng_seed(3);
+    const random_case c = {
+        .p = make_params(5, 3, 4, 2, 1, 1, 1, 1, 1, 1, CLCONVT_LAYOUT_NLC, CLCONVT_F16),
+        .batch = 2,
+        .length = 13,
+        .padding_arg = "1",
+        .order = CLCONVT_WEIGHT_MAX,
+        .weight_dtype = CLCONVT_F16,
+        .bias_dtype = CLCONVT_F32,
+        .tolerance = 2e-3};
+    run_random_case(&c);
+}
+
+Test(cli, bf16_storage_against_reference) {
+    rng_seed(4);
+    const random_case c = {
+        .p = make_params(6, 4, 3, 3, 0, 2, 2, 1, 2, 1, CLCONVT_LAYOUT_NCL, CLCONVT_BF16),
+        .batch = 1,
+        .length = 11,
+        .padding_arg = "0,2",
+        .order = CLCONVT_WEIGHT_PYTORCH,
+        .weight_dtype = CLCONVT_F32,
+        .bias_dtype = CLCONVT_BF16,
+        .tolerance = 1.6e-2};
+    run_random_case(&c);
+}
+
+/* ---- Help and version ---------------------------------------------------------------------- */
+
+Test(cli, help_documents_every_option) {
+    const char *args[] = {"--help", NULL};
+    cr_assert_eq(run_cli(args), 0);
+    char *out = read_text(tmp_path("stdout.txt"));
+    static const char *const needles[] = {"--input",
+                                          "--weight",
+                                          "--bias",
+                                          "--output",
+                                          "--stride",
+                                          "--padding",
+                                          "LEFT,RIGHT",
+                                          "--output-padding",
+                                          "--dilation",
+                                          "--groups",
+                                          "--layout",
+                                          "nlc",
+                                          "ncl",
+                                          "--weight-order",
+                                          "pytorch",
+                                          "(K, Cout/groups, Cin)",
+                                          "(Cin, Cout/groups, K)",
+                                          "--dtype",
+                                          "bf16",
+                                          "--device",
+                                          "--version",
+                                          "Exit status"};
+    for (size_t i = 0; i < sizeof needles / sizeof needles[0]; ++i)
+        cr_assert_not_null(strstr(out, needles[i]), "--help does not mention %s", needles[i]);
+    free(out);
+}
+
+Test(cli, version) {
+    const char *args[] = {"--version", NULL};
+    cr_assert_eq(run_cli(args), 0);
+    char *out = read_text(tmp_path("stdout.txt"));
+    cr_assert_not_null(strstr(out, "clconvt-run "), "%s", out);
+    free(out);
+}
+
+/* ---- Errors -------------------------------------------------------------------------------- */
+
+/* Asserts exit code, a single "clconvt-run: ..." line holding fragment, and no output file. */
+static void expect_failure_once(const char *const *args, int code, const char *fragment) {
+    const int rc = run_cli(args);
+    char *err = read_text(tmp_path("stderr.txt"));
+    cr_assert_eq(rc, code, "exit %d, expected %d; stderr: %s", rc, code, err);
+    cr_assert_eq(strncmp(err, "clconvt-run: ", 13), 0, "stderr: %s", err);
+    const char *newline = strchr(err, '\n');
+    cr_assert(newline != NULL && newline[1] == '\0', "stderr is not one line: %s", err);
+    cr_assert_not_null(strstr(err, fragment), "stderr lacks \"%s\": %s", fragment, err);
+    free(err);
+}
+
+/*
+ * Runs a failing command twice: with no output file (it must not appear) and with one already
+ * there (it must be unchanged). args must name tmp_path("y.npy") as the output, if any.
+ */
+static void expect_failure(const char *const *args, int code, const char *fragment) {
+    const char *out = tmp_path("y.npy");
+    unlink(out);
+    expect_failure_once(args, code, fragment);
+    cr_assert(!file_exists(out), "a failed run created its output file");
+
+    static const char sentinel[] = "not an npy file: must survive a failed run";
+    FILE *f = fopen(out, "wb");
+    cr_assert_not_null(f);
+    fwrite(sentinel, 1, sizeof sentinel, f);
+    fclose(f);
+    expect_failure_once(args, code, fragment);
+    char *now = read_text(out);
+    cr_assert_eq(memcmp(now, sentinel, sizeof sentinel), 0, "a failed run changed its output");
+    free(now);
+    unlink(out);
+    /* Nor may a temporary file be left beside it. */
+    DIR *d = opendir(tmp_dir);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        cr_assert_null(strstr(e->d_name, ".tmp"), "temporary file %s left", e->d_name);
+    closedir(d);
+}
+
+/* Valid known-value files for the error cases to break one thing at a time. */
+static void write_valid_files(void) {
+    write_known_ncl_pytorch(1);
+}
+
+#define X "--input", tmp_path("x.npy")
+#define W "--weight", tmp_path("w.npy")
+#define B "--bias", tmp_path("b.npy")
+#define Y "--output", tmp_path("y.npy")
+#define NCL_PT "--layout", "ncl", "--weight-order", "pytorch"
+
+Test(cli, error_missing_input) {
+    write_valid_files();
+    const char *args[] = {W, Y, NCL_PT, NULL};
+    expect_failure(args, 2, "missing required option --input");
+}
+
+Test(cli, error_missing_output_or_weight) {
+    write_valid_files();
+    const char *no_weight[] = {X, Y, NULL};
+    expect_failure(no_weight, 2, "--weight");
+    const char *no_output[] = {X, W, NULL};
+    expect_failure_once(no_output, 2, "--output");
+}
+
+Test(cli, error_unknown_option) {
+    write_valid_files();
+    const char *args[] = {X, W, Y, NCL_PT, "--strid", "2", NULL};
+    expect_failure(args, 2, "unknown option '--strid'");
+    const char *positional[] = {X, W, Y, NCL_PT, "extra", NULL};
+    expect_failure(positional, 2, "'extra'");
+}
+
+Test(cli, error_duplicate_option) {
+    write_valid_files();
+    const char *args[] = {X, W, Y, NCL_PT, "--stride", "2", "--stride=3", NULL};
+    expect_failure(args, 2, "--stride given more than once");
+}
+
+Test(cli, error_bad_integers) {
+    write_valid_files();
+    static const char *const bad[] = {"2x", "", " 2", "0x2", "2.0", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+        const char *args[] = {X, W, Y, NCL_PT, "--stride", bad[i], NULL};
+        expect_failure(args, 2, "--stride");
+    }
+    const char *args[] = {X, W, Y, NCL_PT, "--stride", "2x", NULL};
+    expect_failure(args, 2, "'2x'");
+    const char *padding[] = {X, W, Y, NCL_PT, "--padding", "1,2,3", NULL};
+    expect_failure(padding, 2, "LEFT,RIGHT");
+    const char *padding2[] = {X, W, Y, NCL_PT, "--padding", "1,", NULL};
+    expect_failure(padding2, 2, "--padding");
+}
+
+Test(cli, error_missing_value) {
+    write_valid_files();
+    const char *args[] = {X, W, Y, NCL_PT, "--stride", NULL};
+    expect_failure(args, 2, "--stride needs a value");
+    const char *args2[] = {X, W, Y, "--layout", "--weight-order", "pytorch", NULL};
+    expect_failure(args2, 2, "--layout needs a value");
+}
+
+Test(cli, error_bad_layout_order_dtype) {
+    write_valid_files();
+    const char *layout[] = {X, W, Y, "--layout", "NCL", NULL};
+    expect_failure(layout, 2, "--layout must be nlc or ncl, got 'NCL'");
+    const char *order[] = {X, W, Y, "--weight-order", "torch", NULL};
+    expect_failure(order, 2, "--weight-order");
+    const char *dtype[] = {X, W, Y, "--dtype", "f64", NULL};
+    expect_failure(dtype, 2, "--dtype must be f32, f16 or bf16");
+}
+
+Test(cli, error_nonexistent_input) {
+    write_valid_files();
+    const char *args[] = {"--input", tmp_path("nonexistent.npy"), W, Y, NCL_PT, NULL};
+    expect_failure(args, 1, "nonexistent.npy: cannot open");
+}
+
+Test(cli, error_corrupted_npy) {
+    write_valid_files();
+    /* Cut the weight file short: its header promises 48 bytes of data. */
+    const char *w = tmp_path("w.npy");
+    struct stat st;
+    cr_assert_eq(stat(w, &st), 0);
+    cr_assert_eq(truncate(w, st.st_size - 8), 0);
+    const char *args[] = {X, W, Y, NCL_PT, NULL};
+    expect_failure(args, 1,
+                   "w.npy: header says shape (2, 2, 3) with '<f4' = 48 bytes, but the file holds "
+                   "40 bytes of data");
+    FILE *f = fopen(tmp_path("x.npy"), "wb");
+    fputs("garbage", f);
+    fclose(f);
+    expect_failure(args, 1, "not a .npy file");
+}
+
+Test(cli, error_channel_mismatch) {
+    write_valid_files();
+    float x[21] = {0};
+    const int64_t shape[3] = {1, 3, 7};
+    write_f32("x.npy", 3, shape, x);
+    const char *args[] = {X, W, Y, NCL_PT, NULL};
+    expect_failure(args, 1,
+                   "x.npy has 3 channels (shape (1, 3, 7), layout ncl) but the weight expects "
+                   "Cin = 2");
+    /* The same file read as nlc has 7 channels. */
+    const char *nlc[] = {X, W, Y, "--weight-order", "pytorch", NULL};
+    expect_failure(nlc, 1, "has 7 channels");
+}
+
+Test(cli, error_bad_ranks) {
+    write_valid_files();
+    float v[8] = {0};
+    const int64_t s1[1] = {8}, s4[4] = {1, 1, 2, 4};
+    write_f32("x.npy", 1, s1, v);
+    const char *args[] = {X, W, Y, NCL_PT, NULL};
+    expect_failure(args, 1, "(N, Cin, L)");
+    write_f32("x.npy", 4, s4, v);
+    expect_failure(args, 1, "unbatched (Cin, L)");
+    write_valid_files();
+    const int64_t s2[2] = {2, 4};
+    write_f32("w.npy", 2, s2, v);
+    expect_failure(args, 1, "a weight is 3-D");
+}
+
+Test(cli, error_output_padding_rule) {
+    write_valid_files();
+    const char *args[] = {X, W, Y, NCL_PT, "--stride", "2", "--output-padding", "3", NULL};
+    expect_failure(args, 1, "output_padding=3, stride=2, dilation=1");
+}
+
+Test(cli, error_library_parameter_validation) {
+    write_valid_files();
+    const char *stride0[] = {X, W, Y, NCL_PT, "--stride", "0", NULL};
+    expect_failure(stride0, 1, "stride=0");
+    const char *negative_pad[] = {X, W, Y, NCL_PT, "--padding", "0,-1", NULL};
+    expect_failure(negative_pad, 1, "pad_right=-1");
+    const char *too_small[] = {X, W, Y, NCL_PT, "--padding", "10", NULL};
+    expect_failure(too_small, 1, "which is too small");
+    /* Cin = 2 is not divisible by 3 groups. */
+    const char *groups[] = {X, W, Y, NCL_PT, "--groups", "3", NULL};
+    expect_failure(groups, 1, "divisible by groups");
+    const char *groups0[] = {X, W, Y, NCL_PT, "--groups", "0", NULL};
+    expect_failure(groups0, 1, "groups=0");
+}
+
+Test(cli, error_dtype_mismatch) {
+    write_valid_files();
+    const char *args[] = {X, W, Y, NCL_PT, "--dtype", "f16", NULL};
+    expect_failure(args, 1, "x.npy holds '<f4' (f32) but --dtype is f16");
+    /* An f16 input with a bf16 weight: the weight must be f32 or the run's type. */
+    uint16_t h[12] = {0};
+    const int64_t x_shape[3] = {1, 2, 4}, w_shape[3] = {2, 2, 3};
+    write_npy("x.npy", NPY_F16, 3, x_shape, h);
+    write_npy("w.npy", NPY_U16, 3, w_shape, h);
+    expect_failure(args, 1, "--weight");
+}
+
+Test(cli, error_bias_length) {
+    write_valid_files();
+    const float b[3] = {0, 1, 2};
+    const int64_t shape[1] = {3};
+    write_f32("b.npy", 1, shape, b);
+    const char *args[] = {X, W, B, Y, NCL_PT, NULL};
+    expect_failure(args, 1, "Cout = 2");
+}
+
+Test(cli, error_unwritable_output_directory) {
+    write_valid_files();
+    const char *args[] = {X, W, "--output", tmp_path("missing-dir/y.npy"), NCL_PT, NULL};
+    expect_failure_once(args, 1, "missing-dir/y.npy");
+}
+
+Test(cli, error_no_matching_device_writes_nothing) {
+    /* A failure after every file and parameter checked out: the device stage must not write. */
+    unsetenv("CLCONVT_DEVICE");
+    write_valid_files();
+    const char *args[] = {X,   W, B, Y, NCL_PT, "--stride", "2", "--device", "no-such-device-xyz",
+                          NULL};
+    expect_failure(args, 1, "no-such-device-xyz");
+}

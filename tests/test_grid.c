@@ -1,0 +1,141 @@
+/*
+ * The correctness grid: the library against the float64 reference over every parameter the
+ * operator has. For each stride (one Criterion test each, so they spread over cores), dilation,
+ * layout and weight order, K runs over 1..17 while the other parameters cycle through their cases
+ * (every legal output_padding, symmetric, asymmetric and large padding, groups 1/2/3/depthwise,
+ * bias on and off, N 0/1/3, lengths from 1 up) — deterministically, so a failure names a case that
+ * reproduces. Channel counts avoid multiples of the tile widths.
+ */
+#include <criterion/criterion.h>
+
+#include "support.h"
+
+/* Lengths short and long; the long ones cross many tiles and both borders. */
+static const int64_t LENGTHS[] = {1, 2, 5, 33, 130, 7, 64, 3};
+/* (Cin per group, Cout per group): starved, odd, and wider than one 16-channel tile. */
+static const int64_t CHANNELS[][2] = {{1, 1}, {3, 5}, {7, 2}, {5, 13}, {2, 17}, {9, 33}, {1, 4}};
+
+typedef struct grid_case {
+    clconvt_params params;
+    int64_t batch, length_in;
+} grid_case;
+
+/* Build the i-th case for (stride, dilation, K); returns 0 when it has no valid output length. */
+static int make_case(int64_t stride, int64_t dilation, int64_t k, int64_t i, clconvt_layout layout,
+                     clconvt_dtype dtype, grid_case *out) {
+    const int64_t mode = (k + i) % 4; /* 0 1 groups, 1 two groups, 2 three, 3 depthwise */
+    const int64_t *ch = CHANNELS[(k * 3 + i) % 7];
+    int64_t groups = mode == 1 ? 2 : mode == 2 ? 3 : 1;
+    int64_t cin = ch[0] * groups, cout = ch[1] * groups;
+    if (mode == 3) {
+        groups = 6; /* depthwise: one input and one output channel per group */
+        cin = cout = 6;
+    }
+    clconvt_params *p = &out->params;
+    clconvt_params_init(p, cin, cout, k);
+    p->groups = groups;
+    p->stride = stride;
+    p->dilation = dilation;
+    p->layout = layout;
+    p->dtype = dtype;
+    p->has_bias = (int)((k + i) % 2);
+    /* Every legal output_padding appears as K runs: it must stay below stride or dilation. */
+    const int64_t limit = stride > dilation ? stride : dilation;
+    p->output_padding = (k + i) % limit;
+    /* Padding: none, symmetric, asymmetric either way, and cropping more than a stride. */
+    switch ((k + 2 * i) % 5) {
+    case 0: p->pad_left = p->pad_right = 0; break;
+    case 1: p->pad_left = p->pad_right = k / 2; break;
+    case 2: p->pad_left = k / 3, p->pad_right = k - 1; break;
+    case 3: p->pad_left = k + stride, p->pad_right = 1; break;
+    default: p->pad_left = 0, p->pad_right = stride + 2; break;
+    }
+    static const int64_t batches[] = {1, 3, 0, 1};
+    out->batch = batches[(k + i) % 4];
+    out->length_in = LENGTHS[(k * 5 + i) % 8];
+    int64_t length_out;
+    /* Too much padding for a short input gives no output: lengthen the input until it does. */
+    for (int tries = 0; tries < 4; ++tries) {
+        if (clconvt_output_length(p, out->length_in, &length_out) == CLCONVT_SUCCESS)
+            return 1;
+        out->length_in = out->length_in * 4 + 3;
+    }
+    return 0;
+}
+
+static void run_stride(int64_t stride, clconvt_dtype dtype, int cases_per_k) {
+    int ran = 0;
+    for (int64_t dilation = 1; dilation <= 3; ++dilation)
+        for (int layout = 0; layout < 2; ++layout)
+            for (int order = 0; order < 2; ++order)
+                for (int64_t k = 1; k <= 17; ++k)
+                    for (int64_t i = 0; i < cases_per_k; ++i) {
+                        grid_case c;
+                        if (!make_case(stride, dilation, k, i + order + 2 * layout,
+                                       (clconvt_layout)layout, dtype, &c))
+                            continue;
+                        const clconvt_weight_order wo = (clconvt_weight_order)order;
+                        const uint64_t seed = (uint64_t)(stride * 1000003 + k * 1009 + i);
+                        const double error =
+                            support_run_case(&c.params, c.batch, c.length_in, wo, seed);
+                        cr_assert(error <= support_tolerance(dtype),
+                                  "normalised error %.3g > %.3g for %s", error,
+                                  support_tolerance(dtype),
+                                  support_describe(&c.params, c.batch, c.length_in, wo));
+                        ++ran;
+                    }
+    cr_assert_gt(ran, 3 * 2 * 2 * 17 * cases_per_k * 9 / 10, "only %d cases were valid", ran);
+}
+
+#define STRIDE_TEST(s)                                                                             \
+    Test(grid_f32, stride_##s, .timeout = 600) {                                                   \
+        run_stride(s, CLCONVT_F32, 2);                                                             \
+    }
+STRIDE_TEST(1)
+STRIDE_TEST(2)
+STRIDE_TEST(3)
+STRIDE_TEST(4)
+STRIDE_TEST(5)
+STRIDE_TEST(6)
+STRIDE_TEST(7)
+STRIDE_TEST(8)
+
+/* Half-precision storage: the same grid on a few strides, against the reference computed on the
+ * storage-rounded values, within the SPEC's looser bounds. */
+Test(grid_f16, strides_1_2_5, .timeout = 600) {
+    run_stride(1, CLCONVT_F16, 1);
+    run_stride(2, CLCONVT_F16, 1);
+    run_stride(5, CLCONVT_F16, 1);
+}
+Test(grid_bf16, strides_1_3_8, .timeout = 600) {
+    run_stride(1, CLCONVT_BF16, 1);
+    run_stride(3, CLCONVT_BF16, 1);
+    run_stride(8, CLCONVT_BF16, 1);
+}
+
+/* Long inputs and real-model channel counts: many tiles per row, both layouts. */
+Test(grid_long, real_shapes, .timeout = 600) {
+    static const struct {
+        int64_t cin, cout, k, stride, pad, groups, length;
+    } shapes[] = {
+        {64, 32, 4, 2, 1, 1, 3001},  /* HiFi-GAN last upsampler, odd length */
+        {37, 19, 16, 8, 4, 1, 515},  /* HiFi-GAN first upsampler, odd channels */
+        {12, 12, 6, 3, 2, 12, 2049}, /* depthwise */
+        {40, 1, 16, 8, 0, 1, 1000},  /* Conv-TasNet decoder: one output channel */
+        {8, 8, 100, 25, 0, 1, 77},   /* long kernel, WaveGlow-like */
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
+        for (int layout = 0; layout < 2; ++layout) {
+            clconvt_params p;
+            clconvt_params_init(&p, shapes[s].cin, shapes[s].cout, shapes[s].k);
+            p.stride = shapes[s].stride;
+            p.pad_left = p.pad_right = shapes[s].pad;
+            p.groups = shapes[s].groups;
+            p.has_bias = 1;
+            p.layout = (clconvt_layout)layout;
+            const double error =
+                support_run_case(&p, 2, shapes[s].length, (clconvt_weight_order)layout, 77 + s);
+            cr_assert(error <= 2e-5, "normalised error %.3g for %s", error,
+                      support_describe(&p, 2, shapes[s].length, (clconvt_weight_order)layout));
+        }
+}
