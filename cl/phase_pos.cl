@@ -7,38 +7,10 @@
  * with CO_T weights: CO_T x PV vector FMAs per PV loads and CO_T broadcasts. Rows of the tile that
  * overhang the input are loaded lane by lane with zero fill, so there is no padded copy.
  *
- * -D specialisation: STRIDE, DTYPE (0 f32, 1 f16, 2 bf16), VEC (4, 8 or 16), PV, CO_T.
- * Packed weights: [group][k][ci][co padded to a multiple of CO_T].
+ * -D specialisation beyond common.cl (which is prepended): VEC (4, 8 or 16), PV, CO_T.
  */
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
 typedef CAT(float, VEC) floatv;
-
-#if DTYPE == 0
-typedef float store_t;
-#define LOAD(p, i) ((p)[i])
-#define LOADV(p) CAT(vload, VEC)(0, (p))
-#define STORE(p, i, v) ((p)[i] = (v))
-#elif DTYPE == 1
-typedef half store_t;
-#define LOAD(p, i) vload_half((i), (p))
-#define LOADV(p) CAT(vload_half, VEC)(0, (p))
-#define STORE(p, i, v) vstore_half_rte((v), (i), (p))
-#elif DTYPE == 2
-typedef ushort store_t;
-#define LOAD(p, i) as_float((uint)(p)[i] << 16)
-#define LOADV(p) CAT(as_float, VEC)(CAT(convert_uint, VEC)(CAT(vload, VEC)(0, (p))) << 16)
-#define STORE(p, i, v) ((p)[i] = float_to_bf16(v))
-inline ushort float_to_bf16(float f) {
-    uint u = as_uint(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u)
-        return (ushort)((u >> 16) | 0x40u);
-    return (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-#else
-#error "DTYPE must be 0 (f32), 1 (f16) or 2 (bf16)"
-#endif
 
 /* VEC inputs starting at row[i0], zero outside [0, length). */
 inline floatv load_edge(__global const store_t *row, long i0, long length) {
@@ -51,33 +23,19 @@ inline floatv load_edge(__global const store_t *row, long i0, long length) {
     return CAT(vload, VEC)(0, lanes);
 }
 
-__kernel void phase_pos_forward(__global const store_t *restrict x,
-                                __global const store_t *restrict w,
-                                __global const store_t *restrict bias, __global store_t *restrict y,
-                                const int has_bias, const int cin_g, const int cout_g,
-                                const int cout_g_padded, const int groups, const int kernel_length,
-                                const int dilation, const int tap_step, const int dm,
-                                const long pad_left, const long length_in, const long length_out) {
+__kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
     const int r = (int)(get_global_id(2) % STRIDE);
     const long n = (long)(get_global_id(2) / STRIDE);
     const int tiles_per_group = cout_g_padded / CO_T;
     const int g = (int)(get_global_id(1) / tiles_per_group);
     const int co0 = (int)(get_global_id(1) % tiles_per_group) * CO_T;
-
-    const long q_min = r >= pad_left ? 0 : (pad_left - r + STRIDE - 1) / STRIDE;
-    const long q0 = q_min + (long)get_global_id(0) * (VEC * PV);
+    if (g >= groups) /* the grid is rounded up to whole work-groups */
+        return;
+    const long q0 = first_q(r, pad_left) + (long)get_global_id(0) * (VEC * PV);
     const long o0 = q0 * STRIDE + r - pad_left;
     if (o0 >= length_out)
         return;
-
-    int k0 = -1;
-    for (int k = 0; k < tap_step; ++k)
-        if (((long)k * dilation) % STRIDE == r) {
-            k0 = k;
-            break;
-        }
-    const int taps = (k0 < 0 || k0 >= kernel_length) ? 0 : (kernel_length - 1 - k0) / tap_step + 1;
-    const long m0 = k0 < 0 ? 0 : ((long)k0 * dilation - r) / STRIDE;
+    const phase_taps taps = taps_of_phase(r, kernel_length, dilation, tap_step);
 
     floatv acc[CO_T][PV];
 #pragma unroll
@@ -87,17 +45,17 @@ __kernel void phase_pos_forward(__global const store_t *restrict x,
             acc[c][v] = (floatv)(0.0f);
 
     const __global store_t *x_group = x + (n * groups + g) * (long)cin_g * length_in;
-    for (int j = 0; j < taps; ++j) {
-        const long i0 = q0 - (m0 + (long)j * dm);
+    for (int j = 0; j < taps.count; ++j) {
+        const long i0 = q0 - (taps.m0 + (long)j * dm);
         const __global store_t *wk =
-            w + ((long)g * kernel_length + k0 + j * tap_step) * cin_g * cout_g_padded + co0;
+            w + ((long)g * kernel_length + taps.k0 + j * tap_step) * cin_g * cout_g_padded + co0;
         if (i0 >= 0 && i0 + VEC * PV <= length_in) {
             for (int ci = 0; ci < cin_g; ++ci) {
                 const __global store_t *row = x_group + (long)ci * length_in + i0;
                 floatv xv[PV];
 #pragma unroll
                 for (int v = 0; v < PV; ++v)
-                    xv[v] = LOADV(row + v * VEC);
+                    xv[v] = LOADV(VEC, row + v * VEC);
 #pragma unroll
                 for (int c = 0; c < CO_T; ++c) {
                     const float wv = LOAD(wk, ci * cout_g_padded + c);

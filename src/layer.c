@@ -299,11 +299,16 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
     const cl_long pad_left = p->pad_left, l_in = length_in, l_out = length_out;
     /* Kernels take every buffer argument; without a bias the weight stands in, never read. */
     cl_mem bias = layer->bias ? layer->bias : layer->weight;
-    const size_t global[3] = {
+    size_t global[3] = {
         (size_t)ceil_div(ceil_div(length_out, p->stride), plan->tile_p),
         (size_t)(p->groups * (cout_pad / plan->tile_c)),
         (size_t)(batch * p->stride),
     };
+    const size_t local[3] = {(size_t)plan->local[0], (size_t)plan->local[1], 1};
+    const int use_local = plan->local[0] > 0;
+    /* OpenCL 1.2 needs whole work-groups; the kernels return early outside the output. */
+    for (int d = 0; use_local && d < 2; ++d)
+        global[d] = (global[d] + local[d] - 1) / local[d] * local[d];
     cl_int err;
     cl_kernel kernel = clCreateKernel(layer->program, plan_kernel_name(plan), &err);
     if (err != CL_SUCCESS)
@@ -324,8 +329,8 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
     clconvt_status status = CLCONVT_SUCCESS;
     if (err != CL_SUCCESS)
         status = clconvt_fail_cl("clSetKernelArg", err);
-    else if ((err = clEnqueueNDRangeKernel(queue, kernel, 3, NULL, global, NULL, num_wait, wait,
-                                           done)) != CL_SUCCESS)
+    else if ((err = clEnqueueNDRangeKernel(queue, kernel, 3, NULL, global, use_local ? local : NULL,
+                                           num_wait, wait, done)) != CL_SUCCESS)
         status = clconvt_fail_cl("clEnqueueNDRangeKernel", err);
     clReleaseKernel(kernel); /* an enqueued kernel is retained by the runtime until it runs */
     return status;

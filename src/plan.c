@@ -8,12 +8,24 @@
 
 extern const char clconvt_source_phase[];
 extern const char clconvt_source_phase_pos[];
+extern const char clconvt_source_phase_chan[];
 
 static const struct {
     const char *name, *kernel, *source;
+    plan usual; /* the tile shape a forced plan starts from */
 } PATHS[PATH_COUNT] = {
-    [PATH_PHASE] = {"phase", "phase_forward", clconvt_source_phase},
-    [PATH_PHASE_POS] = {"phase_pos", "phase_pos_forward", clconvt_source_phase_pos},
+    [PATH_PHASE] = {"phase",
+                    "phase_forward",
+                    clconvt_source_phase,
+                    {PATH_PHASE, 1, 4, 4, 0, {0, 0}}},
+    [PATH_PHASE_POS] = {"phase_pos",
+                        "phase_pos_forward",
+                        clconvt_source_phase_pos,
+                        {PATH_PHASE_POS, 16, 32, 4, 0, {0, 0}}},
+    [PATH_PHASE_CHAN] = {"phase_chan",
+                         "phase_chan_forward",
+                         clconvt_source_phase_chan,
+                         {PATH_PHASE_CHAN, 16, 8, 16, 0, {0, 0}}},
 };
 
 const char *plan_path_name(plan_path path) {
@@ -30,21 +42,51 @@ static void finish(plan *p, int64_t cout_g) {
     p->cout_g_padded = (int)((cout_g + p->tile_c - 1) / p->tile_c * p->tile_c);
 }
 
-/* The built-in choice. Few distinct tile shapes keep the number of programs (about half a second
+/* The built-in choice. Few distinct tile shapes keep the number of programs (about a second
  * each on PoCL) bounded. */
 static void default_plan(const clconvt_params *params, plan *out) {
     const int64_t cout_g = params->out_channels / params->groups;
     if (params->layout == CLCONVT_LAYOUT_NCL) {
+        /* Positions are contiguous in NCL rows: vectorise over them. */
         const int tile_c = cout_g >= 12 ? 12 : cout_g >= 3 ? 4 : 1;
         *out = (plan){.path = PATH_PHASE_POS, .vec = 16, .tile_p = 32, .tile_c = tile_c};
+    } else if (cout_g >= 16) {
+        /* Channels are contiguous in NLC rows: vectorise over output channels. */
+        *out = (plan){
+            .path = PATH_PHASE_CHAN, .vec = 16, .tile_p = 8, .tile_c = cout_g >= 32 ? 32 : 16};
     } else {
-        const int tile_c = cout_g >= 12 ? 16 : cout_g >= 3 ? 4 : 1;
-        *out = (plan){.path = PATH_PHASE, .vec = 1, .tile_p = 4, .tile_c = tile_c};
+        /* Too few output channels per group to fill a vector: the scalar tile. */
+        *out = (plan){.path = PATH_PHASE, .vec = 1, .tile_p = 4, .tile_c = cout_g >= 3 ? 4 : 1};
     }
     finish(out, cout_g);
 }
 
-/* Parse CLCONVT_PLAN: "phase" or "phase_pos", optionally ":vec=16,p=32,c=12". */
+/* Check a plan's shape against what its kernel supports. */
+static clconvt_status check_shape(const char *text, const clconvt_params *params, const plan *p) {
+    const int vectorised = p->path != PATH_PHASE;
+    if (p->path == PATH_PHASE_POS && params->layout != CLCONVT_LAYOUT_NCL)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "CLCONVT_PLAN=\"%s\": phase_pos needs the NCL layout", text);
+    if (p->path == PATH_PHASE_CHAN && params->layout != CLCONVT_LAYOUT_NLC)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "CLCONVT_PLAN=\"%s\": phase_chan needs the NLC layout", text);
+    if (vectorised && p->vec != 4 && p->vec != 8 && p->vec != 16)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "CLCONVT_PLAN=\"%s\": vec must be 4, 8 or 16", text);
+    if (p->path == PATH_PHASE_POS && p->tile_p % p->vec != 0)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "CLCONVT_PLAN=\"%s\": phase_pos needs p to be a multiple of vec", text);
+    if (p->path == PATH_PHASE_CHAN && p->tile_c % p->vec != 0)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "CLCONVT_PLAN=\"%s\": phase_chan needs c to be a multiple of vec",
+                            text);
+    if ((p->local[0] == 0) != (p->local[1] == 0))
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "CLCONVT_PLAN=\"%s\": give both lp and lc, or neither", text);
+    return CLCONVT_SUCCESS;
+}
+
+/* Parse CLCONVT_PLAN: a path name, optionally ":key=value,..." with keys vec, p, c, lp, lc. */
 static clconvt_status forced_plan(const char *text, const clconvt_params *params, plan *out) {
     plan p;
     default_plan(params, &p);
@@ -55,47 +97,41 @@ static clconvt_status forced_plan(const char *text, const clconvt_params *params
         if (strlen(PATHS[i].name) == name_length &&
             strncmp(PATHS[i].name, text, name_length) == 0) {
             found = 1;
-            if (p.path != (plan_path)i) /* another path's tiles: start from its usual shape */
-                p = (plan){.path = (plan_path)i,
-                           .vec = i == PATH_PHASE ? 1 : 16,
-                           .tile_p = i == PATH_PHASE ? 4 : 32,
-                           .tile_c = 4};
+            if (p.path != (plan_path)i)
+                p = PATHS[i].usual;
         }
     if (!found)
         return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
-                            "CLCONVT_PLAN=\"%s\" names no kernel path (phase, phase_pos)", text);
+                            "CLCONVT_PLAN=\"%s\" names no kernel path (phase, phase_pos, "
+                            "phase_chan)",
+                            text);
+    static const char *const keys[] = {"vec", "p", "c", "lp", "lc"};
+    int *const fields[] = {&p.vec, &p.tile_p, &p.tile_c, &p.local[0], &p.local[1]};
     for (const char *s = colon; s != NULL && *s; s = strchr(s, ',')) {
         ++s;
         char key[8];
-        int value, used;
+        int value, used, known = 0;
         if (sscanf(s, "%7[a-z]=%d%n", key, &value, &used) != 2 || (s[used] && s[used] != ',') ||
             value < 1 || value > 64)
             return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
                                 "CLCONVT_PLAN=\"%s\": expected key=value with a value in 1..64 at "
                                 "\"%s\"",
                                 text, s);
-        if (strcmp(key, "vec") == 0)
-            p.vec = value;
-        else if (strcmp(key, "p") == 0)
-            p.tile_p = value;
-        else if (strcmp(key, "c") == 0)
-            p.tile_c = value;
-        else
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; ++k)
+            if (strcmp(key, keys[k]) == 0) {
+                *fields[k] = value;
+                known = 1;
+            }
+        if (!known)
             return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
-                                "CLCONVT_PLAN=\"%s\": unknown key \"%s\" (vec, p, c)", text, key);
+                                "CLCONVT_PLAN=\"%s\": unknown key \"%s\" (vec, p, c, lp, lc)", text,
+                                key);
     }
-    if (p.path == PATH_PHASE_POS) {
-        if (params->layout != CLCONVT_LAYOUT_NCL)
-            return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
-                                "CLCONVT_PLAN=\"%s\": phase_pos needs the NCL layout", text);
-        if ((p.vec != 4 && p.vec != 8 && p.vec != 16) || p.tile_p % p.vec != 0)
-            return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
-                                "CLCONVT_PLAN=\"%s\": phase_pos needs vec 4, 8 or 16 and p a "
-                                "multiple of vec",
-                                text);
-    } else {
+    if (p.path == PATH_PHASE)
         p.vec = 1;
-    }
+    clconvt_status status = check_shape(text, params, &p);
+    if (status != CLCONVT_SUCCESS)
+        return status;
     finish(&p, params->out_channels / params->groups);
     *out = p;
     return CLCONVT_SUCCESS;
@@ -112,10 +148,11 @@ clconvt_status plan_choose(const clconvt_device *device, const clconvt_params *p
 
 void plan_build_options(const clconvt_params *params, const plan *plan, char *options,
                         size_t size) {
+    /* Each path reads the macros it needs; the others are harmless. */
     snprintf(options, size,
              "-cl-std=CL1.2 -cl-mad-enable -DSTRIDE=%lld -DLAYOUT_NCL=%d -DDTYPE=%d -DVEC=%d "
-             "-DTILE_P=%d -DTILE_C=%d -DPV=%d -DCO_T=%d",
+             "-DTILE_P=%d -DTILE_C=%d -DPV=%d -DCO_T=%d -DCV=%d",
              (long long)params->stride, params->layout == CLCONVT_LAYOUT_NCL ? 1 : 0,
              (int)params->dtype, plan->vec, plan->tile_p, plan->tile_c, plan->tile_p / plan->vec,
-             plan->tile_c);
+             plan->tile_c, plan->tile_c / plan->vec);
 }

@@ -7,8 +7,9 @@
 #include "device.h"
 
 typedef enum plan_path {
-    PATH_PHASE = 0, /* generic: scalar register tile, any layout (phase.cl) */
-    PATH_PHASE_POS, /* NCL: vectors over positions of a phase (phase_pos.cl) */
+    PATH_PHASE = 0,  /* generic: scalar register tile, any layout (phase.cl) */
+    PATH_PHASE_POS,  /* NCL: vectors over positions of a phase (phase_pos.cl) */
+    PATH_PHASE_CHAN, /* NLC: vectors over output channels (phase_chan.cl) */
     PATH_COUNT
 } plan_path;
 
@@ -18,9 +19,10 @@ typedef struct plan {
     int tile_p;        /* positions of one phase per work-item */
     int tile_c;        /* output channels per work-item */
     int cout_g_padded; /* Cout/groups rounded up to a multiple of tile_c (packed weight rows) */
+    int local[2];      /* work-group size over (position tiles, channel tiles); 0: the runtime's */
 } plan;
 
-/* Name of a path ("phase", "phase_pos"). */
+/* Name of a path ("phase", "phase_pos", "phase_chan"). */
 const char *plan_path_name(plan_path path);
 
 /* Choose a plan. CLCONVT_PLAN ("PATH[:vec=V,p=P,c=C]") forces one; an unusable forced plan is

@@ -1,0 +1,91 @@
+/*
+ * Shared by every kernel (embedded in front of each): storage types, and the stride-phase algebra.
+ *
+ * ConvTranspose1d as an output-stationary gather, one stride phase at a time. Output position o has
+ * phase r = (o + pad_left) mod STRIDE and q = (o + pad_left) div STRIDE. It only meets the taps k
+ * with k*dilation = r (mod STRIDE): an arithmetic progression k = k0 + j*tap_step, where
+ * tap_step = STRIDE / gcd(STRIDE, dilation), possibly empty; tap j reads input i = q - (m0 + j*dm)
+ * with m0 = (k0*dilation - r) / STRIDE and dm = dilation / gcd. Each phase is thus a stride-1
+ * correlation with about K / tap_step taps: no atomics, no multiplications by the zeros a scatter
+ * would insert, no column buffer.
+ *
+ * Specialisation (-D): STRIDE and DTYPE (0 f32, 1 f16, 2 bf16) here; each path adds its tile
+ * shape. Lengths, batch, channels, K, dilation and padding are run-time arguments, so a new shape
+ * never triggers a compile.
+ *
+ * Weights are packed by the host as [group][k][ci][co padded to a multiple of the channel tile],
+ * so a tile's weights are contiguous and need no bounds check (padding columns are zero).
+ */
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+
+#if DTYPE == 0
+typedef float store_t;
+#define LOAD(p, i) ((p)[i])
+#define STORE(p, i, v) ((p)[i] = (v))
+#define LOADV(n, p) CAT(vload, n)(0, (p))
+#define STOREV(n, p, v) CAT(vstore, n)((v), 0, (p))
+#elif DTYPE == 1
+/* vload_half / vstore_half are core OpenCL: no cl_khr_fp16 needed. */
+typedef half store_t;
+#define LOAD(p, i) vload_half((i), (p))
+#define STORE(p, i, v) vstore_half_rte((v), (i), (p))
+#define LOADV(n, p) CAT(vload_half, n)(0, (p))
+#define STOREV(n, p, v) CAT(CAT(vstore_half, n), _rte)((v), 0, (p))
+#elif DTYPE == 2
+typedef ushort store_t;
+#define LOAD(p, i) as_float((uint)(p)[i] << 16)
+#define STORE(p, i, v) ((p)[i] = float_to_bf16(v))
+#define LOADV(n, p) CAT(as_float, n)(CAT(convert_uint, n)(CAT(vload, n)(0, (p))) << 16)
+#define STOREV(n, p, v)                                                                            \
+    do {                                                                                           \
+        float lanes_[n];                                                                           \
+        CAT(vstore, n)((v), 0, lanes_);                                                            \
+        for (int l_ = 0; l_ < n; ++l_)                                                             \
+            (p)[l_] = float_to_bf16(lanes_[l_]);                                                   \
+    } while (0)
+
+/* Round to nearest even; a NaN stays a (quiet) NaN. */
+inline ushort float_to_bf16(float f) {
+    uint u = as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (ushort)((u >> 16) | 0x40u);
+    return (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+#else
+#error "DTYPE must be 0 (f32), 1 (f16) or 2 (bf16)"
+#endif
+
+/* The taps of phase r: first tap k0, count, and the input offset m0 of the first. */
+typedef struct phase_taps {
+    int k0, count;
+    long m0;
+} phase_taps;
+
+inline phase_taps taps_of_phase(int r, int kernel_length, int dilation, int tap_step) {
+    phase_taps t = {-1, 0, 0};
+    for (int k = 0; k < tap_step; ++k)
+        if (((long)k * dilation) % STRIDE == r) {
+            t.k0 = k;
+            break;
+        }
+    if (t.k0 >= 0 && t.k0 < kernel_length) {
+        t.count = (kernel_length - 1 - t.k0) / tap_step + 1;
+        t.m0 = ((long)t.k0 * dilation - r) / STRIDE;
+    }
+    return t;
+}
+
+/* First q of phase r whose position o = q*STRIDE + r - pad_left is >= 0. */
+inline long first_q(int r, long pad_left) {
+    return r >= pad_left ? 0 : (pad_left - r + STRIDE - 1) / STRIDE;
+}
+
+/* Every path takes these arguments, in this order (src/layer.c sets them). */
+#define KERNEL_ARGUMENTS                                                                           \
+    __global const store_t *restrict x, __global const store_t *restrict w,                        \
+        __global const store_t *restrict bias, __global store_t *restrict y, const int has_bias,   \
+        const int cin_g, const int cout_g, const int cout_g_padded, const int groups,              \
+        const int kernel_length, const int dilation, const int tap_step, const int dm,             \
+        const long pad_left, const long length_in, const long length_out

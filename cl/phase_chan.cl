@@ -1,0 +1,109 @@
+/*
+ * The phase gather for the channels-last layout (N, L, C), vectorised over output channels.
+ *
+ * A work-item owns TILE_P consecutive positions q of one stride phase and CV vectors of VEC output
+ * channels of one group. For each tap and input channel it loads CV weight vectors (contiguous in
+ * the packed weight) and broadcasts TILE_P inputs (one channel at TILE_P positions): TILE_P x CV
+ * vector FMAs per CV loads and TILE_P broadcasts. The output tile is stored as whole vectors,
+ * contiguous in an NLC row.
+ *
+ * -D specialisation beyond common.cl (which is prepended): VEC (4, 8 or 16), TILE_P, CV.
+ */
+
+typedef CAT(float, VEC) floatv;
+
+__kernel void phase_chan_forward(KERNEL_ARGUMENTS) {
+    const int r = (int)(get_global_id(2) % STRIDE);
+    const long n = (long)(get_global_id(2) / STRIDE);
+    const int tiles_per_group = cout_g_padded / (CV * VEC);
+    const int g = (int)(get_global_id(1) / tiles_per_group);
+    const int co0 = (int)(get_global_id(1) % tiles_per_group) * (CV * VEC);
+    if (g >= groups) /* the grid is rounded up to whole work-groups */
+        return;
+    const long q0 = first_q(r, pad_left) + (long)get_global_id(0) * TILE_P;
+    const long o0 = q0 * STRIDE + r - pad_left;
+    if (o0 >= length_out)
+        return;
+    const phase_taps taps = taps_of_phase(r, kernel_length, dilation, tap_step);
+    const long cin = (long)cin_g * groups, cout = (long)cout_g * groups;
+
+    floatv acc[TILE_P][CV];
+#pragma unroll
+    for (int p = 0; p < TILE_P; ++p)
+#pragma unroll
+        for (int v = 0; v < CV; ++v)
+            acc[p][v] = (floatv)(0.0f);
+
+    /* Channel ci of the group at input position i is x_group[i * cin + ci]. */
+    const __global store_t *x_group = x + n * length_in * cin + (long)g * cin_g;
+    for (int j = 0; j < taps.count; ++j) {
+        const long i0 = q0 - (taps.m0 + (long)j * dm);
+        const __global store_t *wk =
+            w + ((long)g * kernel_length + taps.k0 + j * tap_step) * cin_g * cout_g_padded + co0;
+        if (i0 >= 0 && i0 + TILE_P <= length_in) {
+            const __global store_t *xi = x_group + i0 * cin;
+            for (int ci = 0; ci < cin_g; ++ci) {
+                floatv wv[CV];
+#pragma unroll
+                for (int v = 0; v < CV; ++v)
+                    wv[v] = LOADV(VEC, wk + (long)ci * cout_g_padded + v * VEC);
+#pragma unroll
+                for (int p = 0; p < TILE_P; ++p) {
+                    const float xs = LOAD(xi, p * cin + ci);
+#pragma unroll
+                    for (int v = 0; v < CV; ++v)
+                        acc[p][v] = fma((floatv)(xs), wv[v], acc[p][v]);
+                }
+            }
+        } else {
+            for (int ci = 0; ci < cin_g; ++ci) {
+                floatv wv[CV];
+#pragma unroll
+                for (int v = 0; v < CV; ++v)
+                    wv[v] = LOADV(VEC, wk + (long)ci * cout_g_padded + v * VEC);
+#pragma unroll
+                for (int p = 0; p < TILE_P; ++p) {
+                    const long i = i0 + p;
+                    const float xs = (i >= 0 && i < length_in) ? LOAD(x_group, i * cin + ci) : 0.0f;
+#pragma unroll
+                    for (int v = 0; v < CV; ++v)
+                        acc[p][v] = fma((floatv)(xs), wv[v], acc[p][v]);
+                }
+            }
+        }
+    }
+
+    /* Bias for the tile's channels; lanes past cout_g (never stored) get zero, so no load goes
+     * out of bounds. */
+    floatv b[CV];
+#pragma unroll
+    for (int v = 0; v < CV; ++v) {
+        float lanes[VEC];
+#pragma unroll
+        for (int l = 0; l < VEC; ++l) {
+            const int co_local = co0 + v * VEC + l;
+            lanes[l] =
+                (has_bias && co_local < cout_g) ? LOAD(bias, (long)g * cout_g + co_local) : 0.0f;
+        }
+        b[v] = CAT(vload, VEC)(0, lanes);
+    }
+#pragma unroll
+    for (int p = 0; p < TILE_P; ++p) {
+        const long o = o0 + (long)p * STRIDE;
+        if (o >= length_out)
+            break;
+        __global store_t *y_tile = y + (n * length_out + o) * cout + (long)g * cout_g + co0;
+#pragma unroll
+        for (int v = 0; v < CV; ++v) {
+            const floatv value = acc[p][v] + b[v];
+            if (co0 + (v + 1) * VEC <= cout_g) {
+                STOREV(VEC, y_tile + v * VEC, value);
+            } else {
+                float lanes[VEC];
+                CAT(vstore, VEC)(value, 0, lanes);
+                for (int l = 0; l < VEC && co0 + v * VEC + l < cout_g; ++l)
+                    STORE(y_tile, v * VEC + l, lanes[l]);
+            }
+        }
+    }
+}
