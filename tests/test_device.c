@@ -1,0 +1,754 @@
+/*
+ * The device abstraction: opening by kind and selector (checked against what raw OpenCL lists),
+ * the CLCONVT_DEVICE override, device_get_info, wrapping a caller's own context/device/queue (with
+ * ownership left to the caller), forwards on caller buffers and queues with wait lists and done
+ * events, queues from another context, and that no forward compiles for a new length or batch.
+ *
+ * Criterion runs every test in its own process, so setenv/unsetenv here affect one test only.
+ * Layers use stride 2, NLC, f32, 5 output channels: the same program as the validation suite.
+ */
+#include <criterion/criterion.h>
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "support.h"
+
+/* ---- What raw OpenCL lists ------------------------------------------------------------------ */
+
+#define MAX_RAW 64
+
+typedef struct raw_device {
+    cl_platform_id platform;
+    cl_device_id id;
+    unsigned platform_index, device_index;
+    cl_device_type type;
+    char name[256], platform_name[256];
+} raw_device;
+
+static size_t raw_list(raw_device *list) {
+    cl_platform_id platforms[16];
+    cl_uint num_platforms = 0;
+    if (clGetPlatformIDs(16, platforms, &num_platforms) != CL_SUCCESS)
+        return 0;
+    if (num_platforms > 16)
+        num_platforms = 16;
+    size_t count = 0;
+    for (cl_uint p = 0; p < num_platforms; ++p) {
+        cl_device_id ids[MAX_RAW];
+        cl_uint num = 0;
+        if (clGetDeviceIDs(platforms[p], CL_DEVICE_TYPE_ALL, MAX_RAW, ids, &num) != CL_SUCCESS)
+            continue;
+        for (cl_uint d = 0; d < num && d < MAX_RAW && count < MAX_RAW; ++d) {
+            raw_device *r = &list[count++];
+            memset(r, 0, sizeof *r);
+            r->platform = platforms[p];
+            r->id = ids[d];
+            r->platform_index = p;
+            r->device_index = d;
+            cr_assert_eq(clGetDeviceInfo(ids[d], CL_DEVICE_TYPE, sizeof r->type, &r->type, NULL),
+                         CL_SUCCESS);
+            cr_assert_eq(clGetDeviceInfo(ids[d], CL_DEVICE_NAME, sizeof r->name - 1, r->name, NULL),
+                         CL_SUCCESS);
+            cr_assert_eq(clGetPlatformInfo(platforms[p], CL_PLATFORM_NAME,
+                                           sizeof r->platform_name - 1, r->platform_name, NULL),
+                         CL_SUCCESS);
+        }
+    }
+    return count;
+}
+
+/* The first raw device of a type (CL_DEVICE_TYPE_ALL: the first of all), or NULL. */
+static const raw_device *raw_first(const raw_device *list, size_t count, cl_device_type type) {
+    for (size_t i = 0; i < count; ++i)
+        if (list[i].type & type)
+            return &list[i];
+    return NULL;
+}
+
+static int contains_ignoring_case(const char *haystack, const char *needle) {
+    const size_t n = strlen(needle);
+    for (; *haystack; ++haystack) {
+        size_t i = 0;
+        while (i < n && haystack[i] &&
+               tolower((unsigned char)haystack[i]) == tolower((unsigned char)needle[i]))
+            ++i;
+        if (i == n)
+            return 1;
+    }
+    return n == 0;
+}
+
+static void clear_env(void) {
+    unsetenv("CLCONVT_DEVICE");
+}
+
+/* ---- Opening -------------------------------------------------------------------------------- */
+
+static clconvt_device *open_ok(clconvt_device_kind kind, const char *selector) {
+    clconvt_device *device = NULL;
+    const clconvt_status st = clconvt_device_open(kind, selector, &device);
+    cr_assert_eq(st, CLCONVT_SUCCESS, "open(kind %d, \"%s\"): %s: %s", (int)kind,
+                 selector ? selector : "(null)", clconvt_status_string(st), clconvt_last_error());
+    cr_assert_not_null(device);
+    cr_assert_str_empty(clconvt_last_error());
+    return device;
+}
+
+/* The device opened is the raw device want: same name, platform and type. */
+static void expect_is(clconvt_device *device, const raw_device *want, const char *what) {
+    clconvt_device_info info;
+    cr_assert_eq(clconvt_device_get_info(device, &info), CLCONVT_SUCCESS);
+    cr_assert_str_eq(info.name, want->name, "%s: opened \"%s\", expected \"%s\"", what, info.name,
+                     want->name);
+    cr_assert_str_eq(info.platform, want->platform_name, "%s", what);
+    cr_assert_eq(info.type, want->type, "%s", what);
+    cr_assert_eq(clconvt_device_id(device), want->id, "%s: another cl_device_id", what);
+}
+
+/* NO_DEVICE, *out untouched, a message quoting what was asked and listing every device. */
+static void expect_no_device(clconvt_device_kind kind, const char *selector, const char *quoted,
+                             const raw_device *list, size_t count) {
+    clconvt_device *device = NULL;
+    const clconvt_status st = clconvt_device_open(kind, selector, &device);
+    const char *message = clconvt_last_error();
+    cr_assert_eq(st, CLCONVT_ERROR_NO_DEVICE, "open(kind %d, \"%s\") gave %s: %s", (int)kind,
+                 selector ? selector : "(null)", clconvt_status_string(st), message);
+    cr_assert_null(device);
+    cr_assert(strstr(message, quoted) != NULL, "message \"%s\" lacks \"%s\"", message, quoted);
+    for (size_t i = 0; i < count; ++i) {
+        char index[32];
+        snprintf(index, sizeof index, "%u:%u", list[i].platform_index, list[i].device_index);
+        cr_assert(strstr(message, list[i].name) != NULL, "message \"%s\" does not list \"%s\"",
+                  message, list[i].name);
+        cr_assert(strstr(message, index) != NULL, "message \"%s\" does not list %s", message,
+                  index);
+    }
+}
+
+Test(device, open_by_kind, .init = clear_env) {
+    raw_device list[MAX_RAW];
+    const size_t count = raw_list(list);
+    cr_assert(count > 0, "raw OpenCL lists no device");
+    const raw_device *gpu = raw_first(list, count, CL_DEVICE_TYPE_GPU);
+    const raw_device *cpu = raw_first(list, count, CL_DEVICE_TYPE_CPU);
+    const raw_device *any = gpu ? gpu : cpu ? cpu : &list[0];
+
+    clconvt_device *device = open_ok(CLCONVT_DEVICE_ANY, NULL);
+    expect_is(device, any, "kind any");
+    clconvt_device_release(device);
+    device = open_ok(CLCONVT_DEVICE_ANY, ""); /* an empty selector is no selector */
+    expect_is(device, any, "kind any, empty selector");
+    clconvt_device_release(device);
+
+    if (cpu != NULL) {
+        device = open_ok(CLCONVT_DEVICE_CPU, NULL);
+        expect_is(device, cpu, "kind cpu");
+        clconvt_device_release(device);
+    } else {
+        expect_no_device(CLCONVT_DEVICE_CPU, NULL, "cpu", list, count);
+    }
+    /* A GPU may not exist (CI runs PoCL's CPU device): then NO_DEVICE listing what exists. */
+    if (gpu != NULL) {
+        device = open_ok(CLCONVT_DEVICE_GPU, NULL);
+        expect_is(device, gpu, "kind gpu");
+        clconvt_device_info info;
+        cr_assert_eq(clconvt_device_get_info(device, &info), CLCONVT_SUCCESS);
+        cr_assert(info.type & CL_DEVICE_TYPE_GPU);
+        clconvt_device_release(device);
+    } else {
+        expect_no_device(CLCONVT_DEVICE_GPU, NULL, "gpu", list, count);
+        cr_assert(strstr(clconvt_last_error(), "devices present") != NULL, "%s",
+                  clconvt_last_error());
+    }
+}
+
+Test(device, open_by_keyword_selector, .init = clear_env) {
+    raw_device list[MAX_RAW];
+    const size_t count = raw_list(list);
+    const raw_device *gpu = raw_first(list, count, CL_DEVICE_TYPE_GPU);
+    const raw_device *cpu = raw_first(list, count, CL_DEVICE_TYPE_CPU);
+    const raw_device *any = gpu ? gpu : cpu ? cpu : &list[0];
+    /* The selector wins over the kind. */
+    clconvt_device *device = open_ok(CLCONVT_DEVICE_CPU, "any");
+    expect_is(device, any, "selector any");
+    clconvt_device_release(device);
+    if (cpu != NULL) {
+        device = open_ok(CLCONVT_DEVICE_GPU, "cpu");
+        expect_is(device, cpu, "selector cpu");
+        clconvt_device_release(device);
+    } else {
+        expect_no_device(CLCONVT_DEVICE_ANY, "cpu", "cpu", list, count);
+    }
+    if (gpu != NULL) {
+        device = open_ok(CLCONVT_DEVICE_CPU, "gpu");
+        expect_is(device, gpu, "selector gpu");
+        clconvt_device_release(device);
+    } else {
+        expect_no_device(CLCONVT_DEVICE_CPU, "gpu", "gpu", list, count);
+    }
+}
+
+Test(device, open_by_index, .init = clear_env) {
+    raw_device list[MAX_RAW];
+    const size_t count = raw_list(list);
+    cr_assert(count > 0);
+    clconvt_device *device = open_ok(CLCONVT_DEVICE_GPU, "0:0"); /* the kind does not matter */
+    expect_is(device, &list[0], "selector 0:0");
+    clconvt_device_release(device);
+    char selector[32];
+    const raw_device *last = &list[count - 1];
+    snprintf(selector, sizeof selector, "%u:%u", last->platform_index, last->device_index);
+    device = open_ok(CLCONVT_DEVICE_ANY, selector);
+    expect_is(device, last, selector);
+    clconvt_device_release(device);
+
+    expect_no_device(CLCONVT_DEVICE_ANY, "9:9", "9:9", list, count);
+    snprintf(selector, sizeof selector, "%u:%u", last->platform_index, last->device_index + 1);
+    expect_no_device(CLCONVT_DEVICE_ANY, selector, selector, list, count);
+}
+
+Test(device, open_by_name_substring, .init = clear_env) {
+    raw_device list[MAX_RAW];
+    const size_t count = raw_list(list);
+    clconvt_device *device = support_device();
+    clconvt_device_info info;
+    cr_assert_eq(clconvt_device_get_info(device, &info), CLCONVT_SUCCESS);
+    /* A piece from inside the name, with its case swapped: matching ignores case. */
+    const size_t length = strlen(info.name);
+    cr_assert(length > 0);
+    char selector[16] = {0};
+    const size_t start = length > 4 ? 1 : 0, take = length - start < 9 ? length - start : 9;
+    for (size_t i = 0; i < take; ++i) {
+        const unsigned char c = (unsigned char)info.name[start + i];
+        selector[i] = (char)(islower(c) ? toupper(c) : tolower(c));
+    }
+    /* Which device the library must pick: the first whose device or platform name matches. */
+    const raw_device *want = NULL;
+    for (size_t i = 0; i < count && want == NULL; ++i)
+        if (contains_ignoring_case(list[i].name, selector) ||
+            contains_ignoring_case(list[i].platform_name, selector))
+            want = &list[i];
+    cr_assert_not_null(want, "raw OpenCL has no device matching \"%s\"", selector);
+    clconvt_device *opened = open_ok(CLCONVT_DEVICE_ANY, selector);
+    expect_is(opened, want, selector);
+    clconvt_device_release(opened);
+
+    /* The platform name works too. */
+    opened = open_ok(CLCONVT_DEVICE_ANY, info.platform);
+    clconvt_device_info opened_info;
+    cr_assert_eq(clconvt_device_get_info(opened, &opened_info), CLCONVT_SUCCESS);
+    cr_assert_str_eq(opened_info.platform, info.platform);
+    clconvt_device_release(opened);
+
+    expect_no_device(CLCONVT_DEVICE_ANY, "nosuchdevice", "\"nosuchdevice\"", list, count);
+    cr_assert(strstr(clconvt_last_error(), "devices present") != NULL, "%s", clconvt_last_error());
+    cr_assert(strstr(clconvt_last_error(), "CLCONVT_DEVICE") == NULL,
+              "the selector did not come from CLCONVT_DEVICE: %s", clconvt_last_error());
+}
+
+Test(device, environment_overrides) {
+    raw_device list[MAX_RAW];
+    const size_t count = raw_list(list);
+    cr_assert(count > 0);
+    /* A nonexistent device in CLCONVT_DEVICE beats both kind and selector, and is named. */
+    cr_assert_eq(setenv("CLCONVT_DEVICE", "nosuchdevice", 1), 0);
+    expect_no_device(CLCONVT_DEVICE_ANY, NULL, "nosuchdevice", list, count);
+    cr_assert(strstr(clconvt_last_error(), "CLCONVT_DEVICE") != NULL, "%s", clconvt_last_error());
+    expect_no_device(CLCONVT_DEVICE_CPU, "0:0", "CLCONVT_DEVICE", list, count);
+
+    /* An existing one is opened whatever the arguments say. */
+    cr_assert_eq(setenv("CLCONVT_DEVICE", "0:0", 1), 0);
+    clconvt_device *device = open_ok(CLCONVT_DEVICE_GPU, "nosuchdevice");
+    expect_is(device, &list[0], "CLCONVT_DEVICE=0:0");
+    clconvt_device_release(device);
+    const raw_device *cpu = raw_first(list, count, CL_DEVICE_TYPE_CPU);
+    if (cpu != NULL) {
+        cr_assert_eq(setenv("CLCONVT_DEVICE", "cpu", 1), 0);
+        device = open_ok(CLCONVT_DEVICE_GPU, "gpu");
+        expect_is(device, cpu, "CLCONVT_DEVICE=cpu");
+        clconvt_device_release(device);
+    }
+
+    /* Empty means unset. */
+    cr_assert_eq(setenv("CLCONVT_DEVICE", "", 1), 0);
+    expect_no_device(CLCONVT_DEVICE_ANY, "nosuchdevice", "nosuchdevice", list, count);
+    cr_assert(strstr(clconvt_last_error(), "CLCONVT_DEVICE") == NULL, "%s", clconvt_last_error());
+    device = open_ok(CLCONVT_DEVICE_ANY, "0:0");
+    expect_is(device, &list[0], "empty CLCONVT_DEVICE");
+    clconvt_device_release(device);
+}
+
+Test(device, info_is_sane) {
+    clconvt_device *device = support_device();
+    clconvt_device_info info;
+    memset(&info, 0, sizeof info);
+    cr_assert_eq(clconvt_device_get_info(device, &info), CLCONVT_SUCCESS, "%s",
+                 clconvt_last_error());
+    cr_assert(info.name != NULL && info.name[0] != '\0');
+    cr_assert(info.vendor != NULL && info.platform != NULL && info.driver_version != NULL);
+    cr_assert(info.platform[0] != '\0');
+    cr_assert(info.type & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_CPU | CL_DEVICE_TYPE_ACCELERATOR |
+                           CL_DEVICE_TYPE_DEFAULT | CL_DEVICE_TYPE_CUSTOM));
+    cr_assert_gt(info.max_alloc_bytes, 0);
+    cr_assert_geq(info.global_mem_bytes, info.max_alloc_bytes);
+    cr_assert_gt(info.local_mem_bytes, 0);
+    cr_assert_gt(info.compute_units, 0);
+    cr_assert_gt(info.max_work_group_size, 0);
+    cr_assert(info.has_fp16 == 0 || info.has_fp16 == 1);
+    cr_assert_eq(info.programs_built, 0, "a fresh handle has built %llu programs",
+                 (unsigned long long)info.programs_built);
+
+    /* The same as raw OpenCL says about the handle's device. */
+    cl_device_id id = clconvt_device_id(device);
+    cl_context context = clconvt_device_context(device);
+    cl_command_queue queue = clconvt_device_queue(device);
+    cr_assert(id != NULL && context != NULL && queue != NULL);
+    char name[256] = {0};
+    cl_ulong max_alloc = 0;
+    cl_uint units = 0;
+    cr_assert_eq(clGetDeviceInfo(id, CL_DEVICE_NAME, sizeof name - 1, name, NULL), CL_SUCCESS);
+    cr_assert_eq(
+        clGetDeviceInfo(id, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof max_alloc, &max_alloc, NULL),
+        CL_SUCCESS);
+    cr_assert_eq(clGetDeviceInfo(id, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units, &units, NULL),
+                 CL_SUCCESS);
+    cr_assert_str_eq(info.name, name);
+    cr_assert_eq(info.max_alloc_bytes, max_alloc);
+    cr_assert_eq(info.compute_units, units);
+    cl_context queue_context = NULL;
+    cl_device_id queue_device = NULL;
+    cr_assert_eq(
+        clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof queue_context, &queue_context, NULL),
+        CL_SUCCESS);
+    cr_assert_eq(
+        clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof queue_device, &queue_device, NULL),
+        CL_SUCCESS);
+    cr_assert_eq(queue_context, context);
+    cr_assert_eq(queue_device, id);
+    /* The queue is in order: the forward's reads and writes rely on it unless told otherwise. */
+    cl_command_queue_properties properties = 0;
+    cr_assert_eq(
+        clGetCommandQueueInfo(queue, CL_QUEUE_PROPERTIES, sizeof properties, &properties, NULL),
+        CL_SUCCESS);
+    cr_assert_eq(properties & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE, 0);
+}
+
+/* ---- Caller-owned OpenCL objects ------------------------------------------------------------ */
+
+/* A layer's data and float64 reference. */
+typedef struct data {
+    clconvt_params p;
+    int64_t batch, length_in, length_out;
+    size_t nx, ny, nw;
+    float *x, *w_pt, *b;
+    double *ref;
+} data;
+
+static clconvt_params layer_params(void) {
+    clconvt_params p;
+    clconvt_params_init(&p, 3, 5, 4);
+    p.stride = 2;
+    p.pad_left = 1;
+    p.pad_right = 2;
+    p.output_padding = 1;
+    p.has_bias = 1;
+    return p;
+}
+
+static float *floats_of(const double *v, size_t n) {
+    float *f = malloc((n ? n : 1) * sizeof *f);
+    cr_assert(f != NULL);
+    for (size_t i = 0; i < n; ++i)
+        f[i] = (float)v[i];
+    return f;
+}
+
+static void data_make(data *d, clconvt_params params, int64_t batch, int64_t length_in,
+                      uint64_t seed) {
+    const clconvt_params *p = &params;
+    *d = (data){.p = params, .batch = batch, .length_in = length_in};
+    cr_assert_eq(clconvt_output_length(p, length_in, &d->length_out), CLCONVT_SUCCESS);
+    d->nx = (size_t)(batch * p->in_channels * length_in);
+    d->ny = (size_t)(batch * p->out_channels * d->length_out);
+    d->nw = (size_t)(p->in_channels * (p->out_channels / p->groups) * p->kernel_length);
+    double *x = malloc((d->nx + 1) * sizeof *x), *w = malloc(d->nw * sizeof *w);
+    double *b = malloc((size_t)p->out_channels * sizeof *b);
+    d->ref = malloc((d->ny + 1) * sizeof *d->ref);
+    cr_assert(x && w && b && d->ref);
+    uint64_t state = seed;
+    support_fill(x, d->nx, &state, CLCONVT_F32);
+    support_fill(w, d->nw, &state, CLCONVT_F32);
+    support_fill(b, (size_t)p->out_channels, &state, CLCONVT_F32);
+    cr_assert_eq(reference_forward(p, x, w, p->has_bias ? b : NULL, batch, length_in, d->ref), 0);
+    d->x = floats_of(x, d->nx);
+    d->w_pt = floats_of(w, d->nw);
+    d->b = floats_of(b, (size_t)p->out_channels);
+    free(x);
+    free(w);
+    free(b);
+}
+
+static void data_free(data *d) {
+    free(d->x);
+    free(d->w_pt);
+    free(d->b);
+    free(d->ref);
+}
+
+static clconvt_layer *layer_for(clconvt_device *device, const data *d) {
+    clconvt_layer *layer = NULL;
+    cr_assert_eq(clconvt_layer_create(device, &d->p, &layer), CLCONVT_SUCCESS, "%s",
+                 clconvt_last_error());
+    cr_assert_eq(clconvt_layer_set_weight(layer, d->w_pt, CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32),
+                 CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    if (d->p.has_bias)
+        cr_assert_eq(clconvt_layer_set_bias(layer, d->b, CLCONVT_F32), CLCONVT_SUCCESS, "%s",
+                     clconvt_last_error());
+    return layer;
+}
+
+static void expect_matches(const data *d, const float *y, const char *what) {
+    double *yd = malloc((d->ny + 1) * sizeof *yd);
+    cr_assert(yd != NULL);
+    for (size_t i = 0; i < d->ny; ++i)
+        yd[i] = y[i];
+    const double error = reference_normalised_error(yd, d->ref, d->ny);
+    cr_assert(error <= support_tolerance(CLCONVT_F32), "%s: error %g (N %lld, L_in %lld)", what,
+              error, (long long)d->batch, (long long)d->length_in);
+    free(yd);
+}
+
+static void sleep_ms(long ms) {
+    const struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+static cl_uint context_refs(cl_context context) {
+    cl_uint refs = 0;
+    cr_assert_eq(clGetContextInfo(context, CL_CONTEXT_REFERENCE_COUNT, sizeof refs, &refs, NULL),
+                 CL_SUCCESS, "the caller's context is no longer valid");
+    return refs;
+}
+
+static cl_uint queue_refs(cl_command_queue queue) {
+    cl_uint refs = 0;
+    cr_assert_eq(clGetCommandQueueInfo(queue, CL_QUEUE_REFERENCE_COUNT, sizeof refs, &refs, NULL),
+                 CL_SUCCESS, "the caller's queue is no longer valid");
+    return refs;
+}
+
+/* The reference counts come back to what they were. OpenCL drivers may drop the references their
+ * finished commands hold a little after the commands complete (PoCL does, on its own threads), so
+ * this waits up to two seconds for the counts to settle. */
+static void expect_refs_settle(cl_context context, cl_uint context_want, cl_command_queue queue,
+                               cl_uint queue_want, const char *what) {
+    cl_uint context_now = 0, queue_now = 0;
+    for (int tries = 0; tries < 200; ++tries) {
+        context_now = context_refs(context);
+        queue_now = queue_refs(queue);
+        if (context_now == context_want && queue_now == queue_want)
+            return;
+        sleep_ms(10);
+    }
+    cr_assert_fail("%s: the context holds %u references (expected %u), the queue %u (expected %u)",
+                   what, context_now, context_want, queue_now, queue_want);
+}
+
+/* A context and in-order queue of the caller's own on the suite's device. */
+static void caller_objects(cl_context *context, cl_command_queue *queue) {
+    cl_device_id id = clconvt_device_id(support_device());
+    cl_platform_id platform;
+    cr_assert_eq(clGetDeviceInfo(id, CL_DEVICE_PLATFORM, sizeof platform, &platform, NULL),
+                 CL_SUCCESS);
+    const cl_context_properties properties[] = {CL_CONTEXT_PLATFORM,
+                                                (cl_context_properties)platform, 0};
+    cl_int err;
+    *context = clCreateContext(properties, 1, &id, NULL, NULL, &err);
+    cr_assert_eq(err, CL_SUCCESS, "clCreateContext: %d", err);
+    *queue = clCreateCommandQueue(*context, id, 0, &err);
+    cr_assert_eq(err, CL_SUCCESS, "clCreateCommandQueue: %d", err);
+}
+
+/* The caller's context and queue still work: a buffer round trip. */
+static void expect_usable(cl_context context, cl_command_queue queue) {
+    const int values[4] = {1, -2, 3, 40000};
+    int back[4] = {0};
+    cl_int err;
+    cl_mem m = clCreateBuffer(context, CL_MEM_READ_WRITE, sizeof values, NULL, &err);
+    cr_assert_eq(err, CL_SUCCESS, "clCreateBuffer on the caller's context: %d", err);
+    cr_assert_eq(clEnqueueWriteBuffer(queue, m, CL_FALSE, 0, sizeof values, values, 0, NULL, NULL),
+                 CL_SUCCESS);
+    cr_assert_eq(clEnqueueReadBuffer(queue, m, CL_TRUE, 0, sizeof back, back, 0, NULL, NULL),
+                 CL_SUCCESS);
+    cr_assert_arr_eq(back, values, sizeof values);
+    cr_assert_eq(clFinish(queue), CL_SUCCESS);
+    clReleaseMemObject(m);
+}
+
+static cl_int event_status(cl_event event) {
+    cl_int status = -1;
+    cr_assert_eq(
+        clGetEventInfo(event, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, NULL),
+        CL_SUCCESS);
+    return status;
+}
+
+/* Forward on caller buffers and forward_queue, gated on a user event; checks the result. */
+static void forward_gated(clconvt_device *device, cl_context context,
+                          cl_command_queue forward_queue, const char *what) {
+    data d;
+    data_make(&d, layer_params(), 2, 37, 1234);
+    clconvt_layer *layer = layer_for(device, &d);
+    cl_int err;
+    cl_mem in = clCreateBuffer(context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                               d.nx * sizeof(float), d.x, &err);
+    cr_assert_eq(err, CL_SUCCESS);
+    cl_mem out = clCreateBuffer(context, CL_MEM_READ_WRITE, d.ny * sizeof(float), NULL, &err);
+    cr_assert_eq(err, CL_SUCCESS);
+    float *y = malloc(d.ny * sizeof *y);
+    cr_assert(y != NULL);
+    for (size_t i = 0; i < d.ny; ++i)
+        y[i] = NAN; /* stale contents would fail the comparison */
+    cr_assert_eq(clEnqueueWriteBuffer(forward_queue, out, CL_TRUE, 0, d.ny * sizeof(float), y, 0,
+                                      NULL, NULL),
+                 CL_SUCCESS);
+
+    cl_event gate = clCreateUserEvent(context, &err);
+    cr_assert_eq(err, CL_SUCCESS);
+    cl_event done = NULL;
+    cr_assert_eq(
+        clconvt_layer_forward(layer, forward_queue, in, out, d.batch, d.length_in, 1, &gate, &done),
+        CLCONVT_SUCCESS, "%s: %s", what, clconvt_last_error());
+    cr_assert_not_null(done);
+    cl_command_queue done_queue = NULL;
+    cr_assert_eq(clGetEventInfo(done, CL_EVENT_COMMAND_QUEUE, sizeof done_queue, &done_queue, NULL),
+                 CL_SUCCESS);
+    cr_assert_eq(done_queue, forward_queue, "%s: the forward ran on another queue", what);
+    /* While the gate is closed the forward must not run. */
+    cr_assert_eq(clFlush(forward_queue), CL_SUCCESS);
+    sleep_ms(100);
+    cr_assert_neq(event_status(done), CL_COMPLETE, "%s: the forward ignored its wait list", what);
+    cr_assert_eq(clSetUserEventStatus(gate, CL_COMPLETE), CL_SUCCESS);
+    cr_assert_eq(clWaitForEvents(1, &done), CL_SUCCESS);
+    cr_assert_eq(event_status(done), CL_COMPLETE);
+    /* done completes with the output: a read that waits on nothing but done sees it. */
+    cr_assert_eq(clEnqueueReadBuffer(forward_queue, out, CL_TRUE, 0, d.ny * sizeof(float), y, 1,
+                                     &done, NULL),
+                 CL_SUCCESS);
+    expect_matches(&d, y, what);
+    clReleaseEvent(done);
+    clReleaseEvent(gate);
+    clReleaseMemObject(in);
+    clReleaseMemObject(out);
+    clconvt_layer_release(layer);
+    free(y);
+    data_free(&d);
+}
+
+Test(device, wrap_with_caller_queue) {
+    cl_context context;
+    cl_command_queue queue;
+    caller_objects(&context, &queue);
+    cl_device_id id = clconvt_device_id(support_device());
+    const cl_uint context_before = context_refs(context), queue_before = queue_refs(queue);
+
+    clconvt_device *device = NULL;
+    cr_assert_eq(clconvt_device_wrap(context, id, queue, &device), CLCONVT_SUCCESS, "%s",
+                 clconvt_last_error());
+    cr_assert_eq(clconvt_device_context(device), context);
+    cr_assert_eq(clconvt_device_id(device), id);
+    cr_assert_eq(clconvt_device_queue(device), queue, "wrap did not use the caller's queue");
+    /* The handle holds references of its own. */
+    cr_assert_gt(context_refs(context), context_before);
+    cr_assert_gt(queue_refs(queue), queue_before);
+
+    forward_gated(device, context, queue, "the caller's queue, passed explicitly");
+
+    /* NULL means the device's queue, which here is the caller's: forward_host uses it too. */
+    data d;
+    data_make(&d, layer_params(), 1, 20, 77);
+    clconvt_layer *layer = layer_for(device, &d);
+    float *y = malloc(d.ny * sizeof *y);
+    cr_assert(y != NULL);
+    cr_assert_eq(clconvt_layer_forward_host(layer, d.x, y, d.batch, d.length_in), CLCONVT_SUCCESS,
+                 "%s", clconvt_last_error());
+    expect_matches(&d, y, "forward_host on a wrapped device");
+    clconvt_layer_release(layer);
+    free(y);
+    data_free(&d);
+
+    clconvt_device_release(device);
+    cr_assert_eq(clFinish(queue), CL_SUCCESS);
+    /* Ownership stayed with the caller: the handle gave back exactly what it took. */
+    expect_refs_settle(context, context_before, queue, queue_before, "after release");
+    expect_usable(context, queue);
+    cr_assert_eq(clReleaseCommandQueue(queue), CL_SUCCESS);
+    cr_assert_eq(clReleaseContext(context), CL_SUCCESS);
+}
+
+Test(device, wrap_without_queue) {
+    cl_context context;
+    cl_command_queue caller_queue;
+    caller_objects(&context, &caller_queue);
+    cl_device_id id = clconvt_device_id(support_device());
+    const cl_uint context_before = context_refs(context), queue_before = queue_refs(caller_queue);
+
+    clconvt_device *device = NULL;
+    cr_assert_eq(clconvt_device_wrap(context, id, NULL, &device), CLCONVT_SUCCESS, "%s",
+                 clconvt_last_error());
+    cl_command_queue own = clconvt_device_queue(device);
+    cr_assert_not_null(own, "wrap with queue NULL made no queue");
+    cr_assert_neq(own, caller_queue);
+    cl_context own_context = NULL;
+    cr_assert_eq(
+        clGetCommandQueueInfo(own, CL_QUEUE_CONTEXT, sizeof own_context, &own_context, NULL),
+        CL_SUCCESS);
+    cr_assert_eq(own_context, context);
+    cl_command_queue_properties properties = 0;
+    cr_assert_eq(
+        clGetCommandQueueInfo(own, CL_QUEUE_PROPERTIES, sizeof properties, &properties, NULL),
+        CL_SUCCESS);
+    cr_assert_eq(properties & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE, 0, "not in order");
+
+    /* Any queue on the device's context may run a forward: here the caller's other queue. */
+    forward_gated(device, context, caller_queue, "a second queue on the wrapped context");
+    /* And the handle's own queue (queue NULL). */
+    data d;
+    data_make(&d, layer_params(), 3, 9, 5);
+    clconvt_layer *layer = layer_for(device, &d);
+    float *y = malloc(d.ny * sizeof *y);
+    cr_assert(y != NULL);
+    cr_assert_eq(clconvt_layer_forward_host(layer, d.x, y, d.batch, d.length_in), CLCONVT_SUCCESS,
+                 "%s", clconvt_last_error());
+    expect_matches(&d, y, "forward_host on the handle's own queue");
+    clconvt_layer_release(layer);
+    free(y);
+    data_free(&d);
+
+    clconvt_device_release(device);
+    cr_assert_eq(clFinish(caller_queue), CL_SUCCESS);
+    expect_refs_settle(context, context_before, caller_queue, queue_before, "after release");
+    expect_usable(context, caller_queue);
+    cr_assert_eq(clReleaseCommandQueue(caller_queue), CL_SUCCESS);
+    cr_assert_eq(clReleaseContext(context), CL_SUCCESS);
+}
+
+Test(device, queue_from_another_context) {
+    cl_context context, other_context;
+    cl_command_queue queue, other_queue;
+    caller_objects(&context, &queue);
+    caller_objects(&other_context, &other_queue);
+    cl_device_id id = clconvt_device_id(support_device());
+    const cl_uint context_before = context_refs(context), queue_before = queue_refs(other_queue);
+
+    /* Wrapping a queue of another context is refused, and takes no reference. */
+    clconvt_device *device = NULL;
+    const clconvt_status st = clconvt_device_wrap(context, id, other_queue, &device);
+    cr_assert_eq(st, CLCONVT_ERROR_INVALID_ARGUMENT, "wrap gave %s: %s", clconvt_status_string(st),
+                 clconvt_last_error());
+    cr_assert(strstr(clconvt_last_error(), "queue") != NULL &&
+                  strstr(clconvt_last_error(), "context") != NULL,
+              "%s", clconvt_last_error());
+    cr_assert_null(device);
+    expect_refs_settle(context, context_before, other_queue, queue_before, "after a failed wrap");
+
+    /* A forward on a queue of another context is refused before anything is enqueued. */
+    cr_assert_eq(clconvt_device_wrap(context, id, queue, &device), CLCONVT_SUCCESS, "%s",
+                 clconvt_last_error());
+    data d;
+    data_make(&d, layer_params(), 1, 8, 3);
+    clconvt_layer *layer = layer_for(device, &d);
+    cl_int err;
+    cl_mem in = clCreateBuffer(context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                               d.nx * sizeof(float), d.x, &err);
+    cr_assert_eq(err, CL_SUCCESS);
+    cl_mem out = clCreateBuffer(context, CL_MEM_READ_WRITE, d.ny * sizeof(float), NULL, &err);
+    cr_assert_eq(err, CL_SUCCESS);
+    cl_event done = NULL;
+    const clconvt_status fst =
+        clconvt_layer_forward(layer, other_queue, in, out, d.batch, d.length_in, 0, NULL, &done);
+    cr_assert_eq(fst, CLCONVT_ERROR_INVALID_ARGUMENT, "forward gave %s: %s",
+                 clconvt_status_string(fst), clconvt_last_error());
+    cr_assert(strstr(clconvt_last_error(), "queue") != NULL &&
+                  strstr(clconvt_last_error(), "context") != NULL,
+              "%s", clconvt_last_error());
+    cr_assert_null(done, "a refused forward returned an event");
+    /* Also with batch 0, where nothing would be computed. */
+    cr_assert_eq(clconvt_layer_forward(layer, other_queue, in, out, 0, d.length_in, 0, NULL, &done),
+                 CLCONVT_ERROR_INVALID_ARGUMENT);
+    cr_assert_null(done);
+    /* The right queue still works on the same layer. */
+    cr_assert_eq(clconvt_layer_forward(layer, queue, in, out, d.batch, d.length_in, 0, NULL, NULL),
+                 CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    cr_assert_eq(clFinish(queue), CL_SUCCESS);
+
+    clReleaseMemObject(in);
+    clReleaseMemObject(out);
+    clconvt_layer_release(layer);
+    data_free(&d);
+    clconvt_device_release(device);
+    clReleaseCommandQueue(other_queue);
+    clReleaseContext(other_context);
+    clReleaseCommandQueue(queue);
+    clReleaseContext(context);
+}
+
+/* ---- Programs ------------------------------------------------------------------------------- */
+
+static uint64_t programs_built(clconvt_device *device) {
+    clconvt_device_info info;
+    cr_assert_eq(clconvt_device_get_info(device, &info), CLCONVT_SUCCESS);
+    return info.programs_built;
+}
+
+Test(device, no_build_per_length_or_batch) {
+    clconvt_device *device = support_device();
+    const uint64_t before = programs_built(device);
+    data d;
+    data_make(&d, layer_params(), 1, 5, 9);
+    clconvt_layer *layer = layer_for(device, &d);
+    const uint64_t after_create = programs_built(device);
+    cr_assert_gt(after_create, before, "creating the first layer built no program");
+    /* A second layer with the same (stride, layout, dtype, tile) reuses the program. */
+    clconvt_layer *twin = layer_for(device, &d);
+    cr_assert_eq(programs_built(device), after_create, "an identical layer built again");
+    clconvt_layer_release(twin);
+
+    static const int64_t lengths[] = {1, 17, 1000};
+    static const int64_t batches[] = {1, 3};
+    for (size_t li = 0; li < 3; ++li)
+        for (size_t bi = 0; bi < 2; ++bi) {
+            data run;
+            /* New data each time; the weight and bias are restaged (that compiles nothing). */
+            data_make(&run, layer_params(), batches[bi], lengths[li], 100 + li * 2 + bi);
+            cr_assert_eq(
+                clconvt_layer_set_weight(layer, run.w_pt, CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32),
+                CLCONVT_SUCCESS);
+            cr_assert_eq(clconvt_layer_set_bias(layer, run.b, CLCONVT_F32), CLCONVT_SUCCESS);
+            float *y = malloc((run.ny + 1) * sizeof *y);
+            cr_assert(y != NULL);
+            cr_assert_eq(clconvt_layer_forward_host(layer, run.x, y, run.batch, run.length_in),
+                         CLCONVT_SUCCESS, "%s", clconvt_last_error());
+            expect_matches(&run, y, "new length or batch");
+            cr_assert_eq(programs_built(device), after_create,
+                         "a forward at N %lld, L_in %lld compiled a program", (long long)run.batch,
+                         (long long)run.length_in);
+            free(y);
+            data_free(&run);
+        }
+    /* The counter does count: a layer with another stride needs a new program. */
+    clconvt_params p = layer_params();
+    p.stride = 3;
+    clconvt_layer *other = NULL;
+    cr_assert_eq(clconvt_layer_create(device, &p, &other), CLCONVT_SUCCESS, "%s",
+                 clconvt_last_error());
+    cr_assert_gt(programs_built(device), after_create, "a new stride built no program");
+    clconvt_layer_release(other);
+    clconvt_layer_release(layer);
+    data_free(&d);
+}
