@@ -28,6 +28,25 @@ static clconvt_status require_int(const char *name, int64_t value) {
     return CLCONVT_SUCCESS;
 }
 
+/* Shrink the plan's work-group to what the compiled kernel allows on this device (a GPU may
+ * allow fewer work-items for a kernel with many registers than its device maximum). */
+static clconvt_status fit_work_group(clconvt_layer *layer) {
+    cl_int err;
+    cl_kernel kernel = clCreateKernel(layer->program, plan_kernel_name(&layer->plan), &err);
+    if (err != CL_SUCCESS)
+        return clconvt_fail_cl("clCreateKernel", err);
+    size_t limit = 0;
+    err = clGetKernelWorkGroupInfo(kernel, layer->device->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                   sizeof limit, &limit, NULL);
+    clReleaseKernel(kernel);
+    if (err != CL_SUCCESS)
+        return clconvt_fail_cl("clGetKernelWorkGroupInfo(CL_KERNEL_WORK_GROUP_SIZE)", err);
+    int *local = layer->plan.local;
+    while ((size_t)local[0] * (size_t)local[1] > limit && (local[0] > 1 || local[1] > 1))
+        local[local[1] > 1 ? 1 : 0] /= 2;
+    return CLCONVT_SUCCESS;
+}
+
 clconvt_status clconvt_layer_create(clconvt_device *device, const clconvt_params *params,
                                     clconvt_layer **out) {
     CLCONVT_CHECK_NOT_NULL(device, "clconvt_layer_create");
@@ -67,6 +86,8 @@ clconvt_status clconvt_layer_create(clconvt_device *device, const clconvt_params
         status = program_cache_get(device->programs, plan_source(&layer->plan), options,
                                    &layer->program);
     }
+    if (status == CLCONVT_SUCCESS)
+        status = fit_work_group(layer);
     if (status != CLCONVT_SUCCESS) {
         free(layer);
         return status;

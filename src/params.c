@@ -170,9 +170,9 @@ clconvt_status clconvt_output_length(const clconvt_params *p, int64_t length_in,
                             "stride=%lld, pad_left=%lld, pad_right=%lld, dilation=%lld, "
                             "kernel_length=%lld, output_padding=%lld)",
                             int128_text(length, (char[48]){0}), (long long)length_in,
-                            (long long)p->stride,
-                            (long long)p->pad_left, (long long)p->pad_right, (long long)p->dilation,
-                            (long long)p->kernel_length, (long long)p->output_padding);
+                            (long long)p->stride, (long long)p->pad_left, (long long)p->pad_right,
+                            (long long)p->dilation, (long long)p->kernel_length,
+                            (long long)p->output_padding);
     *length_out = (int64_t)length;
     clconvt_clear_error();
     return CLCONVT_SUCCESS;

@@ -42,6 +42,20 @@ static void finish(plan *p, int64_t cout_g) {
     p->cout_g_padded = (int)((cout_g + p->tile_c - 1) / p->tile_c * p->tile_c);
 }
 
+/*
+ * A fixed work-group size. Left to the runtime, PoCL picks one from the global size, that is from
+ * the input length, and compiles the kernel again for each new one: a hidden compile per length.
+ * The channel extent is capped by the layer's channel tiles (a layer constant, so still no
+ * compile per length), so that channel-starved layers do not run mostly empty work-groups.
+ */
+static void fixed_local_size(const clconvt_params *params, plan *p) {
+    if (p->local[0] != 0)
+        return;
+    const int64_t channel_tiles = params->groups * (p->cout_g_padded / p->tile_c);
+    p->local[0] = 2;
+    p->local[1] = channel_tiles < 8 ? (int)channel_tiles : 8;
+}
+
 /* The built-in choice. Few distinct tile shapes keep the number of programs (about a second
  * each on PoCL) bounded. */
 static void default_plan(const clconvt_params *params, plan *out) {
@@ -59,6 +73,7 @@ static void default_plan(const clconvt_params *params, plan *out) {
         *out = (plan){.path = PATH_PHASE, .vec = 1, .tile_p = 4, .tile_c = cout_g >= 3 ? 4 : 1};
     }
     finish(out, cout_g);
+    fixed_local_size(params, out);
 }
 
 /* Check a plan's shape against what its kernel supports. */
@@ -133,6 +148,7 @@ static clconvt_status forced_plan(const char *text, const clconvt_params *params
     if (status != CLCONVT_SUCCESS)
         return status;
     finish(&p, params->out_channels / params->groups);
+    fixed_local_size(params, &p);
     *out = p;
     return CLCONVT_SUCCESS;
 }
