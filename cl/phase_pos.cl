@@ -7,7 +7,8 @@
  * with CO_T weights: CO_T x PV vector FMAs per PV loads and CO_T broadcasts. Rows of the tile that
  * overhang the input are loaded lane by lane with zero fill, so there is no padded copy.
  *
- * -D specialisation beyond common.cl (which is prepended): VEC (4, 8 or 16), PV, CO_T.
+ * -D specialisation beyond common.cl (which is prepended): VEC (4, 8 or 16), PV, CO_T, and
+ * CI_CHUNK (0: reduce over all input channels at once).
  */
 
 typedef CAT(float, VEC) floatv;
@@ -29,12 +30,11 @@ __kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
     const int tiles_per_group = cout_g_padded / CO_T;
     const int g = (int)(get_global_id(1) / tiles_per_group);
     const int co0 = (int)(get_global_id(1) % tiles_per_group) * CO_T;
-    if (g >= groups) /* the grid is rounded up to whole work-groups */
-        return;
     const long q0 = first_q(r, pad_left) + (long)get_global_id(0) * (VEC * PV);
     const long o0 = q0 * STRIDE + r - pad_left;
-    if (o0 >= length_out)
-        return;
+    /* Work-items past the output (the grid is rounded up to whole work-groups) compute nothing,
+     * but must not return before a barrier. */
+    const bool active = g < groups && o0 < length_out;
     const phase_taps taps = taps_of_phase(r, kernel_length, dilation, tap_step);
 
     floatv acc[CO_T][PV];
@@ -45,42 +45,59 @@ __kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
             acc[c][v] = (floatv)(0.0f);
 
     const __global store_t *x_group = x + (n * groups + g) * (long)cin_g * length_in;
-    for (int j = 0; j < taps.count; ++j) {
-        const long i0 = q0 - (taps.m0 + (long)j * dm);
-        const __global store_t *wk =
-            w + ((long)g * kernel_length + taps.k0 + j * tap_step) * cin_g * cout_g_padded + co0;
-        if (i0 >= 0 && i0 + VEC * PV <= length_in) {
-            for (int ci = 0; ci < cin_g; ++ci) {
-                const __global store_t *row = x_group + (long)ci * length_in + i0;
-                floatv xv[PV];
-#pragma unroll
-                for (int v = 0; v < PV; ++v)
-                    xv[v] = LOADV(VEC, row + v * VEC);
-#pragma unroll
-                for (int c = 0; c < CO_T; ++c) {
-                    const float wv = LOAD(wk, ci * cout_g_padded + c);
+    /* With CI_CHUNK, the reduction over input channels goes in chunks with a barrier between
+     * them: on a CPU runtime every work-item of the group then finishes a chunk before any starts
+     * the next, so the group's weights and inputs for one chunk stay in the L1 cache. */
+#if CI_CHUNK
+    for (int chunk = 0; chunk < cin_g; chunk += CI_CHUNK) {
+        const int ci_end = min(chunk + CI_CHUNK, cin_g);
+#else
+    {
+        const int chunk = 0, ci_end = cin_g;
+#endif
+        for (int j = 0; active && j < taps.count; ++j) {
+            const long i0 = q0 - (taps.m0 + (long)j * dm);
+            const __global store_t *wk =
+                w + ((long)g * kernel_length + taps.k0 + j * tap_step) * cin_g * cout_g_padded +
+                co0;
+            if (i0 >= 0 && i0 + VEC * PV <= length_in) {
+                for (int ci = chunk; ci < ci_end; ++ci) {
+                    const __global store_t *row = x_group + (long)ci * length_in + i0;
+                    floatv xv[PV];
 #pragma unroll
                     for (int v = 0; v < PV; ++v)
-                        acc[c][v] = fma((floatv)(wv), xv[v], acc[c][v]);
+                        xv[v] = LOADV(VEC, row + v * VEC);
+#pragma unroll
+                    for (int c = 0; c < CO_T; ++c) {
+                        const float wv = LOAD(wk, ci * cout_g_padded + c);
+#pragma unroll
+                        for (int v = 0; v < PV; ++v)
+                            acc[c][v] = fma((floatv)(wv), xv[v], acc[c][v]);
+                    }
                 }
-            }
-        } else {
-            for (int ci = 0; ci < cin_g; ++ci) {
-                const __global store_t *row = x_group + (long)ci * length_in;
-                floatv xv[PV];
-#pragma unroll
-                for (int v = 0; v < PV; ++v)
-                    xv[v] = load_edge(row, i0 + v * VEC, length_in);
-#pragma unroll
-                for (int c = 0; c < CO_T; ++c) {
-                    const float wv = LOAD(wk, ci * cout_g_padded + c);
+            } else {
+                for (int ci = chunk; ci < ci_end; ++ci) {
+                    const __global store_t *row = x_group + (long)ci * length_in;
+                    floatv xv[PV];
 #pragma unroll
                     for (int v = 0; v < PV; ++v)
-                        acc[c][v] = fma((floatv)(wv), xv[v], acc[c][v]);
+                        xv[v] = load_edge(row, i0 + v * VEC, length_in);
+#pragma unroll
+                    for (int c = 0; c < CO_T; ++c) {
+                        const float wv = LOAD(wk, ci * cout_g_padded + c);
+#pragma unroll
+                        for (int v = 0; v < PV; ++v)
+                            acc[c][v] = fma((floatv)(wv), xv[v], acc[c][v]);
+                    }
                 }
             }
         }
+#if CI_CHUNK
+        barrier(CLK_LOCAL_MEM_FENCE);
+#endif
     }
+    if (!active)
+        return;
 
     const long cout = (long)cout_g * groups;
 #pragma unroll

@@ -187,11 +187,16 @@ typedef struct clconvt_device_info {
     size_t max_work_group_size; /**< CL_DEVICE_MAX_WORK_GROUP_SIZE */
     int has_fp16;               /**< cl_khr_fp16 (native half arithmetic) is available */
     uint64_t programs_built;    /**< kernel programs compiled on this handle so far */
+    uint64_t allocated_bytes;   /**< device memory clconvt holds now (weights, staging buffers) */
+    uint64_t peak_allocated_bytes; /**< the most it held at once; see clconvt_device_reset_peak */
 } clconvt_device_info;
 
 /** Fill *info for a device handle. */
 CLCONVT_API clconvt_status clconvt_device_get_info(const clconvt_device *device,
                                                    clconvt_device_info *info);
+
+/** Restart the peak of clconvt_device_info.peak_allocated_bytes from what is allocated now. */
+CLCONVT_API void clconvt_device_reset_peak(clconvt_device *device);
 
 /** The handle's context, device and queue (not retained for the caller). */
 CLCONVT_API cl_context clconvt_device_context(const clconvt_device *device);

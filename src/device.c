@@ -371,9 +371,37 @@ clconvt_status clconvt_device_get_info(const clconvt_device *d, clconvt_device_i
         .max_work_group_size = d->max_work_group_size,
         .has_fp16 = d->has_fp16,
         .programs_built = program_cache_builds(d->programs),
+        .allocated_bytes = atomic_load(&d->allocated_bytes),
+        .peak_allocated_bytes = atomic_load(&d->peak_allocated_bytes),
     };
     clconvt_clear_error();
     return CLCONVT_SUCCESS;
+}
+
+clconvt_status device_buffer_create(clconvt_device *device, cl_mem_flags flags, size_t bytes,
+                                    void *host, const char *what, cl_mem *out) {
+    cl_int err;
+    cl_mem buffer = clCreateBuffer(device->context, flags, bytes, host, &err);
+    if (err != CL_SUCCESS) {
+        char call[96];
+        snprintf(call, sizeof call, "clCreateBuffer(%s, %zu bytes)", what, bytes);
+        return clconvt_fail_cl(call, err);
+    }
+    const uint_fast64_t now = atomic_fetch_add(&device->allocated_bytes, bytes) + bytes;
+    uint_fast64_t peak = atomic_load(&device->peak_allocated_bytes);
+    while (now > peak && !atomic_compare_exchange_weak(&device->peak_allocated_bytes, &peak, now))
+        ;
+    *out = buffer;
+    return CLCONVT_SUCCESS;
+}
+
+void device_buffer_release(clconvt_device *device, cl_mem buffer) {
+    if (buffer == NULL)
+        return;
+    size_t bytes = 0;
+    if (clGetMemObjectInfo(buffer, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) == CL_SUCCESS)
+        atomic_fetch_sub(&device->allocated_bytes, bytes);
+    clReleaseMemObject(buffer);
 }
 
 cl_context clconvt_device_context(const clconvt_device *d) {
@@ -384,4 +412,9 @@ cl_device_id clconvt_device_id(const clconvt_device *d) {
 }
 cl_command_queue clconvt_device_queue(const clconvt_device *d) {
     return d ? d->queue : NULL;
+}
+
+void clconvt_device_reset_peak(clconvt_device *d) {
+    if (d != NULL)
+        atomic_store(&d->peak_allocated_bytes, atomic_load(&d->allocated_bytes));
 }

@@ -3,6 +3,8 @@
 #ifndef CLCONVT_DEVICE_H
 #define CLCONVT_DEVICE_H
 
+#include <stdatomic.h>
+
 #include "clconvt.h"
 #include "program_cache.h"
 
@@ -18,6 +20,15 @@ struct clconvt_device {
     size_t max_work_group_size;
     int has_fp16;
     program_cache *programs;
+    atomic_uint_fast64_t allocated_bytes, peak_allocated_bytes; /* device buffers we made */
 };
+
+/* clCreateBuffer, counted in the device's allocated and peak byte totals; what names the buffer
+ * in an error ("input"). */
+clconvt_status device_buffer_create(clconvt_device *device, cl_mem_flags flags, size_t bytes,
+                                    void *host, const char *what, cl_mem *out);
+
+/* Release a buffer made by device_buffer_create (NULL is ignored). */
+void device_buffer_release(clconvt_device *device, cl_mem buffer);
 
 #endif

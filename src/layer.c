@@ -100,10 +100,8 @@ clconvt_status clconvt_layer_create(clconvt_device *device, const clconvt_params
 void clconvt_layer_release(clconvt_layer *layer) {
     if (layer == NULL)
         return;
-    if (layer->weight)
-        clReleaseMemObject(layer->weight);
-    if (layer->bias)
-        clReleaseMemObject(layer->bias);
+    device_buffer_release(layer->device, layer->weight);
+    device_buffer_release(layer->device, layer->bias);
     weights_free(&layer->weight_host);
     free(layer);
 }
@@ -125,14 +123,10 @@ const char *clconvt_layer_plan_name(const clconvt_layer *layer) {
 }
 
 /* A read-only device buffer holding bytes copied from host. */
-static clconvt_status upload(clconvt_layer *layer, const void *host, size_t bytes, cl_mem *out) {
-    cl_int err;
-    cl_mem buffer = clCreateBuffer(layer->device->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                                   bytes, (void *)host, &err);
-    if (err != CL_SUCCESS)
-        return clconvt_fail_cl("clCreateBuffer", err);
-    *out = buffer;
-    return CLCONVT_SUCCESS;
+static clconvt_status upload(clconvt_layer *layer, const void *host, size_t bytes, const char *what,
+                             cl_mem *out) {
+    return device_buffer_create(layer->device, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes,
+                                (void *)host, what, out);
 }
 
 static clconvt_status check_dtype_argument(const char *function, clconvt_dtype dtype) {
@@ -161,15 +155,14 @@ clconvt_status clconvt_layer_set_weight(clconvt_layer *layer, const void *host,
     if (status != CLCONVT_SUCCESS)
         return status;
     cl_mem buffer = NULL;
-    status = upload(layer, staged.packed, staged.packed_bytes, &buffer);
+    status = upload(layer, staged.packed, staged.packed_bytes, "weight", &buffer);
     if (status != CLCONVT_SUCCESS) {
         weights_free(&staged);
         return status;
     }
     /* Only now, with everything in hand, replace the old weight: a failure above changed nothing.
      */
-    if (layer->weight)
-        clReleaseMemObject(layer->weight);
+    device_buffer_release(layer->device, layer->weight);
     weights_free(&layer->weight_host);
     layer->weight = buffer;
     layer->weight_host = staged;
@@ -202,13 +195,12 @@ clconvt_status clconvt_layer_set_bias(clconvt_layer *layer, const void *host,
     if (status == CLCONVT_SUCCESS)
         status = clconvt_convert(as_f32, CLCONVT_F32, converted, layer->params.dtype, count);
     if (status == CLCONVT_SUCCESS)
-        status = upload(layer, converted, bytes, &buffer);
+        status = upload(layer, converted, bytes, "bias", &buffer);
     free(as_f32);
     free(converted);
     if (status != CLCONVT_SUCCESS)
         return status;
-    if (layer->bias)
-        clReleaseMemObject(layer->bias);
+    device_buffer_release(layer->device, layer->bias);
     layer->bias = buffer;
     clconvt_clear_error();
     return CLCONVT_SUCCESS;
@@ -425,14 +417,10 @@ clconvt_status clconvt_layer_forward_host(clconvt_layer *layer, const void *in, 
         return status;
     cl_mem in_buffer = NULL, out_buffer = NULL;
     cl_int err;
-    if ((status = upload(layer, in, shape.in_bytes, &in_buffer)) != CLCONVT_SUCCESS)
+    if ((status = upload(layer, in, shape.in_bytes, "input", &in_buffer)) != CLCONVT_SUCCESS ||
+        (status = device_buffer_create(device, CL_MEM_WRITE_ONLY, shape.out_bytes, NULL, "output",
+                                       &out_buffer)) != CLCONVT_SUCCESS)
         goto cleanup;
-    out_buffer = clCreateBuffer(device->context, CL_MEM_WRITE_ONLY, shape.out_bytes, NULL, &err);
-    if (err != CL_SUCCESS) {
-        out_buffer = NULL;
-        status = clconvt_fail_cl("clCreateBuffer(output)", err);
-        goto cleanup;
-    }
     cl_event done = NULL;
     status = enqueue_phase(layer, device->queue, in_buffer, out_buffer, batch, length_in,
                            shape.length_out, 0, NULL, &done);
@@ -444,10 +432,8 @@ clconvt_status clconvt_layer_forward_host(clconvt_layer *layer, const void *in, 
     if (err != CL_SUCCESS)
         status = clconvt_fail_cl("clEnqueueReadBuffer(output)", err);
 cleanup:
-    if (in_buffer)
-        clReleaseMemObject(in_buffer);
-    if (out_buffer)
-        clReleaseMemObject(out_buffer);
+    device_buffer_release(device, in_buffer);
+    device_buffer_release(device, out_buffer);
     if (status == CLCONVT_SUCCESS)
         clconvt_clear_error();
     return status;

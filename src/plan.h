@@ -19,6 +19,7 @@ typedef struct plan {
     int tile_p;        /* positions of one phase per work-item */
     int tile_c;        /* output channels per work-item */
     int cout_g_padded; /* Cout/groups rounded up to a multiple of tile_c (packed weight rows) */
+    int ci_chunk;      /* input channels per reduction chunk between barriers; 0: no chunks */
     int local[2];      /* work-group size over (position tiles, channel tiles); 0: the runtime's */
 } plan;
 
