@@ -88,4 +88,4 @@ inline long first_q(int r, long pad_left) {
         __global const store_t *restrict bias, __global store_t *restrict y, const int has_bias,   \
         const int cin_g, const int cout_g, const int cout_g_padded, const int groups,              \
         const int kernel_length, const int dilation, const int tap_step, const int dm,             \
-        const long pad_left, const long length_in, const long length_out
+        const long pad_left, const long length_in, const long length_out, const long batch

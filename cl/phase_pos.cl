@@ -4,14 +4,27 @@
  * A work-item owns PV vectors of VEC consecutive positions q of one stride phase and CO_T output
  * channels of one group. For each input channel and tap it loads PV input vectors (contiguous in
  * an NCL row, since consecutive q of a phase read consecutive inputs) and does an outer product
- * with CO_T weights: CO_T x PV vector FMAs per PV loads and CO_T broadcasts. Rows of the tile that
- * overhang the input are loaded lane by lane with zero fill, so there is no padded copy.
+ * with CO_T weights: CO_T x PV vector FMAs per PV loads and CO_T broadcasts. Tiles that overhang
+ * their row zero the lanes outside it, so there is no padded copy.
  *
  * -D specialisation beyond common.cl (which is prepended): VEC (4, 8 or 16), PV, CO_T, and
  * CI_CHUNK (0: reduce over all input channels at once).
  */
 
 typedef CAT(float, VEC) floatv;
+typedef CAT(int, VEC) intv;
+typedef CAT(long, VEC) longv;
+#define convert_intv CAT(convert_int, VEC)
+#define convert_longv CAT(convert_long, VEC)
+
+/* (0, 1, ..., VEC - 1) */
+inline intv lane_numbers(void) {
+    int lanes[VEC];
+#pragma unroll
+    for (int l = 0; l < VEC; ++l)
+        lanes[l] = l;
+    return CAT(vload, VEC)(0, lanes);
+}
 
 /* VEC inputs starting at row[i0], zero outside [0, length). */
 inline floatv load_edge(__global const store_t *row, long i0, long length) {
@@ -76,12 +89,32 @@ __kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
                     }
                 }
             } else {
-                for (int ci = chunk; ci < ci_end; ++ci) {
-                    const __global store_t *row = x_group + (long)ci * length_in;
-                    floatv xv[PV];
+                /* A border tile. Its vectors are loaded whole all the same, reading into the
+                 * neighbouring rows, and the lanes outside this row are replaced by zeros (a
+                 * select, not a multiply: a neighbour may hold an infinity). Only at the two ends
+                 * of the buffer would that read outside it: there, lane by lane. */
+                intv inside[PV];
 #pragma unroll
-                    for (int v = 0; v < PV; ++v)
-                        xv[v] = load_edge(row, i0 + v * VEC, length_in);
+                for (int v = 0; v < PV; ++v) {
+                    const longv i = (longv)(i0 + v * VEC) + convert_longv(lane_numbers());
+                    inside[v] = convert_intv(i >= 0 && i < length_in);
+                }
+                const long row0 = (x_group - x) + i0; /* offset of channel 0's tile in x */
+                const long x_count = batch * groups * (long)cin_g * length_in;
+                for (int ci = chunk; ci < ci_end; ++ci) {
+                    const long start = row0 + (long)ci * length_in;
+                    floatv xv[PV];
+                    if (start >= 0 && start + VEC * PV <= x_count) {
+#pragma unroll
+                        for (int v = 0; v < PV; ++v)
+                            xv[v] =
+                                select((floatv)(0.0f), LOADV(VEC, x + start + v * VEC), inside[v]);
+                    } else {
+#pragma unroll
+                        for (int v = 0; v < PV; ++v)
+                            xv[v] =
+                                load_edge(x_group + (long)ci * length_in, i0 + v * VEC, length_in);
+                    }
 #pragma unroll
                     for (int c = 0; c < CO_T; ++c) {
                         const float wv = LOAD(wk, ci * cout_g_padded + c);

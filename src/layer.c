@@ -309,7 +309,7 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
     const cl_int groups = (cl_int)p->groups, k_len = (cl_int)p->kernel_length;
     const cl_int dilation = (cl_int)p->dilation, tap_step = (cl_int)(p->stride / g_sd);
     const cl_int dm = (cl_int)(p->dilation / g_sd);
-    const cl_long pad_left = p->pad_left, l_in = length_in, l_out = length_out;
+    const cl_long pad_left = p->pad_left, l_in = length_in, l_out = length_out, n = batch;
     /* Kernels take every buffer argument; without a bias the weight stands in, never read. */
     cl_mem bias = layer->bias ? layer->bias : layer->weight;
     size_t global[3] = {
@@ -330,12 +330,23 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
         size_t size;
         const void *value;
     } args[] = {
-        {sizeof(cl_mem), &in},    {sizeof(cl_mem), &layer->weight}, {sizeof(cl_mem), &bias},
-        {sizeof(cl_mem), &out},   {sizeof has_bias, &has_bias},     {sizeof cin_g, &cin_g},
-        {sizeof cout_g, &cout_g}, {sizeof cout_pad, &cout_pad},     {sizeof groups, &groups},
-        {sizeof k_len, &k_len},   {sizeof dilation, &dilation},     {sizeof tap_step, &tap_step},
-        {sizeof dm, &dm},         {sizeof pad_left, &pad_left},     {sizeof l_in, &l_in},
+        {sizeof(cl_mem), &in},
+        {sizeof(cl_mem), &layer->weight},
+        {sizeof(cl_mem), &bias},
+        {sizeof(cl_mem), &out},
+        {sizeof has_bias, &has_bias},
+        {sizeof cin_g, &cin_g},
+        {sizeof cout_g, &cout_g},
+        {sizeof cout_pad, &cout_pad},
+        {sizeof groups, &groups},
+        {sizeof k_len, &k_len},
+        {sizeof dilation, &dilation},
+        {sizeof tap_step, &tap_step},
+        {sizeof dm, &dm},
+        {sizeof pad_left, &pad_left},
+        {sizeof l_in, &l_in},
         {sizeof l_out, &l_out},
+        {sizeof n, &n},
     };
     for (cl_uint i = 0; i < sizeof args / sizeof args[0] && err == CL_SUCCESS; ++i)
         err = clSetKernelArg(kernel, i, args[i].size, args[i].value);

@@ -7,6 +7,7 @@
  * reproduces. Channel counts avoid multiples of the tile widths.
  */
 #include <criterion/criterion.h>
+#include <math.h>
 
 #include "support.h"
 
@@ -138,4 +139,51 @@ Test(grid_long, real_shapes, .timeout = 600) {
             cr_assert(error <= 2e-5, "normalised error %.3g for %s", error,
                       support_describe(&p, 2, shapes[s].length, (clconvt_weight_order)layout));
         }
+}
+
+/* Border tiles may load vectors that run into the neighbouring row and zero the lanes outside
+ * their own; a neighbour holding infinities must still not reach another group's output (a
+ * multiply by zero would turn them into NaNs). Group 1's rows are all infinite here, and group 0's
+ * output must match the reference exactly as if they were not there. */
+Test(grid_border, neighbour_rows_do_not_leak) {
+    for (int layout = 0; layout < 2; ++layout) {
+        clconvt_params p;
+        clconvt_params_init(&p, 2, 2, 4);
+        p.groups = 2;
+        p.stride = 2;
+        p.pad_left = p.pad_right = 1;
+        p.layout = (clconvt_layout)layout;
+        enum { N = 3, L = 37 };
+        int64_t length_out;
+        cr_assert_eq(clconvt_output_length(&p, L, &length_out), CLCONVT_SUCCESS);
+        float x[N * 2 * L], w[2 * 1 * 4], y[N * 2 * 80];
+        double xd[N * 2 * L], wd[8], ref[N * 2 * 80];
+        uint64_t state = 99;
+        support_fill(wd, 8, &state, CLCONVT_F32);
+        support_fill(xd, N * 2 * L, &state, CLCONVT_F32);
+        for (int i = 0; i < 8; ++i)
+            w[i] = (float)wd[i];
+        for (int n = 0; n < N; ++n)
+            for (int c = 0; c < 2; ++c)
+                for (int i = 0; i < L; ++i) {
+                    const int at = layout ? (n * 2 + c) * L + i : (n * L + i) * 2 + c;
+                    x[at] = c == 1 ? INFINITY : (float)xd[at];
+                    xd[at] = x[at];
+                }
+        cr_assert_eq(reference_forward(&p, xd, wd, NULL, N, L, ref), 0);
+        clconvt_layer *layer = NULL;
+        cr_assert_eq(clconvt_layer_create(support_device(), &p, &layer), CLCONVT_SUCCESS);
+        cr_assert_eq(clconvt_layer_set_weight(layer, w, CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32),
+                     CLCONVT_SUCCESS);
+        cr_assert_eq(clconvt_layer_forward_host(layer, x, y, N, L), CLCONVT_SUCCESS, "%s",
+                     clconvt_last_error());
+        for (int n = 0; n < N; ++n)
+            for (int64_t o = 0; o < length_out; ++o) {
+                const int64_t at = layout ? (n * 2 + 0) * length_out + o : (n * length_out + o) * 2;
+                cr_assert(fabs(y[at] - ref[at]) <= 1e-6 * (1 + fabs(ref[at])),
+                          "layout %d n %d o %lld: %g, expected %g", layout, n, (long long)o, y[at],
+                          ref[at]);
+            }
+        clconvt_layer_release(layer);
+    }
 }
