@@ -13,8 +13,9 @@
  * shape. Lengths, batch, channels, K, dilation and padding are run-time arguments, so a new shape
  * never triggers a compile.
  *
- * Weights are packed by the host as [group][k][ci][co padded to a multiple of the channel tile],
- * so a tile's weights are contiguous and need no bounds check (padding columns are zero).
+ * Weights are packed by the host as [group][k][channel tile][ci][co within the tile], the output
+ * channels padded with zeros to whole tiles: a work-item reads its tile's weights for one tap as
+ * one contiguous stream, with no bounds checks.
  */
 
 #define CAT_(a, b) a##b
@@ -75,6 +76,13 @@ inline phase_taps taps_of_phase(int r, int kernel_length, int dilation, int tap_
         t.m0 = ((long)t.k0 * dilation - r) / STRIDE;
     }
     return t;
+}
+
+/* The packed weights of tap k for output-channel tile `tile` of group g: cin_g rows of width. */
+inline __global const store_t *weight_tile(__global const store_t *w, int g, int k, int tile,
+                                           int kernel_length, int cin_g, int cout_g_padded,
+                                           int width) {
+    return w + (((long)g * kernel_length + k) * (cout_g_padded / width) + tile) * cin_g * width;
 }
 
 /* First q of phase r whose position o = q*STRIDE + r - pad_left is >= 0. */

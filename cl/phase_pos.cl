@@ -70,9 +70,8 @@ __kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
 #endif
         for (int j = 0; active && j < taps.count; ++j) {
             const long i0 = q0 - (taps.m0 + (long)j * dm);
-            const __global store_t *wk =
-                w + ((long)g * kernel_length + taps.k0 + j * tap_step) * cin_g * cout_g_padded +
-                co0;
+            const __global store_t *wk = weight_tile(w, g, taps.k0 + j * tap_step, co0 / CO_T,
+                                                     kernel_length, cin_g, cout_g_padded, CO_T);
             if (i0 >= 0 && i0 + VEC * PV <= length_in) {
                 for (int ci = chunk; ci < ci_end; ++ci) {
                     const __global store_t *row = x_group + (long)ci * length_in + i0;
@@ -82,7 +81,7 @@ __kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
                         xv[v] = LOADV(VEC, row + v * VEC);
 #pragma unroll
                     for (int c = 0; c < CO_T; ++c) {
-                        const float wv = LOAD(wk, ci * cout_g_padded + c);
+                        const float wv = LOAD(wk, ci * CO_T + c);
 #pragma unroll
                         for (int v = 0; v < PV; ++v)
                             acc[c][v] = fma((floatv)(wv), xv[v], acc[c][v]);
@@ -117,7 +116,7 @@ __kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
                     }
 #pragma unroll
                     for (int c = 0; c < CO_T; ++c) {
-                        const float wv = LOAD(wk, ci * cout_g_padded + c);
+                        const float wv = LOAD(wk, ci * CO_T + c);
 #pragma unroll
                         for (int v = 0; v < PV; ++v)
                             acc[c][v] = fma((floatv)(wv), xv[v], acc[c][v]);

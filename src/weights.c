@@ -17,7 +17,7 @@ clconvt_status weights_stage(const clconvt_params *p, const plan *plan, const vo
                              staged_weight *out) {
     const int64_t cin = p->in_channels, k_len = p->kernel_length, groups = p->groups;
     const int64_t cin_g = cin / groups, cout_g = p->out_channels / groups;
-    const int64_t pad = plan->cout_g_padded;
+    const int64_t pad = plan->cout_g_padded, tile = plan->tile_c, tiles = pad / tile;
     const size_t count = (size_t)(cin * cout_g * k_len); /* validated not to overflow */
     const size_t packed_count = (size_t)(cin * pad * k_len);
     const size_t elem = clconvt_dtype_size(p->dtype);
@@ -45,7 +45,8 @@ clconvt_status weights_stage(const clconvt_params *p, const plan *plan, const vo
                 const int64_t max_index = (k * cout_g + c) * cin + ci;
                 const float v = source[order == CLCONVT_WEIGHT_PYTORCH ? pytorch_index : max_index];
                 max_f[max_index] = v;
-                packed_f[((g * k_len + k) * cin_g + ci_local) * pad + c] = v;
+                packed_f[(((g * k_len + k) * tiles + c / tile) * cin_g + ci_local) * tile +
+                         c % tile] = v;
             }
     }
     if ((status = clconvt_convert(max_f, CLCONVT_F32, w.max_order, p->dtype, count)) !=

@@ -8,7 +8,7 @@
 
 typedef struct staged_weight {
     void *max_order; /* (K, Cout_g, Cin) in the layer's dtype */
-    void *packed;    /* [group][k][ci in group][co padded to plan->cout_g_padded] */
+    void *packed;    /* [group][k][channel tile][ci in group][co in tile], zero padded */
     size_t max_bytes, packed_bytes;
 } staged_weight;
 
