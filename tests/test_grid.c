@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 
 #include "support.h"
 
@@ -64,11 +65,14 @@ static int make_case(int64_t stride, int64_t dilation, int64_t k, int64_t i, clc
     return 0;
 }
 
-static void run_stride(int64_t stride, clconvt_dtype dtype, int cases_per_k) {
-    int ran = 0;
+/* Layouts a run covers, as a bit mask. */
+enum { NLC = 1 << CLCONVT_LAYOUT_NLC, NCL = 1 << CLCONVT_LAYOUT_NCL, BOTH = NLC | NCL };
+
+static void run_layouts(int64_t stride, clconvt_dtype dtype, int cases_per_k, int layouts) {
+    int ran = 0, expected = 0;
     for (int64_t dilation = 1; dilation <= 3; ++dilation)
         for (int layout = 0; layout < 2; ++layout)
-            for (int order = 0; order < 2; ++order)
+            for (int order = 0; order < 2 && (layouts & (1 << layout)); ++order, expected += 17)
                 for (int64_t k = 1; k <= 17; ++k)
                     for (int64_t i = 0; i < cases_per_k; ++i) {
                         grid_case c;
@@ -85,7 +89,11 @@ static void run_stride(int64_t stride, clconvt_dtype dtype, int cases_per_k) {
                                   support_describe(&c.params, c.batch, c.length_in, wo));
                         ++ran;
                     }
-    cr_assert_gt(ran, 3 * 2 * 2 * 17 * cases_per_k * 9 / 10, "only %d cases were valid", ran);
+    cr_assert_gt(ran, expected * cases_per_k * 9 / 10, "only %d cases were valid", ran);
+}
+
+static void run_stride(int64_t stride, clconvt_dtype dtype, int cases_per_k) {
+    run_layouts(stride, dtype, cases_per_k, BOTH);
 }
 
 #define STRIDE_TEST(s)                                                                             \
@@ -186,4 +194,38 @@ Test(grid_border, neighbour_rows_do_not_leak) {
             }
         clconvt_layer_release(layer);
     }
+}
+
+/* Every kernel path, forced through CLCONVT_PLAN with tile shapes the planner would not pick
+ * (odd tiles, narrow vectors, chunks that split the reduction unevenly), over the grid on a few
+ * strides. Criterion runs each test in its own process, so the variable stays local to it. */
+static void run_forced(const char *forced, const char *path, int layouts) {
+    setenv("CLCONVT_PLAN", forced, 1);
+    clconvt_params p;
+    clconvt_params_init(&p, 8, 8, 3);
+    p.layout = layouts & NCL ? CLCONVT_LAYOUT_NCL : CLCONVT_LAYOUT_NLC;
+    clconvt_layer *layer = NULL;
+    cr_assert_eq(clconvt_layer_create(support_device(), &p, &layer), CLCONVT_SUCCESS, "%s: %s",
+                 forced, clconvt_last_error());
+    cr_assert_str_eq(clconvt_layer_plan_name(layer), path, "CLCONVT_PLAN=%s was not taken", forced);
+    clconvt_layer_release(layer);
+    static const int64_t strides[] = {1, 3, 8};
+    for (size_t s = 0; s < sizeof strides / sizeof strides[0]; ++s)
+        run_layouts(strides[s], CLCONVT_F32, 1, layouts);
+}
+
+Test(grid_paths, phase_odd_tiles, .timeout = 600) {
+    run_forced("phase:p=3,c=5", "phase", BOTH);
+}
+Test(grid_paths, phase_pos_narrow, .timeout = 600) {
+    run_forced("phase_pos:vec=8,p=16,c=3", "phase_pos", NCL);
+}
+Test(grid_paths, phase_pos_chunked, .timeout = 600) {
+    run_forced("phase_pos:vec=16,p=32,c=12,chunk=5,lp=3,lc=2", "phase_pos", NCL);
+}
+Test(grid_paths, phase_chan_narrow, .timeout = 600) {
+    run_forced("phase_chan:vec=4,p=3,c=8", "phase_chan", NLC);
+}
+Test(grid_paths, phase_chan_wide, .timeout = 600) {
+    run_forced("phase_chan:vec=16,p=8,c=32", "phase_chan", NLC);
 }
