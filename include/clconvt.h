@@ -214,6 +214,20 @@ typedef struct clconvt_layer clconvt_layer;
 CLCONVT_API clconvt_status clconvt_layer_create(clconvt_device *device,
                                                 const clconvt_params *params, clconvt_layer **out);
 
+/**
+ * clconvt_layer_create with a forced kernel plan, for tuning and testing. plan: NULL for the
+ * planner's choice (as clconvt_layer_create), or a plan string: a path name ("phase", "phase_pos"
+ * for NCL, "phase_chan" for NLC) optionally followed by ":key=value,..." with keys vec (vector
+ * width 4, 8 or 16), p (positions per work-item), c (output channels per work-item), lp and lc
+ * (work-group extent over position and channel tiles, both or neither) and chunk (input channels
+ * per reduction chunk, phase_pos only), e.g. "phase_pos:vec=16,p=32,c=12,lp=2,lc=8,chunk=128".
+ * The CLCONVT_PLAN environment variable forces a plan the same way for clconvt_layer_create.
+ * A plan the path cannot run (wrong layout, bad vector width) is refused with a message.
+ */
+CLCONVT_API clconvt_status clconvt_layer_create_with_plan(clconvt_device *device,
+                                                          const clconvt_params *params,
+                                                          const char *plan, clconvt_layer **out);
+
 /** Number of weight elements: Cin * (Cout / groups) * K. */
 CLCONVT_API int64_t clconvt_layer_weight_count(const clconvt_layer *layer);
 
@@ -261,11 +275,65 @@ CLCONVT_API clconvt_status clconvt_layer_forward_host(clconvt_layer *layer, cons
 /** The layer's parameters (a copy). */
 CLCONVT_API void clconvt_layer_get_params(const clconvt_layer *layer, clconvt_params *params);
 
+/** The layer's full plan string (as clconvt_layer_create_with_plan takes), into text[size]. */
+CLCONVT_API clconvt_status clconvt_layer_plan(const clconvt_layer *layer, char *text, size_t size);
+
 /** Name of the kernel path the planner chose for this layer (e.g. "phase"), for diagnostics. */
 CLCONVT_API const char *clconvt_layer_plan_name(const clconvt_layer *layer);
 
 /** Release a layer (NULL is ignored). Waits for nothing: finish its forwards first. */
 CLCONVT_API void clconvt_layer_release(clconvt_layer *layer);
+
+/* ---- Weight norm and checkpoints ------------------------------------------------------------ */
+
+/**
+ * Stage a weight-normalised weight (PyTorch's weight_norm with dim=0, MAX's
+ * WeightNormConvTranspose1d): w = g * v / ||v||, where the norm is taken per input channel, over
+ * every other axis of v. g holds Cin values of host_dtype (PyTorch stores it as shape
+ * (Cin, 1, 1)); v holds clconvt_layer_weight_count() values of host_dtype in the given order,
+ * like the weight of clconvt_layer_set_weight. The product is folded once, in double precision,
+ * rounded to float32 and staged as by clconvt_layer_set_weight. An input channel whose v is all
+ * zeros has no direction and is refused (PyTorch would produce NaN).
+ */
+CLCONVT_API clconvt_status clconvt_layer_set_weight_norm(clconvt_layer *layer, const void *g,
+                                                         const void *v, clconvt_weight_order order,
+                                                         clconvt_dtype host_dtype);
+
+/** Most dimensions clconvt_safetensors_tensor_shape reports. */
+#define CLCONVT_SAFETENSORS_MAX_DIMS 8
+
+/**
+ * Shape and data type of the tensor tensor_name in the safetensors file at path, without reading
+ * its data (to size a layer before creating it). The whole header is validated first, as by
+ * clconvt_layer_load_safetensors. Writes ndim (0 .. CLCONVT_SAFETENSORS_MAX_DIMS) dimensions to
+ * shape and, when dtype is not NULL, the tensor's type. Fails with CLCONVT_ERROR_NOT_FOUND when the
+ * file has no such tensor, CLCONVT_ERROR_UNSUPPORTED when it is not F32, F16 or BF16 or has more
+ * than CLCONVT_SAFETENSORS_MAX_DIMS dimensions, CLCONVT_ERROR_FILE when the file is unreadable or
+ * malformed.
+ */
+CLCONVT_API clconvt_status clconvt_safetensors_tensor_shape(
+    const char *path, const char *tensor_name, int64_t shape[CLCONVT_SAFETENSORS_MAX_DIMS],
+    int *ndim, clconvt_dtype *dtype);
+
+/**
+ * Load a layer's parameters from a safetensors checkpoint, by the names PyTorch and MAX give them:
+ * "{name}.weight", or the weight-norm pair "{name}.weight_g" + "{name}.weight_v" (folded as by
+ * clconvt_layer_set_weight_norm), and "{name}.bias". name "" means no prefix ("weight", "bias").
+ * - The file is validated as a whole (header length, JSON, every tensor's dtype, shape and
+ *   data_offsets, no overlaps or holes); only the tensors needed are read.
+ * - Tensors may be F32, F16 or BF16 whatever the layer's dtype; they are converted.
+ * - The weight's order comes from its shape: (Cin, Cout/groups, K) is a PyTorch checkpoint,
+ *   (K, Cout/groups, Cin) a MAX one. When both fit (Cin == K), order_if_ambiguous decides.
+ *   weight_g holds Cin values: shape (Cin, 1, 1), (Cin,) or (1, 1, Cin).
+ * - A layer with has_bias needs "{name}.bias" (Cout values); a layer without has_bias refuses a
+ *   file that has one (create the layer with has_bias = 1 to use it).
+ * Failures name the file, the tensor and what is wrong (CLCONVT_ERROR_FILE, _NOT_FOUND,
+ * _SHAPE_MISMATCH, _UNSUPPORTED, ...). A failure in reading or checking the file leaves the layer
+ * unchanged; only a device failure while uploading can leave a new weight with the old bias.
+ */
+CLCONVT_API clconvt_status clconvt_layer_load_safetensors(clconvt_layer *layer, const char *path,
+                                                          const char *name,
+                                                          clconvt_weight_order order_if_ambiguous);
 
 #ifdef __cplusplus
 }

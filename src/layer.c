@@ -49,6 +49,11 @@ static clconvt_status fit_work_group(clconvt_layer *layer) {
 
 clconvt_status clconvt_layer_create(clconvt_device *device, const clconvt_params *params,
                                     clconvt_layer **out) {
+    return clconvt_layer_create_with_plan(device, params, NULL, out);
+}
+
+clconvt_status clconvt_layer_create_with_plan(clconvt_device *device, const clconvt_params *params,
+                                              const char *plan, clconvt_layer **out) {
     CLCONVT_CHECK_NOT_NULL(device, "clconvt_layer_create");
     CLCONVT_CHECK_NOT_NULL(params, "clconvt_layer_create");
     CLCONVT_CHECK_NOT_NULL(out, "clconvt_layer_create");
@@ -68,7 +73,7 @@ clconvt_status clconvt_layer_create(clconvt_device *device, const clconvt_params
     layer->device = device;
     layer->params = *params;
     size_t packed_bytes;
-    status = plan_choose(device, params, &layer->plan);
+    status = plan_choose(device, params, plan, &layer->plan);
     if (status == CLCONVT_SUCCESS)
         status = clconvt_tensor_bytes("packed weight", params->in_channels * params->kernel_length,
                                       layer->plan.cout_g_padded, 1, params->dtype, &packed_bytes);
@@ -116,6 +121,20 @@ int64_t clconvt_layer_weight_count(const clconvt_layer *layer) {
 void clconvt_layer_get_params(const clconvt_layer *layer, clconvt_params *params) {
     if (layer != NULL && params != NULL)
         *params = layer->params;
+}
+
+clconvt_status clconvt_layer_plan(const clconvt_layer *layer, char *text, size_t size) {
+    CLCONVT_CHECK_NOT_NULL(layer, "clconvt_layer_plan");
+    CLCONVT_CHECK_NOT_NULL(text, "clconvt_layer_plan");
+    char full[256];
+    plan_format(&layer->plan, full, sizeof full);
+    if (strlen(full) >= size)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "clconvt_layer_plan: the plan \"%s\" needs %zu bytes, size is %zu",
+                            full, strlen(full) + 1, size);
+    memcpy(text, full, strlen(full) + 1);
+    clconvt_clear_error();
+    return CLCONVT_SUCCESS;
 }
 
 const char *clconvt_layer_plan_name(const clconvt_layer *layer) {

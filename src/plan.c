@@ -90,34 +90,43 @@ static void default_plan(const clconvt_device *device, const clconvt_params *par
     fixed_local_size(params, out);
 }
 
+/* Refuse a plan its kernel cannot run: a sentence naming where the plan came from. */
+static clconvt_status refuse(const char *origin, const char *text, const char *why) {
+    return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT, "%s \"%s\": %s", origin, text, why);
+}
+
 /* Check a plan's shape against what its kernel supports. */
-static clconvt_status check_shape(const char *text, const clconvt_params *params, const plan *p) {
-    const int vectorised = p->path != PATH_PHASE;
+static clconvt_status check_shape(const char *origin, const char *text,
+                                  const clconvt_params *params, const plan *p) {
     if (p->path == PATH_PHASE_POS && params->layout != CLCONVT_LAYOUT_NCL)
-        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
-                            "CLCONVT_PLAN=\"%s\": phase_pos needs the NCL layout", text);
+        return refuse(origin, text, "phase_pos needs the NCL layout");
     if (p->path == PATH_PHASE_CHAN && params->layout != CLCONVT_LAYOUT_NLC)
-        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
-                            "CLCONVT_PLAN=\"%s\": phase_chan needs the NLC layout", text);
-    if (vectorised && p->vec != 4 && p->vec != 8 && p->vec != 16)
-        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
-                            "CLCONVT_PLAN=\"%s\": vec must be 4, 8 or 16", text);
+        return refuse(origin, text, "phase_chan needs the NLC layout");
+    if (p->path != PATH_PHASE && p->vec != 4 && p->vec != 8 && p->vec != 16)
+        return refuse(origin, text, "vec must be 4, 8 or 16");
     if (p->path == PATH_PHASE_POS && p->tile_p % p->vec != 0)
-        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
-                            "CLCONVT_PLAN=\"%s\": phase_pos needs p to be a multiple of vec", text);
+        return refuse(origin, text, "phase_pos needs p to be a multiple of vec");
     if (p->path == PATH_PHASE_CHAN && p->tile_c % p->vec != 0)
-        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
-                            "CLCONVT_PLAN=\"%s\": phase_chan needs c to be a multiple of vec",
-                            text);
+        return refuse(origin, text, "phase_chan needs c to be a multiple of vec");
+    if (p->ci_chunk != 0 && p->path != PATH_PHASE_POS)
+        return refuse(origin, text, "only phase_pos takes chunk");
     if ((p->local[0] == 0) != (p->local[1] == 0))
-        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
-                            "CLCONVT_PLAN=\"%s\": give both lp and lc, or neither", text);
+        return refuse(origin, text, "give both lp and lc, or neither");
     return CLCONVT_SUCCESS;
 }
 
-/* Parse CLCONVT_PLAN: a path name, optionally ":key=value,..." with keys vec, p, c, lp, lc. */
-static clconvt_status forced_plan(const clconvt_device *device, const char *text,
-                                  const clconvt_params *params, plan *out) {
+static const char *const KEYS[] = {"vec", "p", "c", "lp", "lc", "chunk"};
+#define KEY_COUNT (sizeof KEYS / sizeof KEYS[0])
+
+static int *key_fields(plan *p, int *fields[KEY_COUNT]) {
+    int *const all[KEY_COUNT] = {&p->vec,      &p->tile_p,   &p->tile_c,
+                                 &p->local[0], &p->local[1], &p->ci_chunk};
+    memcpy(fields, all, sizeof all);
+    return fields[0];
+}
+
+clconvt_status plan_parse(const clconvt_device *device, const clconvt_params *params,
+                          const char *origin, const char *text, plan *out) {
     plan p;
     default_plan(device, params, &p);
     const char *colon = strchr(text, ':');
@@ -127,40 +136,31 @@ static clconvt_status forced_plan(const clconvt_device *device, const char *text
         if (strlen(PATHS[i].name) == name_length &&
             strncmp(PATHS[i].name, text, name_length) == 0) {
             found = 1;
-            if (p.path != (plan_path)i)
+            if (p.path != (plan_path)i) /* another path: start from its usual shape */
                 p = PATHS[i].usual;
         }
     if (!found)
-        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
-                            "CLCONVT_PLAN=\"%s\" names no kernel path (phase, phase_pos, "
-                            "phase_chan)",
-                            text);
-    static const char *const keys[] = {"vec", "p", "c", "lp", "lc", "chunk"};
-    int *const fields[] = {&p.vec, &p.tile_p, &p.tile_c, &p.local[0], &p.local[1], &p.ci_chunk};
+        return refuse(origin, text, "names no kernel path (phase, phase_pos, phase_chan)");
+    int *fields[KEY_COUNT];
+    key_fields(&p, fields);
     for (const char *s = colon; s != NULL && *s; s = strchr(s, ',')) {
         ++s;
         char key[8];
         int value, used, known = 0;
         if (sscanf(s, "%7[a-z]=%d%n", key, &value, &used) != 2 || (s[used] && s[used] != ',') ||
             value < 1 || value > 4096)
-            return clconvt_fail(
-                CLCONVT_ERROR_INVALID_ARGUMENT,
-                "CLCONVT_PLAN=\"%s\": expected key=value with a value in 1..4096 at "
-                "\"%s\"",
-                text, s);
-        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; ++k)
-            if (strcmp(key, keys[k]) == 0) {
+            return refuse(origin, text, "expected key=value pairs with values in 1..4096");
+        for (size_t k = 0; k < KEY_COUNT; ++k)
+            if (strcmp(key, KEYS[k]) == 0) {
                 *fields[k] = value;
                 known = 1;
             }
         if (!known)
-            return clconvt_fail(
-                CLCONVT_ERROR_INVALID_ARGUMENT,
-                "CLCONVT_PLAN=\"%s\": unknown key \"%s\" (vec, p, c, lp, lc, chunk)", text, key);
+            return refuse(origin, text, "unknown key (vec, p, c, lp, lc, chunk)");
     }
     if (p.path == PATH_PHASE)
         p.vec = 1;
-    clconvt_status status = check_shape(text, params, &p);
+    clconvt_status status = check_shape(origin, text, params, &p);
     if (status != CLCONVT_SUCCESS)
         return status;
     finish(&p, params->out_channels / params->groups);
@@ -169,10 +169,23 @@ static clconvt_status forced_plan(const clconvt_device *device, const char *text
     return CLCONVT_SUCCESS;
 }
 
-clconvt_status plan_choose(const clconvt_device *device, const clconvt_params *params, plan *out) {
+void plan_format(const plan *p, char *text, size_t size) {
+    int *fields[KEY_COUNT];
+    key_fields((plan *)p, fields);
+    size_t used = (size_t)snprintf(text, size, "%s", PATHS[p->path].name);
+    for (size_t k = 0; k < KEY_COUNT && used < size; ++k)
+        if (*fields[k] != 0 && !(k == 0 && p->path == PATH_PHASE))
+            used += (size_t)snprintf(text + used, size - used, "%s%s=%d", k == 0 ? ":" : ",",
+                                     KEYS[k], *fields[k]);
+}
+
+clconvt_status plan_choose(const clconvt_device *device, const clconvt_params *params,
+                           const char *requested, plan *out) {
+    if (requested != NULL && *requested != '\0')
+        return plan_parse(device, params, "plan", requested, out);
     const char *forced = getenv("CLCONVT_PLAN");
     if (forced != NULL && *forced != '\0')
-        return forced_plan(device, forced, params, out);
+        return plan_parse(device, params, "CLCONVT_PLAN", forced, out);
     default_plan(device, params, out);
     return CLCONVT_SUCCESS;
 }

@@ -26,9 +26,21 @@ typedef struct plan {
 /* Name of a path ("phase", "phase_pos", "phase_chan"). */
 const char *plan_path_name(plan_path path);
 
-/* Choose a plan. CLCONVT_PLAN ("PATH[:vec=V,p=P,c=C]") forces one; an unusable forced plan is
- * refused with a message. */
-clconvt_status plan_choose(const clconvt_device *device, const clconvt_params *params, plan *out);
+/*
+ * Choose a plan: requested (a plan string, from clconvt_layer_create_with_plan) if not NULL, else
+ * CLCONVT_PLAN if set, else the built-in choice. A plan string is a path name optionally followed
+ * by ":key=value,..." with keys vec, p (positions), c (channels), lp and lc (work-group extents)
+ * and chunk (input channels per reduction chunk); an unusable one is refused with a message.
+ */
+clconvt_status plan_choose(const clconvt_device *device, const clconvt_params *params,
+                           const char *requested, plan *out);
+
+/* Parse a plan string; origin names where it came from in error messages ("CLCONVT_PLAN"). */
+clconvt_status plan_parse(const clconvt_device *device, const clconvt_params *params,
+                          const char *origin, const char *text, plan *out);
+
+/* The plan string that plan_parse would read back as this plan. */
+void plan_format(const plan *plan, char *text, size_t size);
 
 /* The kernel's source text and entry point for a plan. */
 const char *plan_source(const plan *plan);
