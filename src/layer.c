@@ -3,21 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "device.h"
 #include "error.h"
+#include "layer.h"
 #include "params.h"
-#include "plan.h"
-#include "weights.h"
-
-struct clconvt_layer {
-    clconvt_device *device;
-    clconvt_params params;
-    plan plan;
-    cl_program program; /* owned by the device's program cache */
-    staged_weight weight_host;
-    cl_mem weight; /* packed, layer dtype */
-    cl_mem bias;   /* Cout elements, layer dtype; NULL until set */
-};
 
 /* Values the kernel takes as int must fit one. */
 static clconvt_status require_int(const char *name, int64_t value) {
@@ -302,17 +290,14 @@ static clconvt_status check_queue(const clconvt_device *device, cl_command_queue
 }
 
 /* ceil(a / b) for a >= 0, b > 0. */
-static int64_t ceil_div(int64_t a, int64_t b) {
-    return a / b + (a % b != 0);
-}
-
-static int64_t gcd(int64_t a, int64_t b) {
+phase_steps layer_phase_steps(const clconvt_params *params) {
+    int64_t a = params->stride, b = params->dilation;
     while (b != 0) {
         const int64_t t = a % b;
         a = b;
         b = t;
     }
-    return a;
+    return (phase_steps){(cl_int)(params->stride / a), (cl_int)(params->dilation / a)};
 }
 
 /* Set the planned kernel's arguments (every path takes the same ones) and enqueue it. */
@@ -322,17 +307,16 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
                                     cl_event *done) {
     const clconvt_params *p = &layer->params;
     const plan *plan = &layer->plan;
-    const cl_int g_sd = (cl_int)gcd(p->stride, p->dilation);
+    const phase_steps steps = layer_phase_steps(p);
     const cl_int has_bias = p->has_bias != 0, cin_g = (cl_int)(p->in_channels / p->groups);
     const cl_int cout_g = (cl_int)(p->out_channels / p->groups), cout_pad = plan->cout_g_padded;
     const cl_int groups = (cl_int)p->groups, k_len = (cl_int)p->kernel_length;
-    const cl_int dilation = (cl_int)p->dilation, tap_step = (cl_int)(p->stride / g_sd);
-    const cl_int dm = (cl_int)(p->dilation / g_sd);
+    const cl_int dilation = (cl_int)p->dilation, tap_step = steps.tap_step, dm = steps.dm;
     const cl_long pad_left = p->pad_left, l_in = length_in, l_out = length_out, n = batch;
     /* Kernels take every buffer argument; without a bias the weight stands in, never read. */
     cl_mem bias = layer->bias ? layer->bias : layer->weight;
     size_t global[3] = {
-        (size_t)ceil_div(ceil_div(length_out, p->stride), plan->tile_p),
+        (size_t)layer_ceil_div(layer_ceil_div(length_out, p->stride), plan->tile_p),
         (size_t)(p->groups * (cout_pad / plan->tile_c)),
         (size_t)(batch * p->stride),
     };
@@ -379,6 +363,17 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
     return status;
 }
 
+/* Enqueue the forward on the layer's planned path. */
+static clconvt_status enqueue_forward(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
+                                      cl_mem out, int64_t batch, int64_t length_in,
+                                      int64_t length_out, cl_uint num_wait, const cl_event *wait,
+                                      cl_event *done) {
+    if (layer->plan.path == PATH_GEMM)
+        return gemm_enqueue(layer, queue, in, out, batch, length_in, length_out, num_wait, wait,
+                            done);
+    return enqueue_phase(layer, queue, in, out, batch, length_in, length_out, num_wait, wait, done);
+}
+
 clconvt_status clconvt_layer_forward(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
                                      cl_mem out, int64_t batch, int64_t length_in, cl_uint num_wait,
                                      const cl_event *wait_list, cl_event *done) {
@@ -410,8 +405,8 @@ clconvt_status clconvt_layer_forward(clconvt_layer *layer, cl_command_queue queu
     if ((status = check_buffer(in, "input", shape.in_bytes)) != CLCONVT_SUCCESS ||
         (status = check_buffer(out, "output", shape.out_bytes)) != CLCONVT_SUCCESS)
         return status;
-    status = enqueue_phase(layer, queue, in, out, batch, length_in, shape.length_out, num_wait,
-                           wait_list, done);
+    status = enqueue_forward(layer, queue, in, out, batch, length_in, shape.length_out, num_wait,
+                             wait_list, done);
     if (status == CLCONVT_SUCCESS)
         clconvt_clear_error();
     return status;
@@ -452,8 +447,8 @@ clconvt_status clconvt_layer_forward_host(clconvt_layer *layer, const void *in, 
                                        &out_buffer)) != CLCONVT_SUCCESS)
         goto cleanup;
     cl_event done = NULL;
-    status = enqueue_phase(layer, device->queue, in_buffer, out_buffer, batch, length_in,
-                           shape.length_out, 0, NULL, &done);
+    status = enqueue_forward(layer, device->queue, in_buffer, out_buffer, batch, length_in,
+                             shape.length_out, 0, NULL, &done);
     if (status != CLCONVT_SUCCESS)
         goto cleanup;
     err = clEnqueueReadBuffer(device->queue, out_buffer, CL_TRUE, 0, shape.out_bytes, out, 1, &done,

@@ -14,6 +14,7 @@
 extern const char clconvt_source_phase[];
 extern const char clconvt_source_phase_pos[];
 extern const char clconvt_source_phase_chan[];
+extern const char clconvt_source_col2im[];
 
 static const struct {
     const char *name, *kernel, *source;
@@ -31,6 +32,11 @@ static const struct {
                          "phase_chan_forward",
                          clconvt_source_phase_chan,
                          {.path = PATH_PHASE_CHAN, .vec = 16, .tile_p = 8, .tile_c = 16}},
+    /* The kernel is the col2im half; one work-item per output element. */
+    [PATH_GEMM] = {"gemm",
+                   "col2im_forward",
+                   clconvt_source_col2im,
+                   {.path = PATH_GEMM, .vec = 1, .tile_p = 1, .tile_c = 1}},
 };
 
 const char *plan_path_name(plan_path path) {
@@ -68,7 +74,10 @@ static void default_plan(const clconvt_device *device, const clconvt_params *par
     const int64_t cin_g = params->in_channels / params->groups;
     const int64_t cout_g = params->out_channels / params->groups;
     const int cpu = (device->type & CL_DEVICE_TYPE_CPU) != 0;
-    if (params->layout == CLCONVT_LAYOUT_NCL) {
+    if (!cpu && params->dtype == CLCONVT_F32 && params->groups == 1 && cin_g * cout_g >= 65536) {
+        /* GPUs with large channel counts: CLBlast's tuned GEMM, then col2im. */
+        *out = PATHS[PATH_GEMM].usual;
+    } else if (params->layout == CLCONVT_LAYOUT_NCL) {
         /* Positions are contiguous in NCL rows: vectorise over them. On a CPU, a long reduction
          * goes in chunks of 128 input channels so that a work-group's operands stay in L1
          * (bigvgan's 768 and 1536 channels: 1.7-1.8x faster on PoCL). */
@@ -102,12 +111,17 @@ static clconvt_status check_shape(const char *origin, const char *text,
         return refuse(origin, text, "phase_pos needs the NCL layout");
     if (p->path == PATH_PHASE_CHAN && params->layout != CLCONVT_LAYOUT_NLC)
         return refuse(origin, text, "phase_chan needs the NLC layout");
-    if (p->path != PATH_PHASE && p->vec != 4 && p->vec != 8 && p->vec != 16)
+    if ((p->path == PATH_PHASE_POS || p->path == PATH_PHASE_CHAN) && p->vec != 4 && p->vec != 8 &&
+        p->vec != 16)
         return refuse(origin, text, "vec must be 4, 8 or 16");
     if (p->path == PATH_PHASE_POS && p->tile_p % p->vec != 0)
         return refuse(origin, text, "phase_pos needs p to be a multiple of vec");
     if (p->path == PATH_PHASE_CHAN && p->tile_c % p->vec != 0)
         return refuse(origin, text, "phase_chan needs c to be a multiple of vec");
+    if (p->path == PATH_GEMM && params->dtype != CLCONVT_F32)
+        return refuse(origin, text, "the gemm path (CLBlast SGEMM) needs f32 storage");
+    if (p->path == PATH_GEMM && (p->vec != 1 || p->tile_p != 1 || p->tile_c != 1))
+        return refuse(origin, text, "the gemm path takes no vec, p or c");
     if (p->ci_chunk != 0 && p->path != PATH_PHASE_POS)
         return refuse(origin, text, "only phase_pos takes chunk");
     if ((p->local[0] == 0) != (p->local[1] == 0))
@@ -140,7 +154,7 @@ clconvt_status plan_parse(const clconvt_device *device, const clconvt_params *pa
                 p = PATHS[i].usual;
         }
     if (!found)
-        return refuse(origin, text, "names no kernel path (phase, phase_pos, phase_chan)");
+        return refuse(origin, text, "names no kernel path (phase, phase_pos, phase_chan, gemm)");
     int *fields[KEY_COUNT];
     key_fields(&p, fields);
     for (const char *s = colon; s != NULL && *s; s = strchr(s, ',')) {
@@ -174,7 +188,8 @@ void plan_format(const plan *p, char *text, size_t size) {
     key_fields((plan *)p, fields);
     size_t used = (size_t)snprintf(text, size, "%s", PATHS[p->path].name);
     for (size_t k = 0; k < KEY_COUNT && used < size; ++k)
-        if (*fields[k] != 0 && !(k == 0 && p->path == PATH_PHASE))
+        if (*fields[k] != 0 && !(k <= 2 && p->path == PATH_GEMM) &&
+            !(k == 0 && p->path == PATH_PHASE))
             used += (size_t)snprintf(text + used, size - used, "%s%s=%d", k == 0 ? ":" : ",",
                                      KEYS[k], *fields[k]);
 }

@@ -10,6 +10,7 @@ typedef enum plan_path {
     PATH_PHASE = 0,  /* generic: scalar register tile, any layout (phase.cl) */
     PATH_PHASE_POS,  /* NCL: vectors over positions of a phase (phase_pos.cl) */
     PATH_PHASE_CHAN, /* NLC: vectors over output channels (phase_chan.cl) */
+    PATH_GEMM,       /* CLBlast GEMM into a column buffer, then col2im (gemm_path.c) */
     PATH_COUNT
 } plan_path;
 
@@ -23,7 +24,7 @@ typedef struct plan {
     int local[2];      /* work-group size over (position tiles, channel tiles); 0: the runtime's */
 } plan;
 
-/* Name of a path ("phase", "phase_pos", "phase_chan"). */
+/* Name of a path ("phase", "phase_pos", "phase_chan", "gemm"). */
 const char *plan_path_name(plan_path path);
 
 /*

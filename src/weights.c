@@ -45,8 +45,13 @@ clconvt_status weights_stage(const clconvt_params *p, const plan *plan, const vo
                 const int64_t max_index = (k * cout_g + c) * cin + ci;
                 const float v = source[order == CLCONVT_WEIGHT_PYTORCH ? pytorch_index : max_index];
                 max_f[max_index] = v;
-                packed_f[(((g * k_len + k) * tiles + c / tile) * cin_g + ci_local) * tile +
-                         c % tile] = v;
+                /* gemm: W^T per group, (Cout_g * K) x Cin_g; phase paths: per channel tile. */
+                const int64_t at =
+                    plan->path == PATH_GEMM
+                        ? ((g * cout_g + c) * k_len + k) * cin_g + ci_local
+                        : (((g * k_len + k) * tiles + c / tile) * cin_g + ci_local) * tile +
+                              c % tile;
+                packed_f[at] = v;
             }
     }
     if ((status = clconvt_convert(max_f, CLCONVT_F32, w.max_order, p->dtype, count)) !=

@@ -229,3 +229,12 @@ Test(grid_paths, phase_chan_narrow, .timeout = 600) {
 Test(grid_paths, phase_chan_wide, .timeout = 600) {
     run_forced("phase_chan:vec=16,p=8,c=32", "phase_chan", NLC);
 }
+Test(grid_paths, gemm, .timeout = 600) {
+    run_forced("gemm", "gemm", BOTH);
+}
+/* A column buffer of 4 KiB holds a few positions of one sample: the batch and the length are
+ * split into many chunks, and later chunks add into outputs the earlier ones wrote. */
+Test(grid_paths, gemm_split_columns, .timeout = 600) {
+    setenv("CLCONVT_GEMM_COLUMN_BYTES", "4096", 1);
+    run_forced("gemm", "gemm", BOTH);
+}

@@ -1,0 +1,196 @@
+/*
+ * The gemm path: for a chunk of samples and input positions, CLBlast computes the column buffer
+ * col = W^T x (per group: (Cout_g * K) x Cin_g times Cin_g x positions), then our col2im kernel
+ * gathers it into the output with the bias. It needs a column buffer (the phase paths need none),
+ * so its size is bounded: the batch, and if need be the input length, are split into chunks.
+ * A contender for GPUs with large channel counts; on PoCL the phase kernels are faster.
+ */
+#include <clblast_c.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "error.h"
+#include "layer.h"
+
+/* Default bound of the column buffer; CLCONVT_GEMM_COLUMN_BYTES lowers or raises it (tests use it
+ * to exercise the splitting on small data). */
+#define DEFAULT_COLUMN_BYTES ((size_t)64 << 20)
+
+typedef struct chunking {
+    int64_t samples, positions; /* per chunk */
+    size_t column_bytes;
+} chunking;
+
+static size_t column_limit(const clconvt_device *device) {
+    size_t limit = DEFAULT_COLUMN_BYTES;
+    const char *env = getenv("CLCONVT_GEMM_COLUMN_BYTES");
+    if (env != NULL && *env != '\0') {
+        char *end;
+        const unsigned long long value = strtoull(env, &end, 10);
+        if (*end == '\0' && value > 0)
+            limit = (size_t)value;
+    }
+    return limit < device->max_alloc_bytes ? limit : (size_t)device->max_alloc_bytes;
+}
+
+/* Samples and positions per chunk so that the column buffer stays within the limit. */
+static clconvt_status choose_chunks(const clconvt_layer *layer, int64_t batch, int64_t length_in,
+                                    chunking *out) {
+    const clconvt_params *p = &layer->params;
+    const size_t limit = column_limit(layer->device);
+    /* One input position of one sample: every group's Cout_g * K column entries. */
+    const size_t per_position = (size_t)p->out_channels * (size_t)p->kernel_length * sizeof(float);
+    /* The limit is a target: one position is processed even when it alone exceeds it. */
+    if (per_position > layer->device->max_alloc_bytes)
+        return clconvt_fail(CLCONVT_ERROR_TOO_LARGE,
+                            "the gemm path's column buffer needs %zu bytes per input position, "
+                            "more than the device's largest allocation (%llu bytes)",
+                            per_position, (unsigned long long)layer->device->max_alloc_bytes);
+    const size_t positions = per_position > limit ? 1 : limit / per_position;
+    if ((size_t)length_in <= positions) {
+        const size_t samples = positions / (size_t)length_in;
+        out->samples = (int64_t)samples < batch ? (int64_t)samples : batch;
+        out->positions = length_in;
+    } else {
+        out->samples = 1;
+        out->positions = (int64_t)positions;
+    }
+    out->column_bytes = (size_t)out->samples * (size_t)out->positions * per_position;
+    return CLCONVT_SUCCESS;
+}
+
+static clconvt_status clblast_failed(const char *call, CLBlastStatusCode code) {
+    if (code < 0 && code > -100) /* an OpenCL error passed through */
+        return clconvt_fail_cl(call, (cl_int)code);
+    return clconvt_fail(CLCONVT_ERROR_OPENCL, "%s failed with CLBlast status %d", call, (int)code);
+}
+
+/* col[n][g] = W_g^T x[n][g] for samples [n0, n0 + samples) and positions [i_lo, i_lo + count). */
+static clconvt_status enqueue_gemms(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
+                                    cl_mem col, int64_t length_in, int64_t n0, int64_t samples,
+                                    int64_t i_lo, int64_t count) {
+    const clconvt_params *p = &layer->params;
+    const size_t groups = (size_t)p->groups, cin = (size_t)p->in_channels;
+    const size_t cin_g = cin / groups, m = (size_t)(p->out_channels / p->groups * p->kernel_length);
+    const size_t l_in = (size_t)length_in, n = (size_t)count;
+    const int ncl = p->layout == CLCONVT_LAYOUT_NCL;
+    for (size_t g = 0; g < groups; ++g) {
+        /* NCL: x[n] is Cin x L_in, its group block a Cin_g x L_in matrix. NLC: x[n] is
+         * L_in x Cin, so the group block is the transpose of an L_in x Cin_g matrix. */
+        const size_t b_offset = ncl ? ((size_t)n0 * cin + g * cin_g) * l_in + (size_t)i_lo
+                                    : ((size_t)n0 * l_in + (size_t)i_lo) * cin + g * cin_g;
+        const CLBlastStatusCode code = CLBlastSgemmStridedBatched(
+            CLBlastLayoutRowMajor, CLBlastTransposeNo,
+            ncl ? CLBlastTransposeNo : CLBlastTransposeYes, m, n, cin_g, 1.0f, layer->weight,
+            g * m * cin_g, cin_g, 0, in, b_offset, ncl ? l_in : cin, cin * l_in, 0.0f, col,
+            g * m * n, n, groups * m * n, (size_t)samples, &queue, NULL);
+        if (code != CLBlastSuccess)
+            return clblast_failed("CLBlastSgemmStridedBatched", code);
+    }
+    return CLCONVT_SUCCESS;
+}
+
+/* Gather one chunk's columns into outputs [o_first, o_first + o_count). */
+static clconvt_status enqueue_col2im(clconvt_layer *layer, cl_command_queue queue, cl_mem col,
+                                     cl_mem out, int64_t length_out, int64_t n0, int64_t samples,
+                                     int64_t i_lo, int64_t count, int64_t o_first, int64_t o_count,
+                                     int accumulate, cl_event *done) {
+    const clconvt_params *p = &layer->params;
+    const phase_steps steps = layer_phase_steps(p);
+    const cl_int has_bias = p->has_bias != 0, cout_g = (cl_int)(p->out_channels / p->groups);
+    const cl_int groups = (cl_int)p->groups, k_len = (cl_int)p->kernel_length;
+    const cl_int dilation = (cl_int)p->dilation, acc = accumulate;
+    const cl_long pad_left = p->pad_left, l_out = length_out, first = o_first, n_out = o_count;
+    const cl_long lo = i_lo, chunk_length = count, n_first = n0;
+    cl_mem bias = layer->bias ? layer->bias : col; /* never read without a bias */
+    const size_t local[3] = {(size_t)layer->plan.local[0], (size_t)layer->plan.local[1], 1};
+    const size_t global[3] = {
+        (size_t)layer_ceil_div(o_count, (int64_t)local[0]) * local[0],
+        (size_t)layer_ceil_div(p->out_channels, (int64_t)local[1]) * local[1],
+        (size_t)samples,
+    };
+    cl_int err;
+    cl_kernel kernel = clCreateKernel(layer->program, plan_kernel_name(&layer->plan), &err);
+    if (err != CL_SUCCESS)
+        return clconvt_fail_cl("clCreateKernel(col2im_forward)", err);
+    const struct {
+        size_t size;
+        const void *value;
+    } args[] = {
+        {sizeof col, &col},
+        {sizeof bias, &bias},
+        {sizeof out, &out},
+        {sizeof has_bias, &has_bias},
+        {sizeof cout_g, &cout_g},
+        {sizeof groups, &groups},
+        {sizeof k_len, &k_len},
+        {sizeof dilation, &dilation},
+        {sizeof steps.tap_step, &steps.tap_step},
+        {sizeof steps.dm, &steps.dm},
+        {sizeof pad_left, &pad_left},
+        {sizeof l_out, &l_out},
+        {sizeof first, &first},
+        {sizeof n_out, &n_out},
+        {sizeof lo, &lo},
+        {sizeof chunk_length, &chunk_length},
+        {sizeof n_first, &n_first},
+        {sizeof acc, &acc},
+    };
+    for (cl_uint i = 0; i < sizeof args / sizeof args[0] && err == CL_SUCCESS; ++i)
+        err = clSetKernelArg(kernel, i, args[i].size, args[i].value);
+    clconvt_status status = CLCONVT_SUCCESS;
+    if (err != CL_SUCCESS)
+        status = clconvt_fail_cl("clSetKernelArg(col2im_forward)", err);
+    else if ((err = clEnqueueNDRangeKernel(queue, kernel, 3, NULL, global, local, 0, NULL, done)) !=
+             CL_SUCCESS)
+        status = clconvt_fail_cl("clEnqueueNDRangeKernel(col2im_forward)", err);
+    clReleaseKernel(kernel);
+    return status;
+}
+
+clconvt_status gemm_enqueue(clconvt_layer *layer, cl_command_queue queue, cl_mem in, cl_mem out,
+                            int64_t batch, int64_t length_in, int64_t length_out, cl_uint num_wait,
+                            const cl_event *wait, cl_event *done) {
+    const clconvt_params *p = &layer->params;
+    chunking chunks = {0, 0, 0};
+    cl_mem col = NULL;
+    clconvt_status status = choose_chunks(layer, batch, length_in, &chunks);
+    if (status == CLCONVT_SUCCESS)
+        status = device_buffer_create(layer->device, CL_MEM_READ_WRITE, chunks.column_bytes, NULL,
+                                      "gemm column buffer", &col);
+    /* CLBlast takes no wait list: a barrier holds its first GEMM back instead. */
+    cl_int err = CL_SUCCESS;
+    if (status == CLCONVT_SUCCESS && num_wait > 0 &&
+        (err = clEnqueueBarrierWithWaitList(queue, num_wait, wait, NULL)) != CL_SUCCESS)
+        status = clconvt_fail_cl("clEnqueueBarrierWithWaitList", err);
+    const int64_t reach = p->dilation * (p->kernel_length - 1); /* an input's output span */
+    for (int64_t n0 = 0; status == CLCONVT_SUCCESS && n0 < batch; n0 += chunks.samples) {
+        const int64_t samples = batch - n0 < chunks.samples ? batch - n0 : chunks.samples;
+        for (int64_t i_lo = 0; status == CLCONVT_SUCCESS && i_lo < length_in;
+             i_lo += chunks.positions) {
+            const int64_t count =
+                length_in - i_lo < chunks.positions ? length_in - i_lo : chunks.positions;
+            /* The first chunk of a row writes all of it (outputs no input reaches get the bias
+             * alone); later ones add to the outputs their inputs reach. */
+            int64_t o_first = 0, o_end = length_out;
+            if (i_lo > 0) {
+                o_first = i_lo * p->stride - p->pad_left;
+                o_end = (i_lo + count - 1) * p->stride - p->pad_left + reach + 1;
+                o_first = o_first < 0 ? 0 : o_first;
+                o_end = o_end > length_out ? length_out : o_end;
+            }
+            const int last = n0 + samples >= batch && i_lo + count >= length_in;
+            status = enqueue_gemms(layer, queue, in, col, length_in, n0, samples, i_lo, count);
+            if (status == CLCONVT_SUCCESS && o_end > o_first)
+                status =
+                    enqueue_col2im(layer, queue, col, out, length_out, n0, samples, i_lo, count,
+                                   o_first, o_end - o_first, i_lo > 0, last ? done : NULL);
+            else if (status == CLCONVT_SUCCESS && last && done != NULL &&
+                     (err = clEnqueueMarkerWithWaitList(queue, 0, NULL, done)) != CL_SUCCESS)
+                status = clconvt_fail_cl("clEnqueueMarkerWithWaitList", err);
+        }
+    }
+    /* Released now, freed by the runtime once the enqueued commands that use it are done. */
+    device_buffer_release(layer->device, col);
+    return status;
+}
