@@ -23,7 +23,7 @@ __kernel void phase_forward(KERNEL_ARGUMENTS) {
         return;
     const long q0 = first_q(r, pad_left) + (long)get_global_id(0) * TILE_P;
     const long o0 = q0 * STRIDE + r - pad_left;
-    if (o0 >= length_out)
+    if (o0 >= length_out || n >= batch)
         return;
     const phase_taps taps = taps_of_phase(r, kernel_length, dilation, tap_step);
 

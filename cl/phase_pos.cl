@@ -47,7 +47,7 @@ __kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
     const long o0 = q0 * STRIDE + r - pad_left;
     /* Work-items past the output (the grid is rounded up to whole work-groups) compute nothing,
      * but must not return before a barrier. */
-    const bool active = g < groups && o0 < length_out;
+    const bool active = g < groups && o0 < length_out && n < batch;
     const phase_taps taps = taps_of_phase(r, kernel_length, dilation, tap_step);
 
     floatv acc[CO_T][PV];

@@ -30,8 +30,9 @@ static clconvt_status fit_work_group(clconvt_layer *layer) {
     if (err != CL_SUCCESS)
         return clconvt_fail_cl("clGetKernelWorkGroupInfo(CL_KERNEL_WORK_GROUP_SIZE)", err);
     int *local = layer->plan.local;
-    while ((size_t)local[0] * (size_t)local[1] > limit && (local[0] > 1 || local[1] > 1))
-        local[local[1] > 1 ? 1 : 0] /= 2;
+    while ((size_t)local[0] * (size_t)local[1] * (size_t)local[2] > limit &&
+           (local[0] > 1 || local[1] > 1 || local[2] > 1))
+        local[local[2] > 1 ? 2 : local[1] > 1 ? 1 : 0] /= 2;
     return CLCONVT_SUCCESS;
 }
 
@@ -320,10 +321,11 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
         (size_t)(p->groups * (cout_pad / plan->tile_c)),
         (size_t)(batch * p->stride),
     };
-    const size_t local[3] = {(size_t)plan->local[0], (size_t)plan->local[1], 1};
+    const size_t local[3] = {(size_t)plan->local[0], (size_t)plan->local[1],
+                             (size_t)plan->local[2]};
     const int use_local = plan->local[0] > 0;
-    /* OpenCL 1.2 needs whole work-groups; the kernels return early outside the output. */
-    for (int d = 0; use_local && d < 2; ++d)
+    /* OpenCL 1.2 needs whole work-groups; the kernels skip work-items outside the output. */
+    for (int d = 0; use_local && d < 3; ++d)
         global[d] = (global[d] + local[d] - 1) / local[d] * local[d];
     cl_int err;
     cl_kernel kernel = clCreateKernel(layer->program, plan_kernel_name(plan), &err);

@@ -21,7 +21,7 @@ typedef struct plan {
     int tile_c;        /* output channels per work-item */
     int cout_g_padded; /* Cout/groups rounded up to a multiple of tile_c (packed weight rows) */
     int ci_chunk;      /* input channels per reduction chunk between barriers; 0: no chunks */
-    int local[2];      /* work-group size over (position tiles, channel tiles); 0: the runtime's */
+    int local[3]; /* work-group extent over (position tiles, channel tiles, phases); 0: unset */
 } plan;
 
 /* Name of a path ("phase", "phase_pos", "phase_chan", "gemm"). */

@@ -215,7 +215,7 @@ static void run_forced(const char *forced, const char *path, int layouts) {
 }
 
 Test(grid_paths, phase_odd_tiles, .timeout = 600) {
-    run_forced("phase:p=3,c=5", "phase", BOTH);
+    run_forced("phase:p=3,c=5,lp=1,lc=2,lr=3", "phase", BOTH);
 }
 Test(grid_paths, phase_pos_narrow, .timeout = 600) {
     run_forced("phase_pos:vec=8,p=16,c=3", "phase_pos", NCL);
@@ -224,7 +224,7 @@ Test(grid_paths, phase_pos_chunked, .timeout = 600) {
     run_forced("phase_pos:vec=16,p=32,c=12,chunk=5,lp=3,lc=2", "phase_pos", NCL);
 }
 Test(grid_paths, phase_chan_narrow, .timeout = 600) {
-    run_forced("phase_chan:vec=4,p=3,c=8", "phase_chan", NLC);
+    run_forced("phase_chan:vec=4,p=3,c=8,lp=2,lc=1,lr=3", "phase_chan", NLC);
 }
 Test(grid_paths, phase_chan_wide, .timeout = 600) {
     run_forced("phase_chan:vec=16,p=8,c=32", "phase_chan", NLC);
