@@ -43,6 +43,8 @@ const char *clconvt_status_string(clconvt_status status) {
     case CLCONVT_ERROR_BUILD: return "kernel build failed";
     case CLCONVT_ERROR_NOT_READY: return "layer not ready";
     case CLCONVT_ERROR_UNSUPPORTED: return "unsupported";
+    case CLCONVT_ERROR_FILE: return "bad or unreadable file";
+    case CLCONVT_ERROR_NOT_FOUND: return "tensor not found";
     }
     return "unknown status";
 }

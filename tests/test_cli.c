@@ -773,3 +773,280 @@ Test(cli, error_no_matching_device_writes_nothing) {
                           NULL};
     expect_failure(args, 1, "no-such-device-xyz");
 }
+
+/* ---- Checkpoints: --weights/--name and --weight-g/--weight-v ------------------------------ */
+
+/* A file of the safetensors golden data (tests/data/safetensors, tools/gen_safetensors.py). */
+static const char *golden_path(const char *name) {
+    static char paths[8][512];
+    static int next;
+    const char *dir = getenv("CLCONVT_TEST_DATA");
+    cr_assert_not_null(dir, "CLCONVT_TEST_DATA is not set (run through meson test)");
+    char *p = paths[next++ % 8];
+    snprintf(p, 512, "%s/safetensors/%s", dir, name);
+    return p;
+}
+
+/* The golden expected output y_<name>.npy, (N, Cout, L_out) float64; count checked. */
+static double *read_golden(const char *name, size_t count) {
+    npy_array a;
+    char err[512] = "", file[128];
+    snprintf(file, sizeof file, "y_%s.npy", name);
+    cr_assert_eq(npy_read(golden_path(file), &a, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(a.count, count, "%s holds %zu values, expected %zu", file, a.count, count);
+    double *out = malloc(count * sizeof *out);
+    npy_to_double(&a, out);
+    npy_free(&a);
+    return out;
+}
+
+/* Normalised error of tmp output y.npy (type, shape) against golden y_<expect>.npy. */
+static double golden_error(const char *expect, npy_type type, int ndim, const int64_t *shape) {
+    size_t count = 1;
+    for (int i = 0; i < ndim; ++i)
+        count *= (size_t)shape[i];
+    double *y = read_output("y.npy", type, ndim, shape);
+    double *ref = read_golden(expect, count);
+    const double e = reference_normalised_error(y, ref, count);
+    free(y);
+    free(ref);
+    return e;
+}
+
+#define CKPT(file) "--weights", golden_path(file)
+
+Test(cli, checkpoint_weight_norm_layer_by_name) {
+    /* HiFi-GAN-like ups.0: weight_g + weight_v + bias, PyTorch order, in each storage type. */
+    static const char *const files[] = {"model_f32.safetensors", "model_f16.safetensors",
+                                        "model_bf16.safetensors"};
+    static const char *const expects[] = {"ups.0_f32", "ups.0_f16", "ups.0_bf16"};
+    for (int i = 0; i < 3; ++i) {
+        const char *args[] = {"--input",
+                              golden_path("x_ups.0.npy"),
+                              CKPT(files[i]),
+                              "--name",
+                              "ups.0",
+                              "--layout",
+                              "ncl",
+                              "--stride",
+                              "4",
+                              "--padding",
+                              "2",
+                              Y,
+                              NULL};
+        expect_success(args);
+        const int64_t shape[3] = {2, 8, 44};
+        const double e = golden_error(expects[i], NPY_F32, 3, shape);
+        cr_expect_leq(e, 2e-5, "%s: normalised error %g", files[i], e);
+    }
+}
+
+Test(cli, checkpoint_max_order_nlc_and_f16) {
+    /* max.ups.1 holds ups.1's weight as (K, Cout, Cin); run channels-last in f16 storage. */
+    npy_array x;
+    char err[512] = "";
+    cr_assert_eq(npy_read(golden_path("x_ups.1.npy"), &x, err, sizeof err), 0, "%s", err);
+    const int64_t n = 2, cin = 8, len = 11, cout = 4, lout = 22;
+    float xt[2 * 11 * 8];
+    uint16_t xh[2 * 11 * 8];
+    const float *xs = x.data;
+    for (int64_t b = 0; b < n; ++b)
+        for (int64_t c = 0; c < cin; ++c)
+            for (int64_t l = 0; l < len; ++l)
+                xt[(b * len + l) * cin + c] = xs[(b * cin + c) * len + l];
+    npy_free(&x);
+    cr_assert_eq(clconvt_convert(xt, CLCONVT_F32, xh, CLCONVT_F16, sizeof xt / sizeof xt[0]),
+                 CLCONVT_SUCCESS);
+    const int64_t x_shape[3] = {n, len, cin};
+    write_npy("x.npy", NPY_F16, 3, x_shape, xh);
+    const char *args[] = {X,           CKPT("model_f32.safetensors"),
+                          "--name",    "max.ups.1",
+                          "--stride",  "2",
+                          "--padding", "1",
+                          "--dtype",   "f16",
+                          Y,           NULL};
+    expect_success(args);
+    const int64_t shape[3] = {n, lout, cout};
+    double *y = read_output("y.npy", NPY_F16, 3, shape);
+    double *ref = read_golden("ups.1_f32", (size_t)(n * cout * lout));
+    double *ref_nlc = malloc((size_t)(n * cout * lout) * sizeof *ref_nlc);
+    for (int64_t b = 0; b < n; ++b)
+        for (int64_t c = 0; c < cout; ++c)
+            for (int64_t o = 0; o < lout; ++o)
+                ref_nlc[(b * lout + o) * cout + c] = ref[(b * cout + c) * lout + o];
+    const double e = reference_normalised_error(y, ref_nlc, (size_t)(n * cout * lout));
+    cr_expect_leq(e, 2e-3, "normalised error %g", e);
+    free(y), free(ref), free(ref_nlc);
+}
+
+Test(cli, checkpoint_ambiguous_order_uses_weight_order) {
+    /* square.weight is (6, 5, 6): Cin == K, so only --weight-order can say which order it is. */
+    const int64_t shape[3] = {2, 5, 34};
+    const char *right[] = {"--input",
+                           golden_path("x_square.npy"),
+                           CKPT("model_f32.safetensors"),
+                           "--name",
+                           "square",
+                           "--layout",
+                           "ncl",
+                           "--stride",
+                           "3",
+                           "--padding",
+                           "1",
+                           "--weight-order",
+                           "pytorch",
+                           Y,
+                           NULL};
+    expect_success(right);
+    cr_expect_leq(golden_error("square_f32", NPY_F32, 3, shape), 2e-5);
+    const char *wrong[] = {"--input",
+                           golden_path("x_square.npy"),
+                           CKPT("model_f32.safetensors"),
+                           "--name",
+                           "square",
+                           "--layout",
+                           "ncl",
+                           "--stride",
+                           "3",
+                           "--padding",
+                           "1",
+                           Y,
+                           NULL};
+    expect_success(wrong);
+    cr_expect_gt(golden_error("square_f32", NPY_F32, 3, shape), 0.05,
+                 "the default --weight-order max should have read the weight differently");
+}
+
+/* Writes a safetensors file by hand: the 8-byte length, header, data. */
+static void write_safetensors(const char *name, const char *header, const void *data, size_t size) {
+    FILE *f = fopen(tmp_path(name), "wb");
+    cr_assert_not_null(f);
+    const uint64_t len = strlen(header);
+    unsigned char len_bytes[8];
+    for (int i = 0; i < 8; ++i)
+        len_bytes[i] = (unsigned char)(len >> (8 * i));
+    fwrite(len_bytes, 1, 8, f);
+    fwrite(header, 1, len, f);
+    fwrite(data, 1, size, f);
+    fclose(f);
+}
+
+Test(cli, checkpoint_without_name_and_without_bias) {
+    /* SPEC §5 ones case from a bare state_dict ("weight" only): no --name, no bias. */
+    const float ones[2] = {1, 1};
+    write_safetensors("bare.safetensors",
+                      "{\"weight\":{\"dtype\":\"F32\",\"shape\":[1,1,2],\"data_offsets\":[0,8]}}",
+                      ones, sizeof ones);
+    const int64_t x_shape[3] = {1, 2, 1}; /* channels-last (the default): L = 2, Cin = 1 */
+    write_f32("x.npy", 3, x_shape, ones);
+    const char *args[] = {X, "--weights", tmp_path("bare.safetensors"), "--stride", "2", Y, NULL};
+    expect_success(args);
+    const int64_t shape[3] = {1, 4, 1};
+    double *y = read_output("y.npy", NPY_F32, 3, shape);
+    for (int i = 0; i < 4; ++i)
+        cr_expect_eq(y[i], 1.0, "y[%d] = %g", i, y[i]);
+    free(y);
+}
+
+Test(cli, weight_g_weight_v_npy) {
+    const int64_t shape[3] = {2, 8, 44};
+    const char *args[] = {"--input",
+                          golden_path("x_ups.0.npy"),
+                          "--weight-g",
+                          golden_path("ups.0.weight_g.npy"),
+                          "--weight-v",
+                          golden_path("ups.0.weight_v.npy"),
+                          "--bias",
+                          golden_path("ups.0.bias.npy"),
+                          "--weight-order",
+                          "pytorch",
+                          "--layout",
+                          "ncl",
+                          "--stride",
+                          "4",
+                          "--padding",
+                          "2",
+                          Y,
+                          NULL};
+    expect_success(args);
+    cr_expect_leq(golden_error("ups.0_f32", NPY_F32, 3, shape), 2e-5);
+    /* Without the bias the output must differ: the bias really is applied. */
+    const char *no_bias[] = {"--input",
+                             golden_path("x_ups.0.npy"),
+                             "--weight-g",
+                             golden_path("ups.0.weight_g.npy"),
+                             "--weight-v",
+                             golden_path("ups.0.weight_v.npy"),
+                             "--weight-order",
+                             "pytorch",
+                             "--layout",
+                             "ncl",
+                             "--stride",
+                             "4",
+                             "--padding",
+                             "2",
+                             Y,
+                             NULL};
+    expect_success(no_bias);
+    cr_expect_gt(golden_error("ups.0_f32", NPY_F32, 3, shape), 1e-3);
+}
+
+Test(cli, checkpoint_usage_errors) {
+    write_valid_files();
+    const char *both[] = {X, W, CKPT("model_f32.safetensors"), Y, NULL};
+    expect_failure(both, 2, "alternatives: give one");
+    const char *bias[] = {X, CKPT("model_f32.safetensors"), B, Y, NULL};
+    expect_failure(bias, 2, "--bias cannot be combined with --weights");
+    const char *g_only[] = {X, "--weight-g", tmp_path("w.npy"), Y, NULL};
+    expect_failure(g_only, 2, "--weight-g needs --weight-v too");
+    const char *v_only[] = {X, "--weight-v", tmp_path("w.npy"), Y, NULL};
+    expect_failure(v_only, 2, "--weight-v needs --weight-g too");
+    const char *name_only[] = {X, W, "--name", "ups.0", Y, NULL};
+    expect_failure(name_only, 2, "--name names a layer in a --weights checkpoint");
+    const char *none[] = {X, Y, NULL};
+    expect_failure(none, 2, "--weights CKPT.safetensors");
+}
+
+Test(cli, checkpoint_file_errors) {
+    write_valid_files();
+    const char *wrong_name[] = {X, CKPT("model_f32.safetensors"), "--name", "ups.7", Y, NULL};
+    expect_failure(wrong_name, 1, "has no tensor 'ups.7.weight'");
+    /* x.npy has 2 channels; ups.1's weight is (8, 4, 4). */
+    const char *wrong_input[] = {X,   CKPT("model_f32.safetensors"), "--name", "ups.1", NCL_PT, Y,
+                                 NULL};
+    expect_failure(wrong_input, 1, "fits Cin = 2 (the input's channels) in neither order");
+    /* With weight norm, Cin comes from weight_g, and the input is checked against it. */
+    const char *wn_input[] = {X, CKPT("model_f32.safetensors"), "--name", "ups.0", NCL_PT, Y, NULL};
+    expect_failure(wn_input, 1, "has 2 channels");
+    /* A cut-short copy of a checkpoint: refused before any device work, output untouched. */
+    FILE *in = fopen(golden_path("model_f32.safetensors"), "rb");
+    cr_assert_not_null(in);
+    char buf[4096];
+    const size_t n = fread(buf, 1, sizeof buf, in);
+    fclose(in);
+    FILE *out = fopen(tmp_path("cut.safetensors"), "wb");
+    fwrite(buf, 1, n, out);
+    fclose(out);
+    const char *cut[] = {X, "--weights", tmp_path("cut.safetensors"), "--name", "ups.1", Y, NULL};
+    expect_failure(cut, 1, "reach past the end of the");
+    const char *missing[] = {X, "--weights", tmp_path("absent.safetensors"), Y, NULL};
+    expect_failure(missing, 1, "absent.safetensors: cannot open");
+    /* A weight_g of the wrong length (3 values for Cin = 2). */
+    const float g[3] = {1, 2, 3};
+    const int64_t g_shape[1] = {3};
+    write_f32("g.npy", 1, g_shape, g);
+    const char *bad_g[] = {
+        X, "--weight-g", tmp_path("g.npy"), "--weight-v", tmp_path("w.npy"), NCL_PT, Y, NULL};
+    expect_failure(bad_g, 1, "weight norm needs one value per input channel: (2, 1, 1)");
+}
+
+Test(cli, help_documents_checkpoints) {
+    const char *args[] = {"--help", NULL};
+    cr_assert_eq(run_cli(args), 0);
+    char *out = read_text(tmp_path("stdout.txt"));
+    static const char *const needles[] = {"--weights", "--name",      "--weight-g", "--weight-v",
+                                          "weight_g",  "safetensors", "Cin == K"};
+    for (size_t i = 0; i < sizeof needles / sizeof needles[0]; ++i)
+        cr_assert_not_null(strstr(out, needles[i]), "--help does not mention %s", needles[i]);
+    free(out);
+}

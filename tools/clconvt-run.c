@@ -32,6 +32,10 @@ typedef struct options {
     const char *input;
     const char *weight;
     const char *bias;
+    const char *weights;  /* a safetensors checkpoint, instead of --weight/--bias */
+    const char *name;     /* the layer's tensor prefix in it ("" when not given) */
+    const char *weight_g; /* a weight-norm pair in .npy files, instead of --weight */
+    const char *weight_v;
     const char *output;
     const char *device;
     int64_t stride;
@@ -60,6 +64,10 @@ typedef enum option_id {
     OPT_WEIGHT_ORDER,
     OPT_DTYPE,
     OPT_DEVICE,
+    OPT_WEIGHTS,
+    OPT_NAME,
+    OPT_WEIGHT_G,
+    OPT_WEIGHT_V,
     OPT_COUNT
 } option_id;
 
@@ -77,10 +85,18 @@ static const char *const option_names[OPT_COUNT] = {
     [OPT_WEIGHT_ORDER] = "--weight-order",
     [OPT_DTYPE] = "--dtype",
     [OPT_DEVICE] = "--device",
+    [OPT_WEIGHTS] = "--weights",
+    [OPT_NAME] = "--name",
+    [OPT_WEIGHT_G] = "--weight-g",
+    [OPT_WEIGHT_V] = "--weight-v",
 };
 
 static const char help_text[] =
     "Usage: " PROGRAM " --input X.npy --weight W.npy [--bias B.npy] --output Y.npy [options]\n"
+    "       " PROGRAM " --input X.npy --weights CKPT.safetensors --name PREFIX --output Y.npy\n"
+    "                   [options]\n"
+    "       " PROGRAM " --input X.npy --weight-g G.npy --weight-v V.npy [--bias B.npy]\n"
+    "                   --output Y.npy [options]\n"
     "\n"
     "Runs one ConvTranspose1d forward (MAX's max.nn.ConvTranspose1d, PyTorch's\n"
     "nn.ConvTranspose1d) on an OpenCL device and writes the result as a .npy file.\n"
@@ -93,7 +109,23 @@ static const char help_text[] =
     "  --output Y.npy        result: (N, L_out, Cout) for nlc, (N, Cout, L_out) for ncl\n"
     "                        (2-D for an unbatched input); written atomically, only on success\n"
     "\n"
-    "Parameters (K, Cin and Cout come from the weight's shape and --groups):\n"
+    "Checkpoints (instead of --weight and --bias):\n"
+    "  --weights CKPT.safetensors\n"
+    "                        a safetensors checkpoint (PyTorch's or MAX's); the layer's\n"
+    "                        tensors are PREFIX.weight, or the weight-norm pair\n"
+    "                        PREFIX.weight_g + PREFIX.weight_v (w = g * v / ||v||, folded\n"
+    "                        once), and PREFIX.bias when the file has one. F32, F16 or BF16,\n"
+    "                        whatever --dtype. The weight's order is read from its shape:\n"
+    "                        (Cin, Cout/groups, K) PyTorch, (K, Cout/groups, Cin) MAX;\n"
+    "                        --weight-order decides only when Cin == K\n"
+    "  --name PREFIX         the layer's name in the checkpoint, e.g. ups.0 (default: none,\n"
+    "                        the tensors are \"weight\" and \"bias\")\n"
+    "  --weight-g G.npy      weight norm from .npy files: g, Cin values ((Cin, 1, 1) as\n"
+    "  --weight-v V.npy      PyTorch stores it, (Cin,) or (1, 1, Cin)), and v, a weight in\n"
+    "                        --weight-order; use with --bias as for --weight\n"
+    "\n"
+    "Parameters (K, Cin and Cout come from the weight's shape and --groups; a checkpoint\n"
+    "does not store stride, padding and the rest, so give them as for --weight):\n"
     "  --stride N            stride >= 1 (default 1)\n"
     "  --padding N           crop N positions from both ends of the full output (default 0)\n"
     "  --padding LEFT,RIGHT  crop LEFT positions from the start and RIGHT from the end\n"
@@ -115,8 +147,9 @@ static const char help_text[] =
     "  f32    input and output '<f4'\n"
     "  f16    input and output '<f2'\n"
     "  bf16   input and output '<u2' holding bfloat16 bit patterns (numpy has no bfloat16)\n"
-    "  The input must hold exactly the --dtype's type. The weight and bias may hold '<f4'\n"
-    "  (converted with round-to-nearest-even) or the --dtype's own type.\n"
+    "  The input must hold exactly the --dtype's type. The weight and bias files (and\n"
+    "  --weight-g/--weight-v) may hold '<f4' (converted with round-to-nearest-even) or the\n"
+    "  --dtype's own type.\n"
     "\n"
     "Device:\n"
     "  --device SELECTOR     \"gpu\", \"cpu\", \"any\", \"P:D\" (platform:device index) or a\n"
@@ -241,6 +274,10 @@ static int set_option(option_id id, const char *value, options *opt, char *err, 
     case OPT_BIAS: opt->bias = value; break;
     case OPT_OUTPUT: opt->output = value; break;
     case OPT_DEVICE: opt->device = value; break;
+    case OPT_WEIGHTS: opt->weights = value; break;
+    case OPT_NAME: opt->name = value; break;
+    case OPT_WEIGHT_G: opt->weight_g = value; break;
+    case OPT_WEIGHT_V: opt->weight_v = value; break;
     case OPT_STRIDE: return parse_int(name, value, &opt->stride, err, err_size);
     case OPT_PADDING: return parse_padding(value, opt, err, err_size);
     case OPT_OUTPUT_PADDING: return parse_int(name, value, &opt->output_padding, err, err_size);
@@ -312,6 +349,59 @@ static void options_init(options *opt) {
     opt->dtype = CLCONVT_F32;
 }
 
+#define SEEN(id) ((seen & (1u << (id))) != 0)
+
+/* One source of weights, and only the options that go with it. */
+static int check_weight_source(unsigned seen, char *err, size_t err_size) {
+    const int sources =
+        SEEN(OPT_WEIGHT) + SEEN(OPT_WEIGHTS) + (SEEN(OPT_WEIGHT_G) || SEEN(OPT_WEIGHT_V));
+    if (sources == 0) {
+        set_error(err, err_size,
+                  "missing required option --weight (or --weights CKPT.safetensors, or "
+                  "--weight-g with --weight-v; see --help)");
+        return EXIT_USAGE;
+    }
+    if (sources > 1) {
+        set_error(err, err_size,
+                  "--weight, --weights and --weight-g/--weight-v are alternatives: give one");
+        return EXIT_USAGE;
+    }
+    if (SEEN(OPT_WEIGHT_G) != SEEN(OPT_WEIGHT_V)) {
+        set_error(err, err_size, "%s needs %s too (weight norm: w = g * v / ||v||)",
+                  SEEN(OPT_WEIGHT_G) ? "--weight-g" : "--weight-v",
+                  SEEN(OPT_WEIGHT_G) ? "--weight-v" : "--weight-g");
+        return EXIT_USAGE;
+    }
+    if (SEEN(OPT_NAME) && !SEEN(OPT_WEIGHTS)) {
+        set_error(err, err_size, "--name names a layer in a --weights checkpoint; give --weights");
+        return EXIT_USAGE;
+    }
+    if (SEEN(OPT_BIAS) && SEEN(OPT_WEIGHTS)) {
+        set_error(err, err_size,
+                  "--bias cannot be combined with --weights: the checkpoint's PREFIX.bias is "
+                  "used when it has one");
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Required options, in the order the usage line names them. */
+static int check_combinations(unsigned seen, char *err, size_t err_size) {
+    if (!SEEN(OPT_INPUT)) {
+        set_error(err, err_size, "missing required option --input (see --help)");
+        return EXIT_USAGE;
+    }
+    if (check_weight_source(seen, err, err_size) != 0)
+        return EXIT_USAGE;
+    if (!SEEN(OPT_OUTPUT)) {
+        set_error(err, err_size, "missing required option --output (see --help)");
+        return EXIT_USAGE;
+    }
+    return PARSED_RUN;
+}
+
+#undef SEEN
+
 /* Returns PARSED_RUN, PARSED_HELP, PARSED_VERSION, or EXIT_USAGE with a message in err. */
 static int parse_args(int argc, char **argv, options *opt, char *err, size_t err_size) {
     options_init(opt);
@@ -336,15 +426,7 @@ static int parse_args(int argc, char **argv, options *opt, char *err, size_t err
         if (set_option(id, value, opt, err, err_size) != 0)
             return EXIT_USAGE;
     }
-    static const option_id required[] = {OPT_INPUT, OPT_WEIGHT, OPT_OUTPUT};
-    for (size_t r = 0; r < sizeof required / sizeof required[0]; ++r) {
-        if (!(seen & (1u << required[r]))) {
-            set_error(err, err_size, "missing required option %s (see --help)",
-                      option_names[required[r]]);
-            return EXIT_USAGE;
-        }
-    }
-    return PARSED_RUN;
+    return check_combinations(seen, err, err_size);
 }
 
 /* ---- Files and shapes ---------------------------------------------------------------------- */
@@ -402,27 +484,30 @@ static int read_parameter_file(const char *option, const char *path, clconvt_dty
     return EXIT_FAILURE_RUN;
 }
 
-/* Derives Cin, Cout and K from the weight's shape, its order and the groups. */
-static int weight_geometry(const options *opt, const npy_array *w, clconvt_params *params,
+/*
+ * Derives Cin, Cout and K from a weight's shape, its order and the groups. label says where the
+ * weight came from ("--weight w.npy"); has_bias is whether a bias will be staged.
+ */
+static int weight_geometry(const options *opt, const char *label, const npy_array *w,
+                           clconvt_weight_order order, int has_bias, clconvt_params *params,
                            char *err, size_t err_size) {
     char shape[256];
     format_shape(w, shape, sizeof shape);
     if (w->ndim != 3) {
-        set_error(err, err_size, "--weight %s has shape %s, but a weight is 3-D: %s", opt->weight,
-                  shape,
-                  opt->order == CLCONVT_WEIGHT_MAX ? "(K, Cout/groups, Cin) in max order"
-                                                   : "(Cin, Cout/groups, K) in pytorch order");
+        set_error(err, err_size, "%s has shape %s, but a weight is 3-D: %s", label, shape,
+                  order == CLCONVT_WEIGHT_MAX ? "(K, Cout/groups, Cin) in max order"
+                                              : "(Cin, Cout/groups, K) in pytorch order");
         return EXIT_FAILURE_RUN;
     }
-    const int max = opt->order == CLCONVT_WEIGHT_MAX;
+    const int max = order == CLCONVT_WEIGHT_MAX;
     const int64_t cin = w->shape[max ? 2 : 0], cout_g = w->shape[1], k = w->shape[max ? 0 : 2];
     /* groups <= 0 is passed on unmultiplied so the library reports it by name. */
     int64_t cout = cout_g;
     if (opt->groups > 0) {
         if (cout_g > INT64_MAX / opt->groups) {
             set_error(err, err_size,
-                      "--weight %s: Cout/groups = %" PRId64 " times --groups %" PRId64 " overflows",
-                      opt->weight, cout_g, opt->groups);
+                      "%s: Cout/groups = %" PRId64 " times --groups %" PRId64 " overflows", label,
+                      cout_g, opt->groups);
             return EXIT_FAILURE_RUN;
         }
         cout = cout_g * opt->groups;
@@ -434,7 +519,7 @@ static int weight_geometry(const options *opt, const npy_array *w, clconvt_param
     params->output_padding = opt->output_padding;
     params->dilation = opt->dilation;
     params->groups = opt->groups;
-    params->has_bias = opt->bias != NULL;
+    params->has_bias = has_bias;
     params->layout = opt->layout;
     params->dtype = opt->dtype;
     return 0;
@@ -475,16 +560,32 @@ static int input_geometry_of(const options *opt, const npy_array *x, int64_t cin
     return 0;
 }
 
-static int check_bias(const options *opt, const npy_array *b, int64_t cout, char *err,
+/* label says where the bias came from ("--bias b.npy"). */
+static int check_bias(const char *label, const npy_array *b, int64_t cout, char *err,
                       size_t err_size) {
     if (b->ndim == 1 && b->shape[0] == cout)
         return 0;
     char shape[256];
     format_shape(b, shape, sizeof shape);
     set_error(err, err_size,
-              "--bias %s has shape %s, but the layer has Cout = %" PRId64
+              "%s has shape %s, but the layer has Cout = %" PRId64
               " (a bias is 1-D with Cout values)",
-              opt->bias, shape, cout);
+              label, shape, cout);
+    return EXIT_FAILURE_RUN;
+}
+
+/* Weight norm's g holds Cin values: (Cin, 1, 1) as PyTorch stores it, (Cin,) or (1, 1, Cin). */
+static int check_g(const char *label, const npy_array *g, int64_t cin, char *err, size_t err_size) {
+    const int64_t *s = g->shape;
+    if ((g->ndim == 1 && s[0] == cin) || (g->ndim == 3 && s[0] == cin && s[1] == 1 && s[2] == 1) ||
+        (g->ndim == 3 && s[0] == 1 && s[1] == 1 && s[2] == cin))
+        return 0;
+    char shape[256];
+    format_shape(g, shape, sizeof shape);
+    set_error(err, err_size,
+              "%s has shape %s, but weight norm needs one value per input channel: (%" PRId64
+              ", 1, 1), (%" PRId64 ",) or (1, 1, %" PRId64 ")",
+              label, shape, cin, cin, cin);
     return EXIT_FAILURE_RUN;
 }
 
@@ -515,14 +616,185 @@ static size_t output_bytes(int64_t batch, int64_t cout, int64_t length, clconvt_
 /* Files read for a run, with what the library needs to know of them. */
 typedef struct run_inputs {
     npy_array x;
-    npy_array w;
-    npy_array b;
+    npy_array w; /* --weight, or v of --weight-v; for --weights only its shape */
+    npy_array g; /* --weight-g; for --weights only its shape */
+    npy_array b; /* --bias; for --weights only its shape */
     clconvt_dtype w_dtype;
+    clconvt_dtype g_dtype;
     clconvt_dtype b_dtype;
+    clconvt_weight_order order; /* --weight-order, or what a checkpoint's shapes say */
     clconvt_params params;
     input_geometry geometry;
     int64_t length_out;
 } run_inputs;
+
+/* Replaces an array's data by its float32 conversion (when its dtype is not float32 already). */
+static int widen_to_f32(npy_array *a, clconvt_dtype *dtype, char *err, size_t err_size) {
+    if (*dtype == CLCONVT_F32)
+        return 0;
+    float *f = malloc((a->count ? a->count : 1) * sizeof *f);
+    if (f == NULL) {
+        set_error(err, err_size, "out of memory converting %zu values to f32", a->count);
+        return EXIT_FAILURE_RUN;
+    }
+    const clconvt_status st = clconvt_convert(a->data, *dtype, f, CLCONVT_F32, a->count);
+    if (st != CLCONVT_SUCCESS) {
+        free(f);
+        return library_error(st, err, err_size);
+    }
+    free(a->data);
+    a->data = f;
+    a->type = NPY_F32;
+    *dtype = CLCONVT_F32;
+    return 0;
+}
+
+/* --weight W.npy, or the weight-norm pair --weight-g G.npy --weight-v V.npy. */
+static int prepare_npy_weight(const options *opt, run_inputs *in, char *err, size_t err_size) {
+    const char *option = opt->weight_v ? "--weight-v" : "--weight";
+    const char *path = opt->weight_v ? opt->weight_v : opt->weight;
+    char label[1024];
+    snprintf(label, sizeof label, "%s %s", option, path);
+    in->order = opt->order;
+    int rc = read_parameter_file(option, path, opt->dtype, &in->w, &in->w_dtype, err, err_size);
+    if (rc == 0)
+        rc = weight_geometry(opt, label, &in->w, in->order, opt->bias != NULL, &in->params, err,
+                             err_size);
+    if (rc != 0 || opt->weight_g == NULL)
+        return rc;
+    snprintf(label, sizeof label, "--weight-g %s", opt->weight_g);
+    rc = read_parameter_file("--weight-g", opt->weight_g, opt->dtype, &in->g, &in->g_dtype, err,
+                             err_size);
+    if (rc == 0)
+        rc = check_g(label, &in->g, in->params.in_channels, err, err_size);
+    /* The library takes g and v in one dtype: when the files differ, both become f32. */
+    if (rc == 0 && in->g_dtype != in->w_dtype)
+        rc = widen_to_f32(&in->g, &in->g_dtype, err, err_size);
+    if (rc == 0 && in->g_dtype != in->w_dtype)
+        rc = widen_to_f32(&in->w, &in->w_dtype, err, err_size);
+    return rc;
+}
+
+_Static_assert(NPY_MAX_DIMS >= CLCONVT_SAFETENSORS_MAX_DIMS, "npy_array holds any tensor's shape");
+
+/* The shape of a checkpoint's tensor, as an npy_array without data (for the shape checks). */
+static clconvt_status checkpoint_shape(const char *path, const char *tensor, npy_array *out) {
+    int64_t shape[CLCONVT_SAFETENSORS_MAX_DIMS];
+    int ndim = 0;
+    memset(out, 0, sizeof *out);
+    const clconvt_status st = clconvt_safetensors_tensor_shape(path, tensor, shape, &ndim, NULL);
+    if (st != CLCONVT_SUCCESS)
+        return st;
+    out->ndim = ndim;
+    out->count = 1;
+    for (int i = 0; i < ndim; ++i) {
+        out->shape[i] = shape[i];
+        out->count *= (size_t)shape[i];
+    }
+    return CLCONVT_SUCCESS;
+}
+
+/* The names of a checkpoint layer's tensors: "PREFIX.weight" and so on. */
+typedef struct checkpoint_names {
+    char weight[600], g[600], v[600], bias[600];
+} checkpoint_names;
+
+static int checkpoint_names_of(const options *opt, checkpoint_names *n, char *err,
+                               size_t err_size) {
+    const char *prefix = opt->name ? opt->name : "";
+    const char *dot = *prefix ? "." : "";
+    char *const bufs[4] = {n->weight, n->g, n->v, n->bias};
+    static const char *const suffixes[4] = {"weight", "weight_g", "weight_v", "bias"};
+    for (int i = 0; i < 4; ++i) {
+        const int len = snprintf(bufs[i], sizeof n->weight, "%s%s%s", prefix, dot, suffixes[i]);
+        if (len < 0 || (size_t)len >= sizeof n->weight) {
+            set_error(err, err_size, "--name is too long (%zu characters)", strlen(prefix));
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+/* The input's channel count, or -1 when its rank is wrong (reported later, by name). */
+static int64_t input_channels(const options *opt, const npy_array *x) {
+    if (x->ndim != 2 && x->ndim != 3)
+        return -1;
+    return x->shape[x->ndim - 2 + (opt->layout == CLCONVT_LAYOUT_NCL ? 0 : 1)];
+}
+
+/*
+ * The checkpoint weight's order, from its shape: Cin (from weight_g, else the input's channels)
+ * leads in PyTorch order (Cin, Cout/groups, K) and ends MAX order (K, Cout/groups, Cin);
+ * --weight-order decides only when it does both.
+ */
+static int checkpoint_order(const options *opt, const char *label, const npy_array *w, int64_t cin,
+                            const char *cin_source, clconvt_weight_order *order, char *err,
+                            size_t err_size) {
+    *order = opt->order;
+    if (w->ndim != 3 || cin < 0)
+        return 0; /* weight_geometry or the input check reports it */
+    const int pytorch = w->shape[0] == cin, max = w->shape[2] == cin;
+    if (pytorch || max) {
+        if (!(pytorch && max))
+            *order = pytorch ? CLCONVT_WEIGHT_PYTORCH : CLCONVT_WEIGHT_MAX;
+        return 0;
+    }
+    char shape[256];
+    format_shape(w, shape, sizeof shape);
+    set_error(err, err_size,
+              "%s has shape %s, which fits Cin = %" PRId64 " (%s) in neither order: pytorch "
+              "(Cin, Cout/groups, K) nor max (K, Cout/groups, Cin)",
+              label, shape, cin, cin_source);
+    return EXIT_FAILURE_RUN;
+}
+
+/* --weights CKPT --name PREFIX: shapes and order from the file, before any device work. */
+static int prepare_checkpoint(const options *opt, run_inputs *in, char *err, size_t err_size) {
+    checkpoint_names n;
+    char label[1024];
+    int rc = checkpoint_names_of(opt, &n, err, err_size);
+    if (rc != 0)
+        return rc;
+    clconvt_status st = checkpoint_shape(opt->weights, n.v, &in->w);
+    const int norm = st == CLCONVT_SUCCESS;
+    if (st == CLCONVT_ERROR_NOT_FOUND)
+        st = checkpoint_shape(opt->weights, n.weight, &in->w);
+    if (st == CLCONVT_ERROR_NOT_FOUND) {
+        set_error(err, err_size,
+                  "--weights %s has no tensor '%s' (nor the weight-norm pair '%s' + '%s'); is "
+                  "--name right?",
+                  opt->weights, n.weight, n.g, n.v);
+        return EXIT_FAILURE_RUN;
+    }
+    if (st == CLCONVT_SUCCESS && norm)
+        st = checkpoint_shape(opt->weights, n.g, &in->g);
+    if (st != CLCONVT_SUCCESS)
+        return library_error(st, err, err_size);
+    st = checkpoint_shape(opt->weights, n.bias, &in->b);
+    if (st != CLCONVT_SUCCESS && st != CLCONVT_ERROR_NOT_FOUND)
+        return library_error(st, err, err_size);
+    const int has_bias = st == CLCONVT_SUCCESS;
+
+    snprintf(label, sizeof label, "--weights %s: tensor '%s'", opt->weights, norm ? n.v : n.weight);
+    const int64_t cin = norm ? (int64_t)in->g.count : input_channels(opt, &in->x);
+    char source[700];
+    if (norm)
+        snprintf(source, sizeof source, "the length of '%s'", n.g);
+    else
+        snprintf(source, sizeof source, "the input's channels");
+    rc = checkpoint_order(opt, label, &in->w, cin, source, &in->order, err, err_size);
+    if (rc == 0)
+        rc = weight_geometry(opt, label, &in->w, in->order, has_bias, &in->params, err, err_size);
+    if (rc == 0 && norm) {
+        snprintf(label, sizeof label, "--weights %s: tensor '%s'", opt->weights, n.g);
+        rc = check_g(label, &in->g, in->params.in_channels, err, err_size);
+    }
+    if (rc == 0 && has_bias) {
+        snprintf(label, sizeof label, "--weights %s: tensor '%s'", opt->weights, n.bias);
+        rc = check_bias(label, &in->b, in->params.out_channels, err, err_size);
+    }
+    return rc;
+}
 
 /* Reads and checks every file, and lets the library validate the parameters. */
 static int prepare(const options *opt, run_inputs *in, char *err, size_t err_size) {
@@ -533,22 +805,38 @@ static int prepare(const options *opt, run_inputs *in, char *err, size_t err_siz
                   npy_type_label(in->x.type), clconvt_dtype_name(opt->dtype));
         return EXIT_FAILURE_RUN;
     }
-    int rc = read_parameter_file("--weight", opt->weight, opt->dtype, &in->w, &in->w_dtype, err,
-                                 err_size);
-    if (rc == 0)
-        rc = weight_geometry(opt, &in->w, &in->params, err, err_size);
+    int rc = opt->weights ? prepare_checkpoint(opt, in, err, err_size)
+                          : prepare_npy_weight(opt, in, err, err_size);
     if (rc == 0)
         rc = input_geometry_of(opt, &in->x, in->params.in_channels, &in->geometry, err, err_size);
     if (rc == 0 && opt->bias != NULL)
         rc = read_parameter_file("--bias", opt->bias, opt->dtype, &in->b, &in->b_dtype, err,
                                  err_size);
-    if (rc == 0 && opt->bias != NULL)
-        rc = check_bias(opt, &in->b, in->params.out_channels, err, err_size);
+    if (rc == 0 && opt->bias != NULL) {
+        char label[1024];
+        snprintf(label, sizeof label, "--bias %s", opt->bias);
+        rc = check_bias(label, &in->b, in->params.out_channels, err, err_size);
+    }
     if (rc != 0)
         return rc;
     const clconvt_status st =
         clconvt_output_length(&in->params, in->geometry.length, &in->length_out);
     return st == CLCONVT_SUCCESS ? 0 : library_error(st, err, err_size);
+}
+
+/* Stages the weight (and bias) from wherever the options say they are. */
+static clconvt_status stage_parameters(const options *opt, const run_inputs *in,
+                                       clconvt_layer *layer) {
+    if (opt->weights != NULL)
+        return clconvt_layer_load_safetensors(layer, opt->weights, opt->name ? opt->name : "",
+                                              opt->order);
+    clconvt_status st =
+        opt->weight_g != NULL
+            ? clconvt_layer_set_weight_norm(layer, in->g.data, in->w.data, in->order, in->w_dtype)
+            : clconvt_layer_set_weight(layer, in->w.data, in->order, in->w_dtype);
+    if (st == CLCONVT_SUCCESS && opt->bias != NULL)
+        st = clconvt_layer_set_bias(layer, in->b.data, in->b_dtype);
+    return st;
 }
 
 /* Opens the device, stages the layer and runs the forward into y. */
@@ -559,9 +847,7 @@ static int compute(const options *opt, const run_inputs *in, void *y, char *err,
     if (st == CLCONVT_SUCCESS)
         st = clconvt_layer_create(device, &in->params, &layer);
     if (st == CLCONVT_SUCCESS)
-        st = clconvt_layer_set_weight(layer, in->w.data, opt->order, in->w_dtype);
-    if (st == CLCONVT_SUCCESS && opt->bias != NULL)
-        st = clconvt_layer_set_bias(layer, in->b.data, in->b_dtype);
+        st = stage_parameters(opt, in, layer);
     if (st == CLCONVT_SUCCESS)
         st = clconvt_layer_forward_host(layer, in->x.data, y, in->geometry.batch,
                                         in->geometry.length);
@@ -617,6 +903,7 @@ cleanup:
     free(y);
     npy_free(&in.x);
     npy_free(&in.w);
+    npy_free(&in.g);
     npy_free(&in.b);
     return rc;
 }
