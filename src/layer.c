@@ -64,8 +64,9 @@ clconvt_status clconvt_layer_create_with_plan(clconvt_device *device, const clco
     size_t packed_bytes;
     status = plan_choose(device, params, plan, &layer->plan);
     if (status == CLCONVT_SUCCESS)
-        status = clconvt_tensor_bytes("packed weight", params->in_channels * params->kernel_length,
-                                      layer->plan.cout_g_padded, 1, params->dtype, &packed_bytes);
+        status = clconvt_tensor_bytes(
+            "packed weight", layer->plan.path == PATH_PHASE_DW ? 1 : params->in_channels,
+            params->kernel_length, layer->plan.cout_g_padded, params->dtype, &packed_bytes);
     if (status == CLCONVT_SUCCESS && packed_bytes > device->max_alloc_bytes)
         status = clconvt_fail(CLCONVT_ERROR_TOO_LARGE,
                               "the packed weight (%zu bytes for in_channels=%lld, "
@@ -318,7 +319,7 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
     cl_mem bias = layer->bias ? layer->bias : layer->weight;
     size_t global[3] = {
         (size_t)layer_ceil_div(layer_ceil_div(length_out, p->stride), plan->tile_p),
-        (size_t)(p->groups * (cout_pad / plan->tile_c)),
+        (size_t)plan_channel_tiles(plan, p),
         (size_t)(batch * p->stride),
     };
     const size_t local[3] = {(size_t)plan->local[0], (size_t)plan->local[1],

@@ -15,6 +15,7 @@ extern const char clconvt_source_phase[];
 extern const char clconvt_source_phase_pos[];
 extern const char clconvt_source_phase_chan[];
 extern const char clconvt_source_col2im[];
+extern const char clconvt_source_phase_dw[];
 
 static const struct {
     const char *name, *kernel, *source;
@@ -32,6 +33,10 @@ static const struct {
                          "phase_chan_forward",
                          clconvt_source_phase_chan,
                          {.path = PATH_PHASE_CHAN, .vec = 16, .tile_p = 8, .tile_c = 16}},
+    [PATH_PHASE_DW] = {"phase_dw",
+                       "phase_dw_forward",
+                       clconvt_source_phase_dw,
+                       {.path = PATH_PHASE_DW, .vec = 16, .tile_p = 8, .tile_c = 16}},
     /* The kernel is the col2im half; one work-item per output element. */
     [PATH_GEMM] = {"gemm",
                    "col2im_forward",
@@ -49,8 +54,38 @@ const char *plan_kernel_name(const plan *plan) {
     return PATHS[plan->path].kernel;
 }
 
-static void finish(plan *p, int64_t cout_g) {
-    p->cout_g_padded = (int)((cout_g + p->tile_c - 1) / p->tile_c * p->tile_c);
+static void finish(plan *p, const clconvt_params *params) {
+    /* Depthwise: the channel tile runs across groups, so pad the channel count instead. */
+    const int64_t channels =
+        p->path == PATH_PHASE_DW ? params->groups : params->out_channels / params->groups;
+    p->cout_g_padded = (int)((channels + p->tile_c - 1) / p->tile_c * p->tile_c);
+}
+
+size_t plan_packed_count(const plan *p, const clconvt_params *params) {
+    if (p->path == PATH_PHASE_DW)
+        return (size_t)(params->kernel_length * p->cout_g_padded);
+    return (size_t)(params->in_channels * p->cout_g_padded * params->kernel_length);
+}
+
+int64_t plan_packed_index(const plan *p, const clconvt_params *params, int64_t g, int64_t k,
+                          int64_t ci_local, int64_t c) {
+    const int64_t k_len = params->kernel_length, cin_g = params->in_channels / params->groups;
+    switch (p->path) {
+    case PATH_GEMM: /* W^T per group: (Cout_g * K) x Cin_g */
+        return ((g * (params->out_channels / params->groups) + c) * k_len + k) * cin_g + ci_local;
+    case PATH_PHASE_DW: /* [k][channel] */ return k * p->cout_g_padded + g;
+    default: /* [group][k][channel tile][ci][c in tile] */
+        return (((g * k_len + k) * (p->cout_g_padded / p->tile_c) + c / p->tile_c) * cin_g +
+                ci_local) *
+                   p->tile_c +
+               c % p->tile_c;
+    }
+}
+
+int64_t plan_channel_tiles(const plan *p, const clconvt_params *params) {
+    if (p->path == PATH_PHASE_DW)
+        return p->cout_g_padded / p->tile_c;
+    return params->groups * (p->cout_g_padded / p->tile_c);
 }
 
 /*
@@ -65,7 +100,7 @@ static void fixed_local_size(const clconvt_params *params, plan *p) {
         p->local[2] = 1;
     if (p->local[0] != 0)
         return;
-    const int64_t channel_tiles = params->groups * (p->cout_g_padded / p->tile_c);
+    const int64_t channel_tiles = plan_channel_tiles(p, params);
     const int wide = LOCAL_WIDE;
     if (params->stride >= 16 && p->path != PATH_GEMM) {
         /* Large strides (WaveGlow's 256): one phase's outputs are a stride apart, so a cache line
@@ -98,6 +133,10 @@ static void default_plan(const clconvt_device *device, const clconvt_params *par
                       .tile_p = 32,
                       .tile_c = tile_c,
                       .ci_chunk = cpu && cin_g > 256 ? 128 : 0};
+    } else if (cin_g == 1 && cout_g == 1 && params->groups >= 8) {
+        /* Depthwise, channels-last: vectorise over neighbouring channels. */
+        const int vec = params->groups >= 16 ? 16 : 8;
+        *out = (plan){.path = PATH_PHASE_DW, .vec = vec, .tile_p = 8, .tile_c = vec};
     } else if (cout_g >= 16) {
         /* Channels are contiguous in NLC rows: vectorise over output channels. */
         *out = (plan){
@@ -106,7 +145,7 @@ static void default_plan(const clconvt_device *device, const clconvt_params *par
         /* Too few output channels per group to fill a vector: the scalar tile. */
         *out = (plan){.path = PATH_PHASE, .vec = 1, .tile_p = 4, .tile_c = cout_g >= 3 ? 4 : 1};
     }
-    finish(out, cout_g);
+    finish(out, params);
     fixed_local_size(params, out);
 }
 
@@ -122,11 +161,17 @@ static clconvt_status check_shape(const char *origin, const char *text,
         return refuse(origin, text, "phase_pos needs the NCL layout");
     if (p->path == PATH_PHASE_CHAN && params->layout != CLCONVT_LAYOUT_NLC)
         return refuse(origin, text, "phase_chan needs the NLC layout");
-    if ((p->path == PATH_PHASE_POS || p->path == PATH_PHASE_CHAN) && p->vec != 4 && p->vec != 8 &&
-        p->vec != 16)
+    if (p->path == PATH_PHASE_DW &&
+        (params->layout != CLCONVT_LAYOUT_NLC || params->in_channels != params->groups ||
+         params->out_channels != params->groups))
+        return refuse(origin, text, "phase_dw needs a depthwise layer (groups = Cin = Cout), NLC");
+    if ((p->path == PATH_PHASE_POS || p->path == PATH_PHASE_CHAN || p->path == PATH_PHASE_DW) &&
+        p->vec != 4 && p->vec != 8 && p->vec != 16)
         return refuse(origin, text, "vec must be 4, 8 or 16");
     if (p->path == PATH_PHASE_POS && p->tile_p % p->vec != 0)
         return refuse(origin, text, "phase_pos needs p to be a multiple of vec");
+    if (p->path == PATH_PHASE_DW && p->tile_c != p->vec)
+        return refuse(origin, text, "phase_dw's channel tile is its vector: c must equal vec");
     if (p->path == PATH_PHASE_CHAN && p->tile_c % p->vec != 0)
         return refuse(origin, text, "phase_chan needs c to be a multiple of vec");
     if (p->path == PATH_GEMM && params->dtype != CLCONVT_F32)
@@ -167,7 +212,8 @@ clconvt_status plan_parse(const clconvt_device *device, const clconvt_params *pa
                 p = PATHS[i].usual;
         }
     if (!found)
-        return refuse(origin, text, "names no kernel path (phase, phase_pos, phase_chan, gemm)");
+        return refuse(origin, text,
+                      "names no kernel path (phase, phase_pos, phase_chan, phase_dw, gemm)");
     int *fields[KEY_COUNT];
     key_fields(&p, fields);
     for (const char *s = colon; s != NULL && *s; s = strchr(s, ',')) {
@@ -190,7 +236,7 @@ clconvt_status plan_parse(const clconvt_device *device, const clconvt_params *pa
     clconvt_status status = check_shape(origin, text, params, &p);
     if (status != CLCONVT_SUCCESS)
         return status;
-    finish(&p, params->out_channels / params->groups);
+    finish(&p, params);
     fixed_local_size(params, &p);
     *out = p;
     return CLCONVT_SUCCESS;

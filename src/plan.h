@@ -10,6 +10,7 @@ typedef enum plan_path {
     PATH_PHASE = 0,  /* generic: scalar register tile, any layout (phase.cl) */
     PATH_PHASE_POS,  /* NCL: vectors over positions of a phase (phase_pos.cl) */
     PATH_PHASE_CHAN, /* NLC: vectors over output channels (phase_chan.cl) */
+    PATH_PHASE_DW,   /* NLC depthwise: vectors over channels (phase_dw.cl) */
     PATH_GEMM,       /* CLBlast GEMM into a column buffer, then col2im (gemm_path.c) */
     PATH_COUNT
 } plan_path;
@@ -24,7 +25,7 @@ typedef struct plan {
     int local[3]; /* work-group extent over (position tiles, channel tiles, phases); 0: unset */
 } plan;
 
-/* Name of a path ("phase", "phase_pos", "phase_chan", "gemm"). */
+/* Name of a path ("phase", "phase_pos", "phase_chan", "phase_dw", "gemm"). */
 const char *plan_path_name(plan_path path);
 
 /*
@@ -46,6 +47,15 @@ void plan_format(const plan *plan, char *text, size_t size);
 /* The kernel's source text and entry point for a plan. */
 const char *plan_source(const plan *plan);
 const char *plan_kernel_name(const plan *plan);
+
+/* Elements of the packed weight, and where weight (group g, tap k, input channel ci_local of the
+ * group, output channel c of the group) goes in it: the layout the plan's kernel reads. */
+size_t plan_packed_count(const plan *plan, const clconvt_params *params);
+int64_t plan_packed_index(const plan *plan, const clconvt_params *params, int64_t g, int64_t k,
+                          int64_t ci_local, int64_t c);
+
+/* Work-items along the channel dimension of the grid (before rounding to work-groups). */
+int64_t plan_channel_tiles(const plan *plan, const clconvt_params *params);
 
 /* The -D options that specialise the kernel for a layer and plan. */
 void plan_build_options(const clconvt_params *params, const plan *plan, char *options, size_t size);

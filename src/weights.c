@@ -17,9 +17,8 @@ clconvt_status weights_stage(const clconvt_params *p, const plan *plan, const vo
                              staged_weight *out) {
     const int64_t cin = p->in_channels, k_len = p->kernel_length, groups = p->groups;
     const int64_t cin_g = cin / groups, cout_g = p->out_channels / groups;
-    const int64_t pad = plan->cout_g_padded, tile = plan->tile_c, tiles = pad / tile;
     const size_t count = (size_t)(cin * cout_g * k_len); /* validated not to overflow */
-    const size_t packed_count = (size_t)(cin * pad * k_len);
+    const size_t packed_count = plan_packed_count(plan, p);
     const size_t elem = clconvt_dtype_size(p->dtype);
     staged_weight w = {0};
     clconvt_status status = CLCONVT_SUCCESS;
@@ -45,13 +44,7 @@ clconvt_status weights_stage(const clconvt_params *p, const plan *plan, const vo
                 const int64_t max_index = (k * cout_g + c) * cin + ci;
                 const float v = source[order == CLCONVT_WEIGHT_PYTORCH ? pytorch_index : max_index];
                 max_f[max_index] = v;
-                /* gemm: W^T per group, (Cout_g * K) x Cin_g; phase paths: per channel tile. */
-                const int64_t at =
-                    plan->path == PATH_GEMM
-                        ? ((g * cout_g + c) * k_len + k) * cin_g + ci_local
-                        : (((g * k_len + k) * tiles + c / tile) * cin_g + ci_local) * tile +
-                              c % tile;
-                packed_f[at] = v;
+                packed_f[plan_packed_index(plan, p, g, k, ci_local, c)] = v;
             }
     }
     if ((status = clconvt_convert(max_f, CLCONVT_F32, w.max_order, p->dtype, count)) !=

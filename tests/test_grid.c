@@ -238,3 +238,43 @@ Test(grid_paths, gemm_split_columns, .timeout = 600) {
     setenv("CLCONVT_GEMM_COLUMN_BYTES", "4096", 1);
     run_forced("gemm", "gemm", BOTH);
 }
+
+/* Depthwise layers (groups = Cin = Cout) in NLC take their own path, vectorised over channels;
+ * channel counts that leave a partial vector, every stride, dilation and K. */
+static void run_depthwise(const char *forced) {
+    if (forced != NULL)
+        setenv("CLCONVT_PLAN", forced, 1);
+    static const int64_t channels[] = {5, 16, 21, 40};
+    int ran = 0;
+    for (int64_t stride = 1; stride <= 8; ++stride)
+        for (int64_t dilation = 1; dilation <= 3; ++dilation)
+            for (int64_t k = 1; k <= 17; k += 2) {
+                const int64_t c = channels[(stride + k) % 4];
+                clconvt_params p;
+                clconvt_params_init(&p, c, c, k);
+                p.groups = c;
+                p.stride = stride;
+                p.dilation = dilation;
+                p.pad_left = (k + stride) % 4;
+                p.pad_right = k / 3;
+                p.output_padding = (k + dilation) % (stride > dilation ? stride : dilation);
+                p.has_bias = (int)(k % 3 != 0);
+                const int64_t batch = 1 + k % 3, length = 3 + (k * 7) % 40;
+                int64_t length_out;
+                if (clconvt_output_length(&p, length, &length_out) != CLCONVT_SUCCESS)
+                    continue;
+                const clconvt_weight_order order = (clconvt_weight_order)(k % 2);
+                const double error = support_run_case(&p, batch, length, order, (uint64_t)k);
+                cr_assert(error <= 2e-5, "normalised error %.3g for %s", error,
+                          support_describe(&p, batch, length, order));
+                ++ran;
+            }
+    cr_assert_gt(ran, 150);
+}
+
+Test(grid_paths, phase_dw_default, .timeout = 600) {
+    run_depthwise(NULL);
+}
+Test(grid_paths, phase_dw_narrow, .timeout = 600) {
+    run_depthwise("phase_dw:vec=4,p=3,c=4,lp=3,lc=2,lr=2");
+}
