@@ -92,15 +92,15 @@ static clconvt_status enqueue_gemms(clconvt_layer *layer, cl_command_queue queue
 
 /* Gather one chunk's columns into outputs [o_first, o_first + o_count). */
 static clconvt_status enqueue_col2im(clconvt_layer *layer, cl_command_queue queue, cl_mem col,
-                                     cl_mem out, int64_t length_out, int64_t n0, int64_t samples,
-                                     int64_t i_lo, int64_t count, int64_t o_first, int64_t o_count,
-                                     int accumulate, cl_event *done) {
+                                     cl_mem out, int64_t pad_left, int64_t length_out, int64_t n0,
+                                     int64_t samples, int64_t i_lo, int64_t count, int64_t o_first,
+                                     int64_t o_count, int accumulate, cl_event *done) {
     const clconvt_params *p = &layer->params;
     const phase_steps steps = layer_phase_steps(p);
     const cl_int has_bias = p->has_bias != 0, cout_g = (cl_int)(p->out_channels / p->groups);
     const cl_int groups = (cl_int)p->groups, k_len = (cl_int)p->kernel_length;
     const cl_int dilation = (cl_int)p->dilation, acc = accumulate;
-    const cl_long pad_left = p->pad_left, l_out = length_out, first = o_first, n_out = o_count;
+    const cl_long pad = pad_left, l_out = length_out, first = o_first, n_out = o_count;
     const cl_long lo = i_lo, chunk_length = count, n_first = n0;
     cl_mem bias = layer->bias ? layer->bias : col; /* never read without a bias */
     const size_t local[3] = {(size_t)layer->plan.local[0], (size_t)layer->plan.local[1], 1};
@@ -127,7 +127,7 @@ static clconvt_status enqueue_col2im(clconvt_layer *layer, cl_command_queue queu
         {sizeof dilation, &dilation},
         {sizeof steps.tap_step, &steps.tap_step},
         {sizeof steps.dm, &steps.dm},
-        {sizeof pad_left, &pad_left},
+        {sizeof pad, &pad},
         {sizeof l_out, &l_out},
         {sizeof first, &first},
         {sizeof n_out, &n_out},
@@ -149,8 +149,8 @@ static clconvt_status enqueue_col2im(clconvt_layer *layer, cl_command_queue queu
 }
 
 clconvt_status gemm_enqueue(clconvt_layer *layer, cl_command_queue queue, cl_mem in, cl_mem out,
-                            int64_t batch, int64_t length_in, int64_t length_out, cl_uint num_wait,
-                            const cl_event *wait, cl_event *done) {
+                            int64_t batch, int64_t length_in, int64_t length_out, int64_t pad_left,
+                            cl_uint num_wait, const cl_event *wait, cl_event *done) {
     const clconvt_params *p = &layer->params;
     chunking chunks = {0, 0, 0};
     cl_mem col = NULL;
@@ -174,8 +174,8 @@ clconvt_status gemm_enqueue(clconvt_layer *layer, cl_command_queue queue, cl_mem
              * alone); later ones add to the outputs their inputs reach. */
             int64_t o_first = 0, o_end = length_out;
             if (i_lo > 0) {
-                o_first = i_lo * p->stride - p->pad_left;
-                o_end = (i_lo + count - 1) * p->stride - p->pad_left + reach + 1;
+                o_first = i_lo * p->stride - pad_left;
+                o_end = (i_lo + count - 1) * p->stride - pad_left + reach + 1;
                 o_first = o_first < 0 ? 0 : o_first;
                 o_end = o_end > length_out ? length_out : o_end;
             }
@@ -183,8 +183,8 @@ clconvt_status gemm_enqueue(clconvt_layer *layer, cl_command_queue queue, cl_mem
             status = enqueue_gemms(layer, queue, in, col, length_in, n0, samples, i_lo, count);
             if (status == CLCONVT_SUCCESS && o_end > o_first)
                 status =
-                    enqueue_col2im(layer, queue, col, out, length_out, n0, samples, i_lo, count,
-                                   o_first, o_end - o_first, i_lo > 0, last ? done : NULL);
+                    enqueue_col2im(layer, queue, col, out, pad_left, length_out, n0, samples, i_lo,
+                                   count, o_first, o_end - o_first, i_lo > 0, last ? done : NULL);
             else if (status == CLCONVT_SUCCESS && last && done != NULL &&
                      (err = clEnqueueMarkerWithWaitList(queue, 0, NULL, done)) != CL_SUCCESS)
                 status = clconvt_fail_cl("clEnqueueMarkerWithWaitList", err);

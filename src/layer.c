@@ -226,14 +226,8 @@ clconvt_status clconvt_layer_get_weight(const clconvt_layer *layer, void *host) 
     return CLCONVT_SUCCESS;
 }
 
-/* The checks every forward shares: the layer is ready, the sizes are sane. */
-typedef struct forward_shape {
-    int64_t length_out;
-    size_t in_bytes, out_bytes;
-} forward_shape;
-
-static clconvt_status check_forward(const clconvt_layer *layer, const char *function, int64_t batch,
-                                    int64_t length_in, forward_shape *shape) {
+clconvt_status layer_check_forward(const clconvt_layer *layer, const char *function, int64_t batch,
+                                   int64_t length_in, forward_shape *shape) {
     const clconvt_params *p = &layer->params;
     if (layer->weight == NULL)
         return clconvt_fail(CLCONVT_ERROR_NOT_READY,
@@ -305,8 +299,8 @@ phase_steps layer_phase_steps(const clconvt_params *params) {
 /* Set the planned kernel's arguments (every path takes the same ones) and enqueue it. */
 static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
                                     cl_mem out, int64_t batch, int64_t length_in,
-                                    int64_t length_out, cl_uint num_wait, const cl_event *wait,
-                                    cl_event *done) {
+                                    int64_t length_out, int64_t pad, cl_uint num_wait,
+                                    const cl_event *wait, cl_event *done) {
     const clconvt_params *p = &layer->params;
     const plan *plan = &layer->plan;
     const phase_steps steps = layer_phase_steps(p);
@@ -314,7 +308,7 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
     const cl_int cout_g = (cl_int)(p->out_channels / p->groups), cout_pad = plan->cout_g_padded;
     const cl_int groups = (cl_int)p->groups, k_len = (cl_int)p->kernel_length;
     const cl_int dilation = (cl_int)p->dilation, tap_step = steps.tap_step, dm = steps.dm;
-    const cl_long pad_left = p->pad_left, l_in = length_in, l_out = length_out, n = batch;
+    const cl_long pad_left = pad, l_in = length_in, l_out = length_out, n = batch;
     /* Kernels take every buffer argument; without a bias the weight stands in, never read. */
     cl_mem bias = layer->bias ? layer->bias : layer->weight;
     size_t global[3] = {
@@ -366,15 +360,14 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
     return status;
 }
 
-/* Enqueue the forward on the layer's planned path. */
-static clconvt_status enqueue_forward(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
-                                      cl_mem out, int64_t batch, int64_t length_in,
-                                      int64_t length_out, cl_uint num_wait, const cl_event *wait,
-                                      cl_event *done) {
+clconvt_status layer_enqueue(clconvt_layer *layer, cl_command_queue queue, cl_mem in, cl_mem out,
+                             int64_t batch, int64_t length_in, int64_t length_out, int64_t pad_left,
+                             cl_uint num_wait, const cl_event *wait, cl_event *done) {
     if (layer->plan.path == PATH_GEMM)
-        return gemm_enqueue(layer, queue, in, out, batch, length_in, length_out, num_wait, wait,
-                            done);
-    return enqueue_phase(layer, queue, in, out, batch, length_in, length_out, num_wait, wait, done);
+        return gemm_enqueue(layer, queue, in, out, batch, length_in, length_out, pad_left, num_wait,
+                            wait, done);
+    return enqueue_phase(layer, queue, in, out, batch, length_in, length_out, pad_left, num_wait,
+                         wait, done);
 }
 
 clconvt_status clconvt_layer_forward(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
@@ -386,7 +379,7 @@ clconvt_status clconvt_layer_forward(clconvt_layer *layer, cl_command_queue queu
         return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT, "%s: num_wait=%u but wait_list is %s",
                             function, (unsigned)num_wait, wait_list ? "not NULL" : "NULL");
     forward_shape shape;
-    clconvt_status status = check_forward(layer, function, batch, length_in, &shape);
+    clconvt_status status = layer_check_forward(layer, function, batch, length_in, &shape);
     if (status != CLCONVT_SUCCESS)
         return status;
     if (queue == NULL)
@@ -408,60 +401,8 @@ clconvt_status clconvt_layer_forward(clconvt_layer *layer, cl_command_queue queu
     if ((status = check_buffer(in, "input", shape.in_bytes)) != CLCONVT_SUCCESS ||
         (status = check_buffer(out, "output", shape.out_bytes)) != CLCONVT_SUCCESS)
         return status;
-    status = enqueue_forward(layer, queue, in, out, batch, length_in, shape.length_out, num_wait,
-                             wait_list, done);
-    if (status == CLCONVT_SUCCESS)
-        clconvt_clear_error();
-    return status;
-}
-
-static clconvt_status check_allocation(const clconvt_device *device, const char *what,
-                                       size_t bytes) {
-    if (bytes > device->max_alloc_bytes)
-        return clconvt_fail(CLCONVT_ERROR_TOO_LARGE,
-                            "the %s needs a buffer of %zu bytes, more than the device's largest "
-                            "allocation (%llu bytes)",
-                            what, bytes, (unsigned long long)device->max_alloc_bytes);
-    return CLCONVT_SUCCESS;
-}
-
-clconvt_status clconvt_layer_forward_host(clconvt_layer *layer, const void *in, void *out,
-                                          int64_t batch, int64_t length_in) {
-    static const char *const function = "clconvt_layer_forward_host";
-    CLCONVT_CHECK_NOT_NULL(layer, function);
-    forward_shape shape;
-    clconvt_status status = check_forward(layer, function, batch, length_in, &shape);
-    if (status != CLCONVT_SUCCESS)
-        return status;
-    if (batch == 0) {
-        clconvt_clear_error();
-        return CLCONVT_SUCCESS;
-    }
-    CLCONVT_CHECK_NOT_NULL(in, function);
-    CLCONVT_CHECK_NOT_NULL(out, function);
-    clconvt_device *device = layer->device;
-    if ((status = check_allocation(device, "input", shape.in_bytes)) != CLCONVT_SUCCESS ||
-        (status = check_allocation(device, "output", shape.out_bytes)) != CLCONVT_SUCCESS)
-        return status;
-    cl_mem in_buffer = NULL, out_buffer = NULL;
-    cl_int err;
-    if ((status = upload(layer, in, shape.in_bytes, "input", &in_buffer)) != CLCONVT_SUCCESS ||
-        (status = device_buffer_create(device, CL_MEM_WRITE_ONLY, shape.out_bytes, NULL, "output",
-                                       &out_buffer)) != CLCONVT_SUCCESS)
-        goto cleanup;
-    cl_event done = NULL;
-    status = enqueue_forward(layer, device->queue, in_buffer, out_buffer, batch, length_in,
-                             shape.length_out, 0, NULL, &done);
-    if (status != CLCONVT_SUCCESS)
-        goto cleanup;
-    err = clEnqueueReadBuffer(device->queue, out_buffer, CL_TRUE, 0, shape.out_bytes, out, 1, &done,
-                              NULL);
-    clReleaseEvent(done);
-    if (err != CL_SUCCESS)
-        status = clconvt_fail_cl("clEnqueueReadBuffer(output)", err);
-cleanup:
-    device_buffer_release(device, in_buffer);
-    device_buffer_release(device, out_buffer);
+    status = layer_enqueue(layer, queue, in, out, batch, length_in, shape.length_out,
+                           layer->params.pad_left, num_wait, wait_list, done);
     if (status == CLCONVT_SUCCESS)
         clconvt_clear_error();
     return status;

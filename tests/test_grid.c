@@ -278,3 +278,12 @@ Test(grid_paths, phase_dw_default, .timeout = 600) {
 Test(grid_paths, phase_dw_narrow, .timeout = 600) {
     run_depthwise("phase_dw:vec=4,p=3,c=4,lp=3,lc=2,lr=2");
 }
+
+/* forward_host splits work larger than one device allocation: with the limit lowered to 8 KiB,
+ * these cases run as many pieces, by samples and by ranges of outputs with their input halos. */
+Test(grid_split, small_allocations, .timeout = 600) {
+    setenv("CLCONVT_MAX_ALLOC_BYTES", "8192", 1);
+    static const int64_t strides[] = {1, 2, 5, 8};
+    for (size_t s = 0; s < sizeof strides / sizeof strides[0]; ++s)
+        run_stride(strides[s], CLCONVT_F32, 1);
+}
