@@ -4,12 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "disk_cache.h"
 #include "error.h"
 
 typedef struct program_entry {
     const char *source;
     char *options;
     cl_program program;
+    int store_on_disk; /* built from source here, not yet written to the disk cache */
     struct program_entry *next;
 } program_entry;
 
@@ -19,6 +21,8 @@ struct program_cache {
     pthread_mutex_t lock;
     program_entry *entries;
     uint64_t builds;
+    disk_cache *disk; /* NULL: no disk cache */
+    uint64_t disk_hits;
 };
 
 clconvt_status program_cache_create(cl_context context, cl_device_id device, program_cache **out) {
@@ -31,6 +35,7 @@ clconvt_status program_cache_create(cl_context context, cl_device_id device, pro
     }
     cache->context = context;
     cache->device = device;
+    cache->disk = disk_cache_open(device); /* NULL when off or unusable: not an error */
     *out = cache;
     return CLCONVT_SUCCESS;
 }
@@ -38,6 +43,7 @@ clconvt_status program_cache_create(cl_context context, cl_device_id device, pro
 void program_cache_destroy(program_cache *cache) {
     if (cache == NULL)
         return;
+    program_cache_store(cache);
     program_entry *entry = cache->entries;
     while (entry != NULL) {
         program_entry *next = entry->next;
@@ -46,6 +52,7 @@ void program_cache_destroy(program_cache *cache) {
         free(entry);
         entry = next;
     }
+    disk_cache_close(cache->disk);
     pthread_mutex_destroy(&cache->lock);
     free(cache);
 }
@@ -69,8 +76,14 @@ static char *build_log(cl_program program, cl_device_id device) {
     return log;
 }
 
+/* The program from the disk cache (*from_disk = 1), else built from source. Only a failure to
+ * build from source is an error: the disk cache fails silently. */
 static clconvt_status build(program_cache *cache, const char *source, const char *options,
-                            cl_program *out) {
+                            cl_program *out, int *from_disk) {
+    *from_disk = cache->disk != NULL &&
+                 disk_cache_load(cache->disk, cache->context, cache->device, source, options, out);
+    if (*from_disk)
+        return CLCONVT_SUCCESS;
     cl_int err;
     cl_program program = clCreateProgramWithSource(cache->context, 1, &source, NULL, &err);
     if (err != CL_SUCCESS)
@@ -108,7 +121,8 @@ clconvt_status program_cache_get(program_cache *cache, const char *source, const
         status = clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for a program");
         goto cleanup;
     }
-    status = build(cache, source, options, &entry->program);
+    int from_disk = 0;
+    status = build(cache, source, options, &entry->program, &from_disk);
     if (status != CLCONVT_SUCCESS) {
         free(entry);
         free(options_copy);
@@ -118,7 +132,11 @@ clconvt_status program_cache_get(program_cache *cache, const char *source, const
     entry->options = options_copy;
     entry->next = cache->entries;
     cache->entries = entry;
-    cache->builds++;
+    if (from_disk)
+        cache->disk_hits++;
+    else
+        cache->builds++;
+    entry->store_on_disk = !from_disk && cache->disk != NULL;
     *out = entry->program;
 cleanup:
     pthread_mutex_unlock(&cache->lock);
@@ -130,4 +148,26 @@ uint64_t program_cache_builds(program_cache *cache) {
     const uint64_t builds = cache->builds;
     pthread_mutex_unlock(&cache->lock);
     return builds;
+}
+
+uint64_t program_cache_disk_hits(program_cache *cache) {
+    pthread_mutex_lock(&cache->lock);
+    const uint64_t hits = cache->disk_hits;
+    pthread_mutex_unlock(&cache->lock);
+    return hits;
+}
+
+void program_cache_store(program_cache *cache) {
+    pthread_mutex_lock(&cache->lock);
+    for (program_entry *entry = cache->entries; entry != NULL; entry = entry->next) {
+        if (!entry->store_on_disk)
+            continue;
+        entry->store_on_disk = 0; /* one attempt: a failed store is not retried */
+        /* Another process may have stored it meanwhile; reading it back costs far less than the
+         * binary query, which can compile (seconds on PoCL). */
+        if (!disk_cache_contains(cache->disk, entry->source, entry->options))
+            disk_cache_store(cache->disk, cache->device, entry->source, entry->options,
+                             entry->program);
+    }
+    pthread_mutex_unlock(&cache->lock);
 }
