@@ -15,7 +15,8 @@
  *
  * Weights are packed by the host as [group][k][channel tile][ci][co within the tile], the output
  * channels padded with zeros to whole tiles: a work-item reads its tile's weights for one tap as
- * one contiguous stream, with no bounds checks.
+ * one contiguous stream, with no bounds checks. They hold the weights rounded to the layer's dtype,
+ * as float: the inner loops then convert nothing (f16 or bf16 values are exact in float).
  */
 
 #define CAT_(a, b) a##b
@@ -28,12 +29,51 @@ typedef float store_t;
 #define LOADV(n, p) CAT(vload, n)(0, (p))
 #define STOREV(n, p, v) CAT(vstore, n)((v), 0, (p))
 #elif DTYPE == 1
-/* vload_half / vstore_half are core OpenCL: no cl_khr_fp16 needed. */
+/* f16 bits are decoded and encoded with integer operations: PoCL's vload_half / vstore_half_rte
+ * work lane by lane through slow generic code (3x slower forwards, minutes of compile). */
 typedef half store_t;
-#define LOAD(p, i) vload_half((i), (p))
-#define STORE(p, i, v) vstore_half_rte((v), (i), (p))
-#define LOADV(n, p) CAT(vload_half, n)(0, (p))
-#define STOREV(n, p, v) CAT(CAT(vstore_half, n), _rte)((v), 0, (p))
+#define LOAD(p, i) half_bits_to_float1(((__global const ushort *)(p))[i])
+#define STORE(p, i, v) (((__global ushort *)(p))[i] = float_to_half_bits(v))
+#define LOADV(n, p) CAT(half_bits_to_float, n)(CAT(vload, n)(0, (__global const ushort *)(p)))
+#define STOREV(n, p, v)                                                                            \
+    do {                                                                                           \
+        float lanes_[n];                                                                           \
+        CAT(vstore, n)((v), 0, lanes_);                                                            \
+        for (int l_ = 0; l_ < n; ++l_)                                                             \
+            ((__global ushort *)(p))[l_] = float_to_half_bits(lanes_[l_]);                         \
+    } while (0)
+#define HALF_DECODER(n, suffix)                                                                    \
+    inline CAT(float, n) CAT(half_bits_to_float, suffix)(CAT(ushort, n) h) {                       \
+        const CAT(uint, n) u = CAT(convert_uint, n)(h);                                            \
+        const CAT(uint, n) magnitude = u & 0x7fffu;                                                \
+        /* Normal: rebias the exponent (127 - 15 = 112); subnormal: mantissa x 2^-24, exact. */    \
+        const CAT(float, n) normal = CAT(as_float, n)((magnitude << 13) + (112u << 23));           \
+        const CAT(float, n) subnormal = CAT(convert_float, n)(magnitude) * 0x1p-24f;               \
+        const CAT(float, n) special =                                                              \
+            CAT(as_float, n)(0x7f800000u | ((magnitude & 0x3ffu) << 13));                          \
+        CAT(float, n) value = magnitude < 0x400u ? subnormal : normal;                             \
+        value = magnitude >= 0x7c00u ? special : value;                                            \
+        return CAT(as_float, n)(CAT(as_uint, n)(value) | ((u & 0x8000u) << 16));                   \
+    }
+#define EMPTY
+HALF_DECODER(EMPTY, 1)
+HALF_DECODER(4, 4)
+HALF_DECODER(8, 8)
+HALF_DECODER(16, 16)
+
+/* Round to nearest even, as vstore_half_rte: NaN stays NaN, overflow gives infinity. */
+inline ushort float_to_half_bits(float f) {
+    const uint u = as_uint(f);
+    const uint sign = (u >> 16) & 0x8000u, magnitude = u & 0x7fffffffu;
+    if (magnitude > 0x7f800000u) /* NaN: quiet, keep the top payload bits */
+        return (ushort)(sign | 0x7e00u | ((magnitude >> 13) & 0x3ffu));
+    if (magnitude >= 0x477ff000u) /* rounds to 65520 or more: infinity */
+        return (ushort)(sign | 0x7c00u);
+    if (magnitude < 0x38800000u) /* subnormal: adding 0.5 rounds to a multiple of 2^-24 */
+        return (ushort)(sign | (as_uint(as_float(magnitude) + 0.5f) - 0x3f000000u));
+    const uint rebased = magnitude - 0x38000000u;
+    return (ushort)(sign | ((rebased + 0x0fffu + ((rebased >> 13) & 1u)) >> 13));
+}
 #elif DTYPE == 2
 typedef ushort store_t;
 #define LOAD(p, i) as_float((uint)(p)[i] << 16)
@@ -79,9 +119,9 @@ inline phase_taps taps_of_phase(int r, int kernel_length, int dilation, int tap_
 }
 
 /* The packed weights of tap k for output-channel tile `tile` of group g: cin_g rows of width. */
-inline __global const store_t *weight_tile(__global const store_t *w, int g, int k, int tile,
-                                           int kernel_length, int cin_g, int cout_g_padded,
-                                           int width) {
+inline __global const float *weight_tile(__global const float *w, int g, int k, int tile,
+                                         int kernel_length, int cin_g, int cout_g_padded,
+                                         int width) {
     return w + (((long)g * kernel_length + k) * (cout_g_padded / width) + tile) * cin_g * width;
 }
 
@@ -92,7 +132,7 @@ inline long first_q(int r, long pad_left) {
 
 /* Every path takes these arguments, in this order (src/layer.c sets them). */
 #define KERNEL_ARGUMENTS                                                                           \
-    __global const store_t *restrict x, __global const store_t *restrict w,                        \
+    __global const store_t *restrict x, __global const float *restrict w,                          \
         __global const store_t *restrict bias, __global store_t *restrict y, const int has_bias,   \
         const int cin_g, const int cout_g, const int cout_g_padded, const int groups,              \
         const int kernel_length, const int dilation, const int tap_step, const int dm,             \

@@ -37,15 +37,15 @@ __kernel void phase_forward(KERNEL_ARGUMENTS) {
 
     for (int j = 0; j < taps.count; ++j) {
         const long i0 = q0 - (taps.m0 + (long)j * dm);
-        const __global store_t *wk = weight_tile(w, g, taps.k0 + j * tap_step, co0 / TILE_C,
-                                                 kernel_length, cin_g, cout_g_padded, TILE_C);
+        const __global float *wk = weight_tile(w, g, taps.k0 + j * tap_step, co0 / TILE_C,
+                                               kernel_length, cin_g, cout_g_padded, TILE_C);
         const bool inside = i0 >= 0 && i0 + TILE_P <= length_in;
         for (int ci = 0; ci < cin_g; ++ci) {
             const long ch = (long)g * cin_g + ci;
             float wv[TILE_C];
 #pragma unroll
             for (int c = 0; c < TILE_C; ++c)
-                wv[c] = LOAD(wk, ci * TILE_C + c);
+                wv[c] = wk[ci * TILE_C + c];
             float xv[TILE_P];
 #pragma unroll
             for (int p = 0; p < TILE_P; ++p) {

@@ -38,15 +38,15 @@ __kernel void phase_chan_forward(KERNEL_ARGUMENTS) {
     const __global store_t *x_group = x + n * length_in * cin + (long)g * cin_g;
     for (int j = 0; j < taps.count; ++j) {
         const long i0 = q0 - (taps.m0 + (long)j * dm);
-        const __global store_t *wk = weight_tile(w, g, taps.k0 + j * tap_step, co0 / (CV * VEC),
-                                                 kernel_length, cin_g, cout_g_padded, CV * VEC);
+        const __global float *wk = weight_tile(w, g, taps.k0 + j * tap_step, co0 / (CV * VEC),
+                                               kernel_length, cin_g, cout_g_padded, CV * VEC);
         if (i0 >= 0 && i0 + TILE_P <= length_in) {
             const __global store_t *xi = x_group + i0 * cin;
             for (int ci = 0; ci < cin_g; ++ci) {
                 floatv wv[CV];
 #pragma unroll
                 for (int v = 0; v < CV; ++v)
-                    wv[v] = LOADV(VEC, wk + (long)ci * (CV * VEC) + v * VEC);
+                    wv[v] = CAT(vload, VEC)(0, wk + (long)ci * (CV * VEC) + v * VEC);
 #pragma unroll
                 for (int p = 0; p < TILE_P; ++p) {
                     const float xs = LOAD(xi, p * cin + ci);
@@ -60,7 +60,7 @@ __kernel void phase_chan_forward(KERNEL_ARGUMENTS) {
                 floatv wv[CV];
 #pragma unroll
                 for (int v = 0; v < CV; ++v)
-                    wv[v] = LOADV(VEC, wk + (long)ci * (CV * VEC) + v * VEC);
+                    wv[v] = CAT(vload, VEC)(0, wk + (long)ci * (CV * VEC) + v * VEC);
 #pragma unroll
                 for (int p = 0; p < TILE_P; ++p) {
                     const long i = i0 + p;

@@ -40,7 +40,8 @@ __kernel void phase_dw_forward(KERNEL_ARGUMENTS) {
     const __global store_t *x_n = x + n * length_in * groups + c0;
     for (int j = 0; j < taps.count; ++j) {
         const long i0 = q0 - (taps.m0 + (long)j * dm);
-        const floatv wv = LOADV(VEC, w + (long)(taps.k0 + j * tap_step) * cout_g_padded + c0);
+        const floatv wv =
+            CAT(vload, VEC)(0, w + (long)(taps.k0 + j * tap_step) * cout_g_padded + c0);
 #pragma unroll
         for (int p = 0; p < TILE_P; ++p) {
             const long i = i0 + p;

@@ -70,8 +70,8 @@ __kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
 #endif
         for (int j = 0; active && j < taps.count; ++j) {
             const long i0 = q0 - (taps.m0 + (long)j * dm);
-            const __global store_t *wk = weight_tile(w, g, taps.k0 + j * tap_step, co0 / CO_T,
-                                                     kernel_length, cin_g, cout_g_padded, CO_T);
+            const __global float *wk = weight_tile(w, g, taps.k0 + j * tap_step, co0 / CO_T,
+                                                   kernel_length, cin_g, cout_g_padded, CO_T);
             if (i0 >= 0 && i0 + VEC * PV <= length_in) {
                 for (int ci = chunk; ci < ci_end; ++ci) {
                     const __global store_t *row = x_group + (long)ci * length_in + i0;
@@ -81,7 +81,7 @@ __kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
                         xv[v] = LOADV(VEC, row + v * VEC);
 #pragma unroll
                     for (int c = 0; c < CO_T; ++c) {
-                        const float wv = LOAD(wk, ci * CO_T + c);
+                        const float wv = wk[ci * CO_T + c];
 #pragma unroll
                         for (int v = 0; v < PV; ++v)
                             acc[c][v] = fma((floatv)(wv), xv[v], acc[c][v]);
@@ -116,7 +116,7 @@ __kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
                     }
 #pragma unroll
                     for (int c = 0; c < CO_T; ++c) {
-                        const float wv = LOAD(wk, ci * CO_T + c);
+                        const float wv = wk[ci * CO_T + c];
 #pragma unroll
                         for (int v = 0; v < PV; ++v)
                             acc[c][v] = fma((floatv)(wv), xv[v], acc[c][v]);
@@ -144,7 +144,9 @@ __kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
         for (int v = 0; v < PV; ++v) {
             float lanes[VEC];
             CAT(vstore, VEC)(acc[c][v] + b, 0, lanes);
-#pragma unroll
+            /* Not unrolled: with f16 or bf16 each store is an encoding, and 384 copies of it made
+             * PoCL's compile take minutes. */
+#pragma unroll 1
             for (int l = 0; l < VEC; ++l) {
                 const long o = o0 + (long)(v * VEC + l) * STRIDE;
                 if (o < length_out)

@@ -66,7 +66,7 @@ clconvt_status clconvt_layer_create_with_plan(clconvt_device *device, const clco
     if (status == CLCONVT_SUCCESS)
         status = clconvt_tensor_bytes(
             "packed weight", layer->plan.path == PATH_PHASE_DW ? 1 : params->in_channels,
-            params->kernel_length, layer->plan.cout_g_padded, params->dtype, &packed_bytes);
+            params->kernel_length, layer->plan.cout_g_padded, CLCONVT_F32, &packed_bytes);
     if (status == CLCONVT_SUCCESS && packed_bytes > device->max_alloc_bytes)
         status = clconvt_fail(CLCONVT_ERROR_TOO_LARGE,
                               "the packed weight (%zu bytes for in_channels=%lld, "

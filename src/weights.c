@@ -23,18 +23,26 @@ clconvt_status weights_stage(const clconvt_params *p, const plan *plan, const vo
     staged_weight w = {0};
     clconvt_status status = CLCONVT_SUCCESS;
 
-    /* Work in fp32 (exact for every source dtype), then round once to the layer's dtype. */
+    /* Convert to fp32 (exact for every source dtype) and round once to the layer's dtype; the
+     * rounded values, exact in fp32, fill the MAX-order copy (in the layer's dtype) and the packed
+     * one (in fp32, so that the kernels' inner loops convert nothing). */
     float *source = malloc(count * sizeof *source);
     float *max_f = malloc(count * sizeof *max_f);
-    float *packed_f = calloc(packed_count, sizeof *packed_f); /* padding columns stay zero */
-    w.max_order = malloc(count * elem);
-    w.packed = malloc(packed_count * elem);
-    if (!source || !max_f || !packed_f || !w.max_order || !w.packed) {
+    void *rounded = malloc(count * elem);
+    float *packed = calloc(packed_count, sizeof *packed); /* padding columns stay zero */
+    w.max_order = rounded;
+    w.packed = packed;
+    if (!source || !max_f || !rounded || !packed) {
         status = clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY,
                               "out of host memory staging a weight of %zu elements", count);
         goto cleanup;
     }
-    if ((status = clconvt_convert(host, host_dtype, source, CLCONVT_F32, count)) != CLCONVT_SUCCESS)
+    if ((status = clconvt_convert(host, host_dtype, source, CLCONVT_F32, count)) !=
+            CLCONVT_SUCCESS ||
+        (status = clconvt_convert(source, CLCONVT_F32, rounded, p->dtype, count)) !=
+            CLCONVT_SUCCESS ||
+        (status = clconvt_convert(rounded, p->dtype, source, CLCONVT_F32, count)) !=
+            CLCONVT_SUCCESS)
         goto cleanup;
     for (int64_t ci = 0; ci < cin; ++ci) {
         const int64_t g = ci / cin_g, ci_local = ci % cin_g;
@@ -44,20 +52,17 @@ clconvt_status weights_stage(const clconvt_params *p, const plan *plan, const vo
                 const int64_t max_index = (k * cout_g + c) * cin + ci;
                 const float v = source[order == CLCONVT_WEIGHT_PYTORCH ? pytorch_index : max_index];
                 max_f[max_index] = v;
-                packed_f[plan_packed_index(plan, p, g, k, ci_local, c)] = v;
+                packed[plan_packed_index(plan, p, g, k, ci_local, c)] = v;
             }
     }
     if ((status = clconvt_convert(max_f, CLCONVT_F32, w.max_order, p->dtype, count)) !=
-            CLCONVT_SUCCESS ||
-        (status = clconvt_convert(packed_f, CLCONVT_F32, w.packed, p->dtype, packed_count)) !=
-            CLCONVT_SUCCESS)
+        CLCONVT_SUCCESS)
         goto cleanup;
     w.max_bytes = count * elem;
-    w.packed_bytes = packed_count * elem;
+    w.packed_bytes = packed_count * sizeof *packed;
 cleanup:
     free(source);
     free(max_f);
-    free(packed_f);
     if (status != CLCONVT_SUCCESS) {
         weights_free(&w);
         return status;

@@ -1,5 +1,5 @@
 /* Weight staging: from the caller's order and dtype to the layer's dtype, in MAX order (kept on the
- * host) and in the packed layout the phase kernel reads. */
+ * host) and, as fp32 holding the same rounded values, in the packed layout the kernels read. */
 #ifndef CLCONVT_WEIGHTS_H
 #define CLCONVT_WEIGHTS_H
 

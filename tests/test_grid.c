@@ -287,3 +287,55 @@ Test(grid_split, small_allocations, .timeout = 600) {
     for (size_t s = 0; s < sizeof strides / sizeof strides[0]; ++s)
         run_stride(strides[s], CLCONVT_F32, 1);
 }
+
+/* Every 16-bit pattern through an identity layer (K = 1, weight 1): the kernels' own f16 and bf16
+ * decoders and encoders must give back every value, subnormals, infinities and NaNs included
+ * (-0 comes back as +0, as from any sum that starts at zero). NCL takes phase_pos (vector decode,
+ * scalar encode), depthwise NLC takes phase_dw (vector decode and encode). */
+static void identity_all_patterns(clconvt_dtype dtype, clconvt_layout layout) {
+    enum { PATTERNS = 65536, CHANNELS = 16 };
+    const int64_t channels = layout == CLCONVT_LAYOUT_NCL ? 1 : CHANNELS;
+    const int64_t length = PATTERNS / channels;
+    clconvt_params p;
+    clconvt_params_init(&p, channels, channels, 1);
+    p.groups = channels;
+    p.layout = layout;
+    p.dtype = dtype;
+    uint16_t *x = malloc(PATTERNS * sizeof *x), *y = malloc(PATTERNS * sizeof *y);
+    float *ones = malloc(CHANNELS * sizeof *ones), *xf = malloc(PATTERNS * sizeof *xf);
+    float *yf = malloc(PATTERNS * sizeof *yf);
+    cr_assert(x && y && ones && xf && yf);
+    for (int i = 0; i < PATTERNS; ++i)
+        x[i] = (uint16_t)i;
+    for (int c = 0; c < CHANNELS; ++c)
+        ones[c] = 1.0f;
+    clconvt_layer *layer = NULL;
+    cr_assert_eq(clconvt_layer_create(support_device(), &p, &layer), CLCONVT_SUCCESS, "%s",
+                 clconvt_last_error());
+    cr_assert_eq(clconvt_layer_set_weight(layer, ones, CLCONVT_WEIGHT_MAX, CLCONVT_F32),
+                 CLCONVT_SUCCESS);
+    cr_assert_eq(clconvt_layer_forward_host(layer, x, y, 1, length), CLCONVT_SUCCESS, "%s",
+                 clconvt_last_error());
+    cr_assert_eq(clconvt_convert(x, dtype, xf, CLCONVT_F32, PATTERNS), CLCONVT_SUCCESS);
+    cr_assert_eq(clconvt_convert(y, dtype, yf, CLCONVT_F32, PATTERNS), CLCONVT_SUCCESS);
+    for (int i = 0; i < PATTERNS; ++i)
+        cr_assert(isnan(xf[i]) ? isnan(yf[i]) : yf[i] == xf[i],
+                  "%s %s: pattern 0x%04x (%g) came back as 0x%04x (%g) via %s",
+                  clconvt_dtype_name(dtype), layout == CLCONVT_LAYOUT_NCL ? "ncl" : "nlc", i,
+                  (double)xf[i], y[i], (double)yf[i], clconvt_layer_plan_name(layer));
+    clconvt_layer_release(layer);
+    free(x);
+    free(y);
+    free(ones);
+    free(xf);
+    free(yf);
+}
+
+Test(grid_storage, f16_every_pattern) {
+    identity_all_patterns(CLCONVT_F16, CLCONVT_LAYOUT_NCL);
+    identity_all_patterns(CLCONVT_F16, CLCONVT_LAYOUT_NLC);
+}
+Test(grid_storage, bf16_every_pattern) {
+    identity_all_patterns(CLCONVT_BF16, CLCONVT_LAYOUT_NCL);
+    identity_all_patterns(CLCONVT_BF16, CLCONVT_LAYOUT_NLC);
+}
