@@ -67,6 +67,8 @@ clconvt_status clconvt_layer_create_with_plan(clconvt_device *device, const clco
         status = clconvt_tensor_bytes(
             "packed weight", layer->plan.path == PATH_PHASE_DW ? 1 : params->in_channels,
             params->kernel_length, layer->plan.cout_g_padded, CLCONVT_F32, &packed_bytes);
+    if (status == CLCONVT_SUCCESS)
+        status = require_int("the channel count padded to whole tiles", layer->plan.cout_g_padded);
     if (status == CLCONVT_SUCCESS && packed_bytes > device->max_alloc_bytes)
         status = clconvt_fail(CLCONVT_ERROR_TOO_LARGE,
                               "the packed weight (%zu bytes for in_channels=%lld, "
@@ -305,7 +307,8 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
     const plan *plan = &layer->plan;
     const phase_steps steps = layer_phase_steps(p);
     const cl_int has_bias = p->has_bias != 0, cin_g = (cl_int)(p->in_channels / p->groups);
-    const cl_int cout_g = (cl_int)(p->out_channels / p->groups), cout_pad = plan->cout_g_padded;
+    const cl_int cout_g = (cl_int)(p->out_channels / p->groups);
+    const cl_int cout_pad = (cl_int)plan->cout_g_padded; /* checked at creation */
     const cl_int groups = (cl_int)p->groups, k_len = (cl_int)p->kernel_length;
     const cl_int dilation = (cl_int)p->dilation, tap_step = steps.tap_step, dm = steps.dm;
     const cl_long pad_left = pad, l_in = length_in, l_out = length_out, n = batch;

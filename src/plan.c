@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "tuning_db.h"
 
 #ifndef LOCAL_P
 #define LOCAL_P 2
@@ -58,7 +59,7 @@ static void finish(plan *p, const clconvt_params *params) {
     /* Depthwise: the channel tile runs across groups, so pad the channel count instead. */
     const int64_t channels =
         p->path == PATH_PHASE_DW ? params->groups : params->out_channels / params->groups;
-    p->cout_g_padded = (int)((channels + p->tile_c - 1) / p->tile_c * p->tile_c);
+    p->cout_g_padded = (channels + p->tile_c - 1) / p->tile_c * p->tile_c;
 }
 
 size_t plan_packed_count(const plan *p, const clconvt_params *params) {
@@ -221,8 +222,9 @@ clconvt_status plan_parse(const clconvt_device *device, const clconvt_params *pa
         char key[8];
         int value, used, known = 0;
         if (sscanf(s, "%7[a-z]=%d%n", key, &value, &used) != 2 || (s[used] && s[used] != ',') ||
-            value < 1 || value > 4096)
-            return refuse(origin, text, "expected key=value pairs with values in 1..4096");
+            value < (strcmp(key, "chunk") == 0 ? 0 : 1) || value > 4096)
+            return refuse(origin, text,
+                          "expected key=value pairs with values in 1..4096 (chunk: 0..4096)");
         for (size_t k = 0; k < KEY_COUNT; ++k)
             if (strcmp(key, KEYS[k]) == 0) {
                 *fields[k] = value;
@@ -242,15 +244,28 @@ clconvt_status plan_parse(const clconvt_device *device, const clconvt_params *pa
     return CLCONVT_SUCCESS;
 }
 
+/* Whether a plan string states this key for this path (the others do not apply to it). */
+static int key_applies(plan_path path, size_t key) {
+    if (path == PATH_GEMM)
+        return key >= 3 && key != 5; /* lp, lc, lr */
+    if (key == 0)
+        return path != PATH_PHASE; /* vec */
+    if (key == 5)
+        return path == PATH_PHASE_POS; /* chunk, also when 0: the default may chunk */
+    return 1;
+}
+
 void plan_format(const plan *p, char *text, size_t size) {
     int *fields[KEY_COUNT];
     key_fields((plan *)p, fields);
     size_t used = (size_t)snprintf(text, size, "%s", PATHS[p->path].name);
+    const char *separator = ":";
     for (size_t k = 0; k < KEY_COUNT && used < size; ++k)
-        if (*fields[k] != 0 && !(k <= 2 && p->path == PATH_GEMM) &&
-            !(k == 0 && p->path == PATH_PHASE))
-            used += (size_t)snprintf(text + used, size - used, "%s%s=%d", k == 0 ? ":" : ",",
-                                     KEYS[k], *fields[k]);
+        if (key_applies(p->path, k) && (*fields[k] != 0 || k == 5)) {
+            used += (size_t)snprintf(text + used, size - used, "%s%s=%d", separator, KEYS[k],
+                                     *fields[k]);
+            separator = ",";
+        }
 }
 
 clconvt_status plan_choose(const clconvt_device *device, const clconvt_params *params,
@@ -260,6 +275,8 @@ clconvt_status plan_choose(const clconvt_device *device, const clconvt_params *p
     const char *forced = getenv("CLCONVT_PLAN");
     if (forced != NULL && *forced != '\0')
         return plan_parse(device, params, "CLCONVT_PLAN", forced, out);
+    if (tuning_db_choose(device, params, out)) /* clconvt-tune measured this device's best */
+        return CLCONVT_SUCCESS;
     default_plan(device, params, out);
     return CLCONVT_SUCCESS;
 }

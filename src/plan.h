@@ -17,11 +17,11 @@ typedef enum plan_path {
 
 typedef struct plan {
     plan_path path;
-    int vec;           /* vector width (1 for the scalar path) */
-    int tile_p;        /* positions of one phase per work-item */
-    int tile_c;        /* output channels per work-item */
-    int cout_g_padded; /* Cout/groups rounded up to a multiple of tile_c (packed weight rows) */
-    int ci_chunk;      /* input channels per reduction chunk between barriers; 0: no chunks */
+    int vec;               /* vector width (1 for the scalar path) */
+    int tile_p;            /* positions of one phase per work-item */
+    int tile_c;            /* output channels per work-item */
+    int64_t cout_g_padded; /* Cout/groups (depthwise: groups) rounded up to whole tiles */
+    int ci_chunk;          /* input channels per reduction chunk between barriers; 0: no chunks */
     int local[3]; /* work-group extent over (position tiles, channel tiles, phases); 0: unset */
 } plan;
 

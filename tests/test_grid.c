@@ -339,3 +339,40 @@ Test(grid_storage, bf16_every_pattern) {
     identity_all_patterns(CLCONVT_BF16, CLCONVT_LAYOUT_NCL);
     identity_all_patterns(CLCONVT_BF16, CLCONVT_LAYOUT_NLC);
 }
+
+/* clconvt_layer_plan's string reads back, through clconvt_layer_create_with_plan, as the same
+ * plan: for the planner's choices on every path, and for forced plans (chunk=0 included). */
+Test(grid_paths, plan_strings_round_trip) {
+    static const struct {
+        int64_t cin, cout, groups;
+        clconvt_layout layout;
+        const char *forced;
+    } cases[] = {
+        {768, 384, 1, CLCONVT_LAYOUT_NCL, NULL},
+        {768, 384, 1, CLCONVT_LAYOUT_NCL, "phase_pos:chunk=0"},
+        {64, 3, 1, CLCONVT_LAYOUT_NCL, "phase"},
+        {64, 32, 1, CLCONVT_LAYOUT_NLC, NULL},
+        {64, 3, 1, CLCONVT_LAYOUT_NLC, NULL},
+        {32, 32, 32, CLCONVT_LAYOUT_NLC, NULL},
+        {64, 32, 1, CLCONVT_LAYOUT_NLC, "gemm"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        clconvt_params p;
+        clconvt_params_init(&p, cases[i].cin, cases[i].cout, 8);
+        p.stride = 4;
+        p.groups = cases[i].groups;
+        p.layout = cases[i].layout;
+        clconvt_layer *first = NULL, *second = NULL;
+        cr_assert_eq(clconvt_layer_create_with_plan(support_device(), &p, cases[i].forced, &first),
+                     CLCONVT_SUCCESS, "case %zu: %s", i, clconvt_last_error());
+        char text[256], again[256];
+        cr_assert_eq(clconvt_layer_plan(first, text, sizeof text), CLCONVT_SUCCESS);
+        cr_assert_eq(clconvt_layer_create_with_plan(support_device(), &p, text, &second),
+                     CLCONVT_SUCCESS, "case %zu: \"%s\" does not read back: %s", i, text,
+                     clconvt_last_error());
+        cr_assert_eq(clconvt_layer_plan(second, again, sizeof again), CLCONVT_SUCCESS);
+        cr_assert_str_eq(again, text, "case %zu", i);
+        clconvt_layer_release(first);
+        clconvt_layer_release(second);
+    }
+}
