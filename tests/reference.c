@@ -73,3 +73,73 @@ void reference_weight_max_to_pytorch(const double *w_max, double *w_pt, int64_t 
                 w_pt[(ci * out_per_group + c) * kernel_length + k] =
                     w_max[(k * out_per_group + c) * in_channels + ci];
 }
+
+double reference_error_bound(clconvt_dtype dtype) {
+    switch (dtype) {
+    case CLCONVT_F32: return 2e-5;
+    case CLCONVT_F16: return 2e-3;
+    case CLCONVT_BF16: return 1.6e-2;
+    }
+    return 0.0;
+}
+
+uint64_t reference_random_next(uint64_t *state) {
+    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+/* The data helpers work in chunks of this many values, so that they need no allocation. */
+#define REFERENCE_CHUNK 512
+
+clconvt_status reference_random_fill(uint64_t *state, double scale, clconvt_dtype dtype, float *f,
+                                     double *d, size_t n) {
+    float chunk[REFERENCE_CHUNK];
+    unsigned char storage[REFERENCE_CHUNK * sizeof(float)];
+    for (size_t start = 0; start < n; start += REFERENCE_CHUNK) {
+        const size_t m = n - start < REFERENCE_CHUNK ? n - start : REFERENCE_CHUNK;
+        for (size_t i = 0; i < m; ++i) {
+            const double u = (double)(reference_random_next(state) >> 11) * 0x1.0p-53; /* [0, 1) */
+            chunk[i] = (float)((2.0 * u - 1.0) * scale);
+        }
+        if (dtype != CLCONVT_F32) {
+            clconvt_status st = clconvt_convert(chunk, CLCONVT_F32, storage, dtype, m);
+            if (st == CLCONVT_SUCCESS)
+                st = clconvt_convert(storage, dtype, chunk, CLCONVT_F32, m);
+            if (st != CLCONVT_SUCCESS)
+                return st;
+        }
+        for (size_t i = 0; i < m; ++i) {
+            if (f)
+                f[start + i] = chunk[i];
+            if (d)
+                d[start + i] = chunk[i];
+        }
+    }
+    return CLCONVT_SUCCESS;
+}
+
+clconvt_status reference_from_storage(const void *storage, clconvt_dtype dtype, double *values,
+                                      size_t n) {
+    const unsigned char *bytes = storage;
+    const size_t size = clconvt_dtype_size(dtype);
+    float chunk[REFERENCE_CHUNK];
+    for (size_t start = 0; start < n; start += REFERENCE_CHUNK) {
+        const size_t m = n - start < REFERENCE_CHUNK ? n - start : REFERENCE_CHUNK;
+        const clconvt_status st =
+            clconvt_convert(bytes + start * size, dtype, chunk, CLCONVT_F32, m);
+        if (st != CLCONVT_SUCCESS)
+            return st;
+        for (size_t i = 0; i < m; ++i)
+            values[start + i] = chunk[i];
+    }
+    return CLCONVT_SUCCESS;
+}
+
+uint64_t reference_hash(const char *text) {
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (const unsigned char *p = (const unsigned char *)text; *p; ++p)
+        h = (h ^ *p) * UINT64_C(0x100000001b3);
+    return h;
+}

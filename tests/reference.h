@@ -1,7 +1,9 @@
 /*
  * Float64 reference for ConvTranspose1d, written as the SPEC's scatter (not the gather the kernels
- * use), so that the two derivations check each other. Used by the tests and by the tools that
- * report an error against the reference (main job, bench).
+ * use), so that the two derivations check each other, and the helpers that checking against it
+ * needs: seeded random data, dtype rounding and the SPEC's error bound. Used by the tests and by
+ * the tools that report an error against the reference (main job, bench, tune). The data helpers
+ * call clconvt_convert, so whatever links this also links the library.
  */
 #ifndef CLCONVT_REFERENCE_H
 #define CLCONVT_REFERENCE_H
@@ -28,5 +30,30 @@ void reference_weight_pytorch_to_max(const double *w_pt, double *w_max, int64_t 
                                      int64_t out_per_group, int64_t kernel_length);
 void reference_weight_max_to_pytorch(const double *w_max, double *w_pt, int64_t in_channels,
                                      int64_t out_per_group, int64_t kernel_length);
+
+/* The SPEC's normalised-error bound (section 6) for a storage dtype: f32 2e-5, f16 2e-3,
+ * bf16 1.6e-2 (0 for a value that is not a clconvt_dtype). */
+double reference_error_bound(clconvt_dtype dtype);
+
+/* splitmix64: a small, well-mixed, seedable generator, the same on every platform (tests and
+ * benchmarks must be reproducible). Advances *state and returns the next value. */
+uint64_t reference_random_next(uint64_t *state);
+
+/*
+ * n values uniform in [-scale, scale), both signs, one reference_random_next draw each, computed
+ * in double, rounded to float and then to what dtype stores (through clconvt_convert), so that the
+ * reference sees exactly the library's inputs. f and d (either may be NULL) get the same values.
+ * Returns CLCONVT_SUCCESS, or clconvt_convert's status when dtype is not a clconvt_dtype.
+ */
+clconvt_status reference_random_fill(uint64_t *state, double scale, clconvt_dtype dtype, float *f,
+                                     double *d, size_t n);
+
+/* n values stored as dtype (a library output, say) to double, exactly (through float).
+ * Returns CLCONVT_SUCCESS, or clconvt_convert's status when dtype is not a clconvt_dtype. */
+clconvt_status reference_from_storage(const void *storage, clconvt_dtype dtype, double *values,
+                                      size_t n);
+
+/* 64-bit FNV-1a of a NUL-terminated string: a seed from a name. */
+uint64_t reference_hash(const char *text);
 
 #endif

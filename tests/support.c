@@ -5,34 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-double support_tolerance(clconvt_dtype dtype) {
-    switch (dtype) {
-    case CLCONVT_F32: return 2e-5;
-    case CLCONVT_F16: return 2e-3;
-    case CLCONVT_BF16: return 1.6e-2;
-    }
-    return 0.0;
-}
-
-uint64_t support_next(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 void support_fill(double *values, size_t n, uint64_t *state, clconvt_dtype dtype) {
-    for (size_t i = 0; i < n; ++i) {
-        const double u = (double)(support_next(state) >> 11) * 0x1p-53; /* [0, 1) */
-        const float f = (float)(2.0 * u - 1.0);
-        values[i] = f;
-    }
-    /* Round through the storage type so the reference sees exactly what the device sees. */
-    if (dtype != CLCONVT_F32) {
-        void *storage = support_to_dtype(values, n, dtype);
-        support_from_dtype(storage, n, dtype, values);
-        free(storage);
-    }
+    cr_assert_eq(reference_random_fill(state, 1.0, dtype, NULL, values, n), CLCONVT_SUCCESS,
+                 "reference_random_fill: %s", clconvt_last_error());
 }
 
 clconvt_device *support_device(void) {
@@ -56,12 +31,7 @@ void *support_to_dtype(const double *values, size_t n, clconvt_dtype dtype) {
 }
 
 void support_from_dtype(const void *storage, size_t n, clconvt_dtype dtype, double *values) {
-    float *f = malloc((n ? n : 1) * sizeof *f);
-    cr_assert(f != NULL);
-    cr_assert_eq(clconvt_convert(storage, dtype, f, CLCONVT_F32, n), CLCONVT_SUCCESS);
-    for (size_t i = 0; i < n; ++i)
-        values[i] = f[i];
-    free(f);
+    cr_assert_eq(reference_from_storage(storage, dtype, values, n), CLCONVT_SUCCESS);
 }
 
 const char *support_describe(const clconvt_params *p, int64_t batch, int64_t length_in,

@@ -9,13 +9,11 @@
 #include "clconvt.h"
 #include "reference.h"
 
-/* The SPEC's normalised-error bound for a storage dtype. */
-double support_tolerance(clconvt_dtype dtype);
+/* The SPEC's error bound, the seeded generator (reference_random_next) and the data helpers are
+ * in reference.h, shared with the tools. */
 
-/* splitmix64: a small, well-mixed, seedable generator (tests must be reproducible). */
-uint64_t support_next(uint64_t *state);
-
-/* n values uniform in [-1, 1), both signs, rounded to what dtype can store exactly. */
+/* n values uniform in [-1, 1), both signs, rounded to what dtype can store exactly
+ * (reference_random_fill); fails the test on an error. */
 void support_fill(double *values, size_t n, uint64_t *state, clconvt_dtype dtype);
 
 /* The device the suites run on (CLCONVT_DEVICE, else any), opened once per process; a failure to

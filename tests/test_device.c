@@ -418,7 +418,7 @@ static void expect_matches(const data *d, const float *y, const char *what) {
     for (size_t i = 0; i < d->ny; ++i)
         yd[i] = y[i];
     const double error = reference_normalised_error(yd, d->ref, d->ny);
-    cr_assert(error <= support_tolerance(CLCONVT_F32), "%s: error %g (N %lld, L_in %lld)", what,
+    cr_assert(error <= reference_error_bound(CLCONVT_F32), "%s: error %g (N %lld, L_in %lld)", what,
               error, (long long)d->batch, (long long)d->length_in);
     free(yd);
 }

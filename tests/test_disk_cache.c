@@ -190,8 +190,8 @@ static void run_checked(clconvt_device *device, const clconvt_params *p, int64_t
     const double error =
         run_layer(device, p, length, 0x5eedULL + (uint64_t)p->stride, create_ms, forward_ms);
     cr_assert_geq(error, 0.0, "the forward failed (see stderr)");
-    cr_assert_leq(error, support_tolerance(CLCONVT_F32), "normalised error %g > %g", error,
-                  support_tolerance(CLCONVT_F32));
+    cr_assert_leq(error, reference_error_bound(CLCONVT_F32), "normalised error %g > %g", error,
+                  reference_error_bound(CLCONVT_F32));
 }
 
 /* ---- Entry files ---------------------------------------------------------------------------- */
@@ -443,7 +443,7 @@ Test(disk_cache, garbage_is_rebuilt) {
     unsigned char *data = read_file(path, &size);
     uint64_t state = 42;
     for (size_t i = 0; i < size; ++i)
-        data[i] = (unsigned char)support_next(&state);
+        data[i] = (unsigned char)reference_random_next(&state);
     write_file(path, data, size);
     expect_rebuilt(&p, path, "random bytes");
     /* A right magic and version followed by garbage. */
@@ -496,7 +496,7 @@ Test(disk_cache, binary_refused_by_the_runtime_is_rebuilt) {
     /* An intact entry (every hash right) whose binary is noise: only OpenCL can refuse it. */
     uint64_t state = 7;
     for (size_t i = header; i < size; ++i)
-        data[i] = (unsigned char)support_next(&state);
+        data[i] = (unsigned char)reference_random_next(&state);
     put_le64(data + DISK_CACHE_OFFSET_BINARY_HASH, XXH3_64bits(data + header, size - header));
     put_le64(data + header - 8, XXH3_64bits(data, header - 8));
     write_file(path, data, size);
@@ -671,7 +671,7 @@ Test(disk_cache, concurrent_writers) {
             }
             const double error = run_layer(device, &p, 50, 0x5eedULL + (uint64_t)i, NULL, NULL);
             clconvt_device_release(device);
-            if (error < 0 || error > support_tolerance(CLCONVT_F32)) {
+            if (error < 0 || error > reference_error_bound(CLCONVT_F32)) {
                 fprintf(stderr, "writer %d: normalised error %g\n", i, error);
                 _exit(12);
             }

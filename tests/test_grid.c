@@ -83,9 +83,9 @@ static void run_layouts(int64_t stride, clconvt_dtype dtype, int cases_per_k, in
                         const uint64_t seed = (uint64_t)(stride * 1000003 + k * 1009 + i);
                         const double error =
                             support_run_case(&c.params, c.batch, c.length_in, wo, seed);
-                        cr_assert(error <= support_tolerance(dtype),
+                        cr_assert(error <= reference_error_bound(dtype),
                                   "normalised error %.3g > %.3g for %s", error,
-                                  support_tolerance(dtype),
+                                  reference_error_bound(dtype),
                                   support_describe(&c.params, c.batch, c.length_in, wo));
                         ++ran;
                     }

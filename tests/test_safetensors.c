@@ -165,7 +165,7 @@ static void check_golden(const char *file, const char *name, const golden_layer 
         clconvt_layer_load_safetensors(layer, data_path(file), name, CLCONVT_WEIGHT_PYTORCH);
     cr_assert_eq(st, CLCONVT_SUCCESS, "load %s from %s: %s", name, file, clconvt_last_error());
     const double e = run_against(layer, g, expect);
-    const double tol = support_tolerance(dtype);
+    const double tol = reference_error_bound(dtype);
     cr_expect_leq(e, tol, "%s from %s as %s/%s: normalised error %g > %g", name, file,
                   layout == CLCONVT_LAYOUT_NCL ? "ncl" : "nlc", clconvt_dtype_name(dtype), e, tol);
     clconvt_layer_release(layer);

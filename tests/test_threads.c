@@ -178,7 +178,7 @@ static void *shared_worker(void *arg) {
         if (ok) {
             const double error =
                 error_against_reference(p, x, job->w, job->b, batch, length_in, y, ny);
-            if (!(error <= support_tolerance(CLCONVT_F32)))
+            if (!(error <= reference_error_bound(CLCONVT_F32)))
                 note(&job->result, "iteration %d (N %lld, L_in %lld): error %g", it,
                      (long long)batch, (long long)length_in, error);
         }
@@ -327,7 +327,7 @@ static int run_layer(const clconvt_params *p, int index, float **outputs, size_t
         } else {
             const double error =
                 error_against_reference(p, x, w, b, RUN_BATCHES[run], RUN_LENGTHS[run], y, ny);
-            if (!(error <= support_tolerance(CLCONVT_F32)))
+            if (!(error <= reference_error_bound(CLCONVT_F32)))
                 note(r, "layer %d run %d: error %g", index, run, error);
             outputs[run] = y;
             counts[run] = ny;

@@ -164,7 +164,7 @@ static void expect_forward_matches(const fixture *f) {
     for (size_t i = 0; i < f->ny; ++i)
         yd[i] = y[i];
     const double error = reference_normalised_error(yd, f->ref, f->ny);
-    cr_assert(error <= support_tolerance(CLCONVT_F32), "error %g against the reference", error);
+    cr_assert(error <= reference_error_bound(CLCONVT_F32), "error %g against the reference", error);
     free(y);
     free(yd);
 }
@@ -768,7 +768,7 @@ Test(validation, device_buffers_too_small) {
                  CL_SUCCESS);
     for (size_t i = 0; i < f.ny; ++i)
         yd[i] = y[i];
-    cr_assert(reference_normalised_error(yd, f.ref, f.ny) <= support_tolerance(CLCONVT_F32));
+    cr_assert(reference_normalised_error(yd, f.ref, f.ny) <= reference_error_bound(CLCONVT_F32));
     free(y);
     free(yd);
     clReleaseMemObject(in_short);

@@ -20,11 +20,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "clconvt.h"
 #include "reference.h"
+#include "tool_util.h"
 
 #define BENCH_NAME_MAX 96   /* longest row name accepted, in bytes */
 #define BENCH_LABEL_MAX 112 /* the name plus "@bf16" */
@@ -83,14 +83,6 @@ typedef struct bench_options {
     int64_t repeat;
     int dtype_override; /* -1: the file's dtype column (or f32) */
 } bench_options;
-
-static double error_bound(clconvt_dtype dtype) {
-    switch (dtype) {
-    case CLCONVT_F16: return 2e-3;
-    case CLCONVT_BF16: return 1.6e-2;
-    default: return 2e-5;
-    }
-}
 
 static int parse_dtype(const char *text, clconvt_dtype *out) {
     if (strcmp(text, "f32") == 0)
@@ -415,64 +407,11 @@ cleanup:
 
 /* ---- Running a row -------------------------------------------------------------------------- */
 
-/* splitmix64: small, seeded, the same on every platform. */
-static uint64_t next_random(uint64_t *state) {
-    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
 /* A row's seed depends on its name only, so --filter and row order do not change its data. */
 static uint64_t row_seed(const char *label) {
-    uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a */
-    for (const char *p = label; *p && *p != '@'; ++p)
-        h = (h ^ (unsigned char)*p) * UINT64_C(0x100000001b3);
-    return BENCH_SEED ^ h;
-}
-
-/* Uniform in [-scale, scale): both signs. */
-static void fill_random(uint64_t *state, double scale, float *f, size_t count) {
-    for (size_t i = 0; i < count; ++i) {
-        const double u = (double)(next_random(state) >> 11) * 0x1.0p-53; /* [0, 1) */
-        f[i] = (float)((2.0 * u - 1.0) * scale);
-    }
-}
-
-/* Round the float32 values f to dtype into storage, then f (and its double copy d) to what the
- * storage holds, so that the reference sees exactly the library's inputs. */
-static clconvt_status to_storage(float *f, double *d, void *storage, clconvt_dtype dtype,
-                                 size_t count) {
-    clconvt_status st = clconvt_convert(f, CLCONVT_F32, storage, dtype, count);
-    if (st == CLCONVT_SUCCESS)
-        st = clconvt_convert(storage, dtype, f, CLCONVT_F32, count);
-    if (st == CLCONVT_SUCCESS)
-        for (size_t i = 0; i < count; ++i)
-            d[i] = f[i];
-    return st;
-}
-
-/* The normalised error of an output in storage form against the reference. */
-static clconvt_status output_error(const void *storage, clconvt_dtype dtype, float *f, double *d,
-                                   const double *ref, size_t count, double *error) {
-    const clconvt_status st = clconvt_convert(storage, dtype, f, CLCONVT_F32, count);
-    if (st != CLCONVT_SUCCESS)
-        return st;
-    for (size_t i = 0; i < count; ++i)
-        d[i] = f[i];
-    *error = reference_normalised_error(d, ref, count);
-    return CLCONVT_SUCCESS;
-}
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int compare_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    char name[BENCH_LABEL_MAX];
+    snprintf(name, sizeof name, "%.*s", (int)strcspn(label, "@"), label);
+    return BENCH_SEED ^ reference_hash(name);
 }
 
 static void report_status(const bench_row *row, const char *what, clconvt_status st) {
@@ -495,7 +434,7 @@ static int run_row(clconvt_device *device, const bench_row *row, int64_t repeat,
     const size_t esize = clconvt_dtype_size(dtype);
     clconvt_layer *layer = NULL;
     cl_mem in_buffer = NULL, out_buffer = NULL;
-    float *xf = NULL, *wf = NULL, *bf = NULL, *yf = NULL;
+    float *xf = NULL, *wf = NULL, *bf = NULL;
     double *xd = NULL, *wd = NULL, *bd = NULL, *yd = NULL, *ref = NULL, *times = NULL;
     void *xs = NULL, *ws = NULL, *bs = NULL, *ys = NULL;
     clconvt_status st;
@@ -505,7 +444,6 @@ static int run_row(clconvt_device *device, const bench_row *row, int64_t repeat,
     xf = malloc(row->n_x * sizeof *xf);
     wf = malloc(row->n_w * sizeof *wf);
     bf = malloc(row->n_b * sizeof *bf);
-    yf = malloc(row->n_y * sizeof *yf);
     xd = malloc(row->n_x * sizeof *xd);
     wd = malloc(row->n_w * sizeof *wd);
     bd = malloc(row->n_b * sizeof *bd);
@@ -516,7 +454,7 @@ static int run_row(clconvt_device *device, const bench_row *row, int64_t repeat,
     bs = malloc(row->n_b * esize);
     ys = malloc(row->n_y * esize);
     times = malloc((size_t)repeat * sizeof *times);
-    if (!xf || !wf || !bf || !yf || !xd || !wd || !bd || !yd || !ref || !xs || !ws || !bs || !ys ||
+    if (!xf || !wf || !bf || !xd || !wd || !bd || !yd || !ref || !xs || !ws || !bs || !ys ||
         !times) {
         fprintf(stderr, "%s: row '%s' (line %ld): out of host memory\n", program, row->label,
                 row->line);
@@ -526,19 +464,20 @@ static int run_row(clconvt_device *device, const bench_row *row, int64_t repeat,
     /* PyTorch's default bound for this weight is 1/sqrt(fan_in), fan_in = Cout_g * K. */
     uint64_t state = row_seed(row->label);
     const double w_scale = 1.0 / sqrt((double)(p->out_channels / p->groups * p->kernel_length));
-    fill_random(&state, 1.0, xf, row->n_x);
-    fill_random(&state, w_scale, wf, row->n_w);
-    fill_random(&state, w_scale, bf, row->n_b);
-    if ((st = to_storage(xf, xd, xs, dtype, row->n_x)) != CLCONVT_SUCCESS ||
-        (st = to_storage(wf, wd, ws, dtype, row->n_w)) != CLCONVT_SUCCESS ||
-        (st = to_storage(bf, bd, bs, dtype, row->n_b)) != CLCONVT_SUCCESS) {
+    /* Values dtype stores exactly, so the reference sees exactly the library's inputs. */
+    if ((st = reference_random_fill(&state, 1.0, dtype, xf, xd, row->n_x)) != CLCONVT_SUCCESS ||
+        (st = reference_random_fill(&state, w_scale, dtype, wf, wd, row->n_w)) != CLCONVT_SUCCESS ||
+        (st = reference_random_fill(&state, w_scale, dtype, bf, bd, row->n_b)) != CLCONVT_SUCCESS ||
+        (st = clconvt_convert(xf, CLCONVT_F32, xs, dtype, row->n_x)) != CLCONVT_SUCCESS ||
+        (st = clconvt_convert(wf, CLCONVT_F32, ws, dtype, row->n_w)) != CLCONVT_SUCCESS ||
+        (st = clconvt_convert(bf, CLCONVT_F32, bs, dtype, row->n_b)) != CLCONVT_SUCCESS) {
         report_status(row, "clconvt_convert", st);
         goto cleanup;
     }
 
     /* The very first forward of this shape in the process: everything a caller waits for. */
     clconvt_device_reset_peak(device);
-    const double t_first = now_seconds();
+    const double t_first = tool_now_seconds();
     if ((st = clconvt_layer_create(device, p, &layer)) != CLCONVT_SUCCESS) {
         report_status(row, "clconvt_layer_create", st);
         goto cleanup;
@@ -557,7 +496,7 @@ static int run_row(clconvt_device *device, const bench_row *row, int64_t repeat,
         report_status(row, "clconvt_layer_forward_host", st);
         goto cleanup;
     }
-    res->first_ms = (now_seconds() - t_first) * 1e3;
+    res->first_ms = (tool_now_seconds() - t_first) * 1e3;
     clconvt_device_info info;
     if ((st = clconvt_device_get_info(device, &info)) != CLCONVT_SUCCESS) {
         report_status(row, "clconvt_device_get_info", st);
@@ -572,11 +511,11 @@ static int run_row(clconvt_device *device, const bench_row *row, int64_t repeat,
                 row->label, row->line);
         goto cleanup;
     }
-    double host_error = 0.0;
-    if ((st = output_error(ys, dtype, yf, yd, ref, row->n_y, &host_error)) != CLCONVT_SUCCESS) {
+    if ((st = reference_from_storage(ys, dtype, yd, row->n_y)) != CLCONVT_SUCCESS) {
         report_status(row, "clconvt_convert", st);
         goto cleanup;
     }
+    const double host_error = reference_normalised_error(yd, ref, row->n_y);
 
     /* Timed runs on our own device buffers; the output starts as all-ones bits (NaN in every
      * dtype), so a position the kernels never write shows in the error. */
@@ -601,7 +540,7 @@ static int run_row(clconvt_device *device, const bench_row *row, int64_t repeat,
         goto cleanup;
     }
     for (int64_t r = -BENCH_WARMUP; r < repeat; ++r) {
-        const double t0 = now_seconds();
+        const double t0 = tool_now_seconds();
         st = clconvt_layer_forward(layer, NULL, in_buffer, out_buffer, row->batch, row->length_in,
                                    0, NULL, NULL);
         if (st != CLCONVT_SUCCESS) {
@@ -613,22 +552,20 @@ static int run_row(clconvt_device *device, const bench_row *row, int64_t repeat,
             goto cleanup;
         }
         if (r >= 0)
-            times[r] = now_seconds() - t0;
+            times[r] = tool_now_seconds() - t0;
     }
     if ((err = clEnqueueReadBuffer(queue, out_buffer, CL_TRUE, 0, row->n_y * esize, ys, 0, NULL,
                                    NULL)) != CL_SUCCESS) {
         report_cl(row, "clEnqueueReadBuffer(output)", err);
         goto cleanup;
     }
-    double timed_error = 0.0;
-    if ((st = output_error(ys, dtype, yf, yd, ref, row->n_y, &timed_error)) != CLCONVT_SUCCESS) {
+    if ((st = reference_from_storage(ys, dtype, yd, row->n_y)) != CLCONVT_SUCCESS) {
         report_status(row, "clconvt_convert", st);
         goto cleanup;
     }
+    const double timed_error = reference_normalised_error(yd, ref, row->n_y);
 
-    qsort(times, (size_t)repeat, sizeof *times, compare_double);
-    const double median =
-        repeat % 2 ? times[repeat / 2] : 0.5 * (times[repeat / 2 - 1] + times[repeat / 2]);
+    const double median = tool_median(times, (size_t)repeat); /* sorts: times[0] is the min */
     const double flops = 2.0 * (double)row->batch * (double)row->length_in *
                          (double)p->in_channels * (double)(p->out_channels / p->groups) *
                          (double)p->kernel_length;
@@ -649,7 +586,6 @@ cleanup:
     free(xf);
     free(wf);
     free(bf);
-    free(yf);
     free(xd);
     free(wd);
     free(bd);
@@ -749,16 +685,6 @@ static int csv_commit(csv_output *csv, const bench_row *rows, const bench_result
 cleanup:
     csv_abort(csv);
     return rc;
-}
-
-static const char *device_type_name(cl_device_type type) {
-    if (type & CL_DEVICE_TYPE_GPU)
-        return "GPU";
-    if (type & CL_DEVICE_TYPE_CPU)
-        return "CPU";
-    if (type & CL_DEVICE_TYPE_ACCELERATOR)
-        return "accelerator";
-    return "other";
 }
 
 static void usage(FILE *to) {
@@ -889,7 +815,8 @@ int main(int argc, char **argv) {
         goto cleanup;
     }
     printf("device: %s (platform %s, %s, driver %s, %" PRIu32 " compute units)\n", info.name,
-           info.platform, device_type_name(info.type), info.driver_version, info.compute_units);
+           info.platform, tool_device_type_name(info.type), info.driver_version,
+           info.compute_units);
     printf("shapes: %s, %zu row%s, %d warm-up + %" PRId64 " timed forwards each\n\n", opt.shapes,
            count, count == 1 ? "" : "s", BENCH_WARMUP, opt.repeat);
 
@@ -913,7 +840,7 @@ int main(int argc, char **argv) {
             fflush(stdout);
             continue;
         }
-        const double bound = error_bound(row->params.dtype);
+        const double bound = reference_error_bound(row->params.dtype);
         const int ok = res->error <= bound;
         exceeded += !ok;
         printf("%-*s  %-12s %10.4f %10.4f %9.2f %11.3e %9.2f %10.1f  %s\n", width, row->label,

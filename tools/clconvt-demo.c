@@ -12,10 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "clconvt.h"
 #include "reference.h"
+#include "tool_util.h"
 
 /* HiFi-GAN V1, generator.ups[0]: upsample_initial_channel 512, rates [8, 8, 2, 2], kernels 2x. */
 #define DEMO_CIN 512
@@ -27,7 +27,6 @@
 #define DEMO_SEED UINT64_C(0x5eed0c0417)
 #define DEMO_MAX_LENGTH (INT64_C(1) << 24)
 #define DEMO_MAX_REPEAT 100000
-#define DEMO_ERROR_BOUND 2e-5
 
 static void usage(FILE *to) {
     fprintf(
@@ -46,7 +45,7 @@ static void usage(FILE *to) {
         "\n"
         "Exit status: 0 when the normalised error is <= %.0e, 1 otherwise or on failure,\n"
         "2 on a usage error.\n",
-        DEMO_ERROR_BOUND);
+        reference_error_bound(CLCONVT_F32));
 }
 
 /* Parse a decimal integer in [min, max]; 0 on success. */
@@ -62,44 +61,6 @@ static int parse_int(const char *option, const char *text, int64_t min, int64_t 
     }
     *out = (int64_t)v;
     return 0;
-}
-
-/* splitmix64: small, seeded, the same on every platform. */
-static uint64_t next_random(uint64_t *state) {
-    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [-scale, scale), both signs; the float value is kept, and its exact double copy. */
-static void fill_random(uint64_t *state, float scale, float *f, double *d, size_t count) {
-    for (size_t i = 0; i < count; ++i) {
-        const double u = (double)(next_random(state) >> 11) * 0x1.0p-53; /* [0, 1) */
-        f[i] = (float)((2.0 * u - 1.0) * scale);
-        d[i] = f[i];
-    }
-}
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int compare_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static const char *device_type_name(cl_device_type type) {
-    if (type & CL_DEVICE_TYPE_GPU)
-        return "GPU";
-    if (type & CL_DEVICE_TYPE_CPU)
-        return "CPU";
-    if (type & CL_DEVICE_TYPE_ACCELERATOR)
-        return "accelerator";
-    return "other";
 }
 
 static int fail(const char *what, clconvt_status status) {
@@ -181,9 +142,9 @@ int main(int argc, char **argv) {
     /* PyTorch's default init bound for this weight is 1/sqrt(fan_in), fan_in = Cout_g * K. */
     uint64_t seed = DEMO_SEED;
     const float w_scale = (float)(1.0 / sqrt((double)DEMO_COUT * DEMO_K));
-    fill_random(&seed, 1.0f, x, xd, n_x);
-    fill_random(&seed, w_scale, w, wd, n_w);
-    fill_random(&seed, w_scale, bias, biasd, DEMO_COUT);
+    reference_random_fill(&seed, 1.0, CLCONVT_F32, x, xd, n_x);
+    reference_random_fill(&seed, w_scale, CLCONVT_F32, w, wd, n_w);
+    reference_random_fill(&seed, w_scale, CLCONVT_F32, bias, biasd, DEMO_COUT);
 
     st = clconvt_device_open(CLCONVT_DEVICE_ANY, selector, &device);
     if (st != CLCONVT_SUCCESS) {
@@ -215,7 +176,8 @@ int main(int argc, char **argv) {
 
     printf("clconvt-demo: HiFi-GAN V1 first upsampling layer (ConvTranspose1d)\n");
     printf("device     : %s (platform %s, %s, driver %s, %" PRIu32 " compute units)\n", info.name,
-           info.platform, device_type_name(info.type), info.driver_version, info.compute_units);
+           info.platform, tool_device_type_name(info.type), info.driver_version,
+           info.compute_units);
     printf("layer      : Cin %d -> Cout %d, K %d, stride %d, padding %d, bias, f32\n", DEMO_CIN,
            DEMO_COUT, DEMO_K, DEMO_STRIDE, DEMO_PADDING);
     printf("input      : (%d, %d, %" PRId64 ") layout ncl (N, Cin, L_in)\n", DEMO_BATCH, DEMO_CIN,
@@ -226,9 +188,9 @@ int main(int argc, char **argv) {
     printf("plan       : %s\n", clconvt_layer_plan_name(layer));
     fflush(stdout);
 
-    double t0 = now_seconds();
+    double t0 = tool_now_seconds();
     st = clconvt_layer_forward_host(layer, x, y, DEMO_BATCH, length_in);
-    const double first = now_seconds() - t0;
+    const double first = tool_now_seconds() - t0;
     if (st != CLCONVT_SUCCESS) {
         rc = fail("clconvt_layer_forward_host (warm-up)", st);
         goto cleanup;
@@ -237,17 +199,15 @@ int main(int argc, char **argv) {
     fflush(stdout);
 
     for (int64_t r = 0; r < repeat; ++r) {
-        t0 = now_seconds();
+        t0 = tool_now_seconds();
         st = clconvt_layer_forward_host(layer, x, y, DEMO_BATCH, length_in);
-        times[r] = now_seconds() - t0;
+        times[r] = tool_now_seconds() - t0;
         if (st != CLCONVT_SUCCESS) {
             rc = fail("clconvt_layer_forward_host", st);
             goto cleanup;
         }
     }
-    qsort(times, (size_t)repeat, sizeof *times, compare_double);
-    const double median =
-        repeat % 2 ? times[repeat / 2] : 0.5 * (times[repeat / 2 - 1] + times[repeat / 2]);
+    const double median = tool_median(times, (size_t)repeat); /* sorts: times[0] is the min */
     const double flops = 2.0 * DEMO_BATCH * (double)length_in * DEMO_CIN * DEMO_COUT * DEMO_K /
                          (double)params.groups;
     printf("median     : %.3f ms over %" PRId64 " forwards (min %.3f ms, host copies included)\n",
@@ -269,9 +229,10 @@ int main(int argc, char **argv) {
             max_abs = d;
     }
     const double err = reference_normalised_error(yd, ref, n_y);
-    const int ok = err <= DEMO_ERROR_BOUND;
+    const double bound = reference_error_bound(params.dtype);
+    const int ok = err <= bound;
     printf("error      : normalised %.3e, max abs %.3e (bound %.0e vs float64 reference): %s\n",
-           err, max_abs, DEMO_ERROR_BOUND, ok ? "OK" : "FAIL");
+           err, max_abs, bound, ok ? "OK" : "FAIL");
     rc = ok ? 0 : 1;
 
 cleanup:

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "clconvt.h"
+#include "tool_util.h"
 
 #ifndef CLCONVT_VERSION
 #define CLCONVT_VERSION "unknown"
@@ -89,16 +90,6 @@ static int has_extension(cl_device_id device, const char *ext) {
     return found;
 }
 
-static const char *type_name(cl_device_type type) {
-    if (type & CL_DEVICE_TYPE_GPU)
-        return "GPU";
-    if (type & CL_DEVICE_TYPE_CPU)
-        return "CPU";
-    if (type & CL_DEVICE_TYPE_ACCELERATOR)
-        return "accelerator";
-    return "other";
-}
-
 /* "2.00 GiB (2147483648 bytes)". */
 static void print_bytes(const char *label, cl_ulong bytes) {
     static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
@@ -134,7 +125,7 @@ static void print_device(cl_device_id device, cl_uint p, cl_uint d) {
     clGetDeviceInfo(device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof local_mem, &local_mem, NULL);
     clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof group, &group, NULL);
     printf("  Device %u:%u  %s\n", p, d, name);
-    printf("    %-21s %s\n", "type", type_name(type));
+    printf("    %-21s %s\n", "type", tool_device_type_name(type));
     printf("    %-21s %s\n", "vendor", vendor);
     printf("    %-21s %s\n", "version", version);
     printf("    %-21s %s\n", "driver", driver);
@@ -243,7 +234,7 @@ static int report_pick(const char *selector) {
     else
         snprintf(why, sizeof why, "no GPU or CPU device, so the first device");
     printf("\nclconvt would use: %s  %s (%s, %s)\n  why: %s\n", index, info.name,
-           type_name(info.type), info.platform, why);
+           tool_device_type_name(info.type), info.platform, why);
     clconvt_device_release(device);
     return EXIT_OK;
 }

@@ -32,6 +32,7 @@
 #include "device.h"
 #include "plan.h"
 #include "reference.h"
+#include "tool_util.h"
 #include "tuning_db.h"
 
 #define TUNE_DEFAULT_BUDGET 300.0
@@ -108,43 +109,6 @@ static int axis_count(const axis *axes) {
     while (n < MAX_AXES && axes[n].key != NULL)
         ++n;
     return n;
-}
-
-/* ---- Small helpers ------------------------------------------------------------------------- */
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int compare_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *values, int n) {
-    qsort(values, (size_t)n, sizeof *values, compare_double);
-    return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
-
-/* splitmix64: seeded, the same everywhere. */
-static uint64_t next_random(uint64_t *state) {
-    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static uint64_t hash_string(const char *s) {
-    uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a */
-    for (; *s; ++s)
-        h = (h ^ (unsigned char)*s) * UINT64_C(0x100000001b3);
-    return h;
-}
-
-static double tolerance(clconvt_dtype dtype) {
-    return dtype == CLCONVT_F32 ? 2e-5 : dtype == CLCONVT_F16 ? 2e-3 : 1.6e-2;
 }
 
 static void usage(FILE *to) {
@@ -507,9 +471,9 @@ static int add_coarse(candidate_list *list, const char *shape_class) {
         const size_t length = (size_t)snprintf(prefix, sizeof prefix, "%s", SPACES[s].path);
         enumerate(list, prefix, length, SPACES[s].coarse, axis_count(SPACES[s].coarse), 0);
     }
-    uint64_t state = hash_string(shape_class);
+    uint64_t state = reference_hash(shape_class);
     for (int i = list->count - 1; i > first; --i) {
-        const int j = first + (int)(next_random(&state) % (uint64_t)(i - first + 1));
+        const int j = first + (int)(reference_random_next(&state) % (uint64_t)(i - first + 1));
         char swap[TUNING_PLAN_MAX];
         memcpy(swap, list->text[i], sizeof swap);
         memcpy(list->text[i], list->text[j], sizeof swap);
@@ -566,7 +530,7 @@ typedef struct bench {
     cl_mem in, out, guarded, view; /* view: the output region of guarded */
     size_t front, out_bytes, guarded_bytes;
     unsigned char *readback;
-    float *y;
+    double *y;
     const char *fault; /* test hook: CLCONVT_TUNE_FAULT */
 } bench;
 
@@ -585,28 +549,6 @@ static void bench_release(bench *b) {
     free(b->readback);
     free(b->y);
     memset(b, 0, sizeof *b);
-}
-
-/* Random values of both signs in [-scale, scale), rounded to what dtype stores; f and d get the
- * same numbers. */
-static int fill_random(uint64_t *state, double scale, clconvt_dtype dtype, float *f, double *d,
-                       size_t n) {
-    for (size_t i = 0; i < n; ++i) {
-        const double u = (double)(next_random(state) >> 11) * 0x1.0p-53;
-        f[i] = (float)((2.0 * u - 1.0) * scale);
-    }
-    if (dtype != CLCONVT_F32) {
-        void *storage = malloc(n * clconvt_dtype_size(dtype) + 1);
-        if (storage == NULL || clconvt_convert(f, CLCONVT_F32, storage, dtype, n) != 0 ||
-            clconvt_convert(storage, dtype, f, CLCONVT_F32, n) != 0) {
-            free(storage);
-            return -1;
-        }
-        free(storage);
-    }
-    for (size_t i = 0; i < n; ++i)
-        d[i] = f[i];
-    return 0;
 }
 
 /* Prepare b for a row on a device: data, reference, buffers. 0, or -1 after a message. */
@@ -640,11 +582,13 @@ static int bench_open(bench *b, clconvt_device *device, const shape_row *row) {
         fprintf(stderr, "clconvt-tune: out of host memory for %s\n", row->name);
         goto cleanup;
     }
-    uint64_t state = hash_string(row->shape_class) ^ UINT64_C(0x7e57da7a);
+    uint64_t state = reference_hash(row->shape_class) ^ UINT64_C(0x7e57da7a);
     const double w_scale = 1.0 / sqrt((double)(p->out_channels / p->groups * p->kernel_length));
-    if (fill_random(&state, 1.0, p->dtype, x, xd, b->n_x) != 0 ||
-        fill_random(&state, w_scale, p->dtype, b->weight, wd, b->n_w) != 0 ||
-        fill_random(&state, w_scale, p->dtype, b->bias, bd, (size_t)p->out_channels) != 0 ||
+    if (reference_random_fill(&state, 1.0, p->dtype, x, xd, b->n_x) != CLCONVT_SUCCESS ||
+        reference_random_fill(&state, w_scale, p->dtype, b->weight, wd, b->n_w) !=
+            CLCONVT_SUCCESS ||
+        reference_random_fill(&state, w_scale, p->dtype, b->bias, bd, (size_t)p->out_channels) !=
+            CLCONVT_SUCCESS ||
         clconvt_convert(x, CLCONVT_F32, x_storage, p->dtype, b->n_x) != CLCONVT_SUCCESS) {
         fprintf(stderr, "clconvt-tune: preparing the data of %s failed\n", row->name);
         goto cleanup;
@@ -758,21 +702,22 @@ static int check_layer(bench *b, clconvt_layer *layer, int spoil, double *error,
             return -1;
         }
     }
-    clconvt_convert(b->readback + b->front, b->params->dtype, b->y, CLCONVT_F32, b->n_y);
-    double peak = 0.0, worst = 0.0;
+    if (reference_from_storage(b->readback + b->front, b->params->dtype, b->y, b->n_y) !=
+        CLCONVT_SUCCESS) {
+        snprintf(reason, size, "converting the output failed: %s", clconvt_last_error());
+        return -1;
+    }
     for (size_t i = 0; i < b->n_y; ++i) {
         if (!isfinite(b->y[i])) {
             snprintf(reason, size, "output element %zu of %zu is %s (never written?)", i, b->n_y,
                      isnan(b->y[i]) ? "NaN" : "infinite");
             return -1;
         }
-        peak = fmax(peak, fabs(b->ref[i]));
-        worst = fmax(worst, fabs((double)b->y[i] - b->ref[i]));
     }
-    *error = worst / fmax(peak, 1e-30);
-    if (*error > tolerance(b->params->dtype)) {
-        snprintf(reason, size, "normalised error %.3g exceeds %.3g", *error,
-                 tolerance(b->params->dtype));
+    *error = reference_normalised_error(b->y, b->ref, b->n_y);
+    const double bound = reference_error_bound(b->params->dtype);
+    if (*error > bound) {
+        snprintf(reason, size, "normalised error %.3g exceeds %.3g", *error, bound);
         return -1;
     }
     return 0;
@@ -804,7 +749,7 @@ cleanup:
 
 /* One forward on device buffers, waited for: seconds, or -1 after setting reason. */
 static double time_forward(bench *b, clconvt_layer *layer, char *reason, size_t size) {
-    const double t0 = now_seconds();
+    const double t0 = tool_now_seconds();
     const clconvt_status st = clconvt_layer_forward(layer, NULL, b->in, b->out, b->row->batch,
                                                     b->row->length_in, 0, NULL, NULL);
     const cl_int err = st == CLCONVT_SUCCESS ? clFinish(clconvt_device_queue(b->device)) : 0;
@@ -813,7 +758,7 @@ static double time_forward(bench *b, clconvt_layer *layer, char *reason, size_t 
                  st != CLCONVT_SUCCESS ? clconvt_last_error() : "clFinish failed");
         return -1.0;
     }
-    return now_seconds() - t0;
+    return tool_now_seconds() - t0;
 }
 
 /* Interleaved medians of a and c (c may be NULL: a alone) over rounds forwards each, alternating
@@ -834,9 +779,9 @@ static int measure(bench *b, clconvt_layer *a, clconvt_layer *c, int rounds, dou
         if (second != NULL && (t_second[r] = time_forward(b, second, reason, size)) < 0)
             goto cleanup;
     }
-    *median_a = median(ta, rounds);
+    *median_a = tool_median(ta, (size_t)rounds);
     if (c != NULL)
-        *median_c = median(tc, rounds);
+        *median_c = tool_median(tc, (size_t)rounds);
     rc = 0;
 cleanup:
     free(ta);
@@ -852,7 +797,7 @@ typedef struct outcome {
 } outcome;
 
 typedef struct run_config {
-    double deadline; /* now_seconds() when the budget runs out */
+    double deadline; /* tool_now_seconds() when the budget runs out */
     int repeat;
 } run_config;
 
@@ -885,7 +830,7 @@ static int search_class(clconvt_device *device, const shape_row *row, double sto
     candidate_list list = {device, &row->params, 0, NULL};
     char reason[1024], what[1400], best_plan[TUNING_PLAN_MAX] = "";
     double best_ms = 0.0, best_error = 0.0, default_error = 0.0, spent = 0.0;
-    const double class_start = now_seconds();
+    const double class_start = tool_now_seconds();
     memset(result, 0, sizeof *result);
     if (bench_open(&b, device, row) != 0)
         return -1;
@@ -909,7 +854,8 @@ static int search_class(clconvt_device *device, const shape_row *row, double sto
 
     for (;;) {
         /* The coarse candidates first, then the fine ones around the best, then the rest. */
-        if (!fine_added && best != NULL && (index > coarse_count || now_seconds() >= coarse_stop)) {
+        if (!fine_added && best != NULL &&
+            (index > coarse_count || tool_now_seconds() >= coarse_stop)) {
             fine_added = 1;
             const int n = add_fine(&list, best_plan);
             move_up(&list, index, n);
@@ -922,7 +868,7 @@ static int search_class(clconvt_device *device, const shape_row *row, double sto
         const int is_default = index == 0;
         /* Start a candidate only if one of the usual cost still fits (the default, which pays
          * the first compile and the reference, does not count), and the final measurement. */
-        const double started = now_seconds();
+        const double started = tool_now_seconds();
         const double usual = index > 1 ? spent / (index - 1) : 0.0;
         if (!is_default && started + usual + 4 * config->repeat * best_ms > stop)
             break;
@@ -977,7 +923,7 @@ static int search_class(clconvt_device *device, const shape_row *row, double sto
         clconvt_layer_release(layer);
         layer = NULL;
         if (!is_default)
-            spent += now_seconds() - started;
+            spent += tool_now_seconds() - started;
     }
     result->tried = index;
     result->candidates = list.count;
@@ -1220,7 +1166,7 @@ int main(int argc, char **argv) {
         return 2;
     }
 
-    const double start = now_seconds();
+    const double start = tool_now_seconds();
     const run_config config = {start + budget, (int)repeat};
     int rc = 1, failures = 0, count = 0, untuned = 0;
     shape_row *rows = NULL;
@@ -1304,7 +1250,7 @@ int main(int argc, char **argv) {
                     class_number, classes, row->shape_class);
             continue;
         }
-        const double now = now_seconds();
+        const double now = tool_now_seconds();
         if (now >= config.deadline) {
             fprintf(stderr,
                     "clconvt-tune: the budget is spent; %d classes are left (run again to "
@@ -1350,7 +1296,7 @@ int main(int argc, char **argv) {
         --untuned;
     }
     print_table(rows, count, tuning_db_device_entry(root, &id, 0));
-    fprintf(stderr, "clconvt-tune: done in %.0f s\n", now_seconds() - start);
+    fprintf(stderr, "clconvt-tune: done in %.0f s\n", tool_now_seconds() - start);
     rc = failures ? 1 : 0;
 cleanup:
     clconvt_device_release(measuring);
