@@ -269,7 +269,9 @@ CLCONVT_API clconvt_status clconvt_layer_forward(clconvt_layer *layer, cl_comman
 
 /**
  * Forward on host memory: copies in to the device, runs, copies out back and waits. in and out are
- * as for clconvt_layer_forward, in host memory. out is untouched on failure.
+ * as for clconvt_layer_forward, in host memory. Work larger than the device's largest allocation
+ * is split into pieces computed one after another. out is untouched on failure, except that when
+ * a later piece of split work fails, the outputs of the pieces before it have been written.
  */
 CLCONVT_API clconvt_status clconvt_layer_forward_host(clconvt_layer *layer, const void *in,
                                                       void *out, int64_t batch, int64_t length_in);

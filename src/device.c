@@ -96,6 +96,9 @@ void clconvt_device_release(clconvt_device *d) {
     if (d == NULL)
         return;
     program_cache_destroy(d->programs);
+    if (d->buffers_lock_ready)
+        pthread_mutex_destroy(&d->buffers_lock);
+    free(d->buffers);
     if (d->queue)
         clReleaseCommandQueue(d->queue);
     if (d->context)
@@ -117,6 +120,11 @@ static clconvt_status device_from_handles(cl_context context, cl_device_id devic
     clconvt_device *d = calloc(1, sizeof *d);
     if (d == NULL)
         return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for a device");
+    if (pthread_mutex_init(&d->buffers_lock, NULL) != 0) {
+        free(d);
+        return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "pthread_mutex_init failed");
+    }
+    d->buffers_lock_ready = 1;
     if ((err = clRetainContext(context)) != CL_SUCCESS) {
         status = clconvt_fail_cl("clRetainContext", err);
         goto cleanup;
@@ -210,10 +218,11 @@ static clconvt_status list_candidates(candidate *list, size_t *count) {
             if ((err = clGetDeviceInfo(devices[i], CL_DEVICE_TYPE, sizeof c->type, &c->type,
                                        NULL)) != CL_SUCCESS ||
                 (err = clGetDeviceInfo(devices[i], CL_DEVICE_NAME, sizeof c->name, c->name,
-                                       NULL)) != CL_SUCCESS ||
-                (err = clGetPlatformInfo(platforms[p], CL_PLATFORM_NAME, sizeof c->platform_name,
-                                         c->platform_name, NULL)) != CL_SUCCESS)
+                                       NULL)) != CL_SUCCESS)
                 return clconvt_fail_cl("clGetDeviceInfo", err);
+            if ((err = clGetPlatformInfo(platforms[p], CL_PLATFORM_NAME, sizeof c->platform_name,
+                                         c->platform_name, NULL)) != CL_SUCCESS)
+                return clconvt_fail_cl("clGetPlatformInfo(CL_PLATFORM_NAME)", err);
             c->name[sizeof c->name - 1] = c->platform_name[sizeof c->platform_name - 1] = '\0';
         }
     }
@@ -374,6 +383,10 @@ clconvt_status clconvt_device_get_info(const clconvt_device *d, clconvt_device_i
         .allocated_bytes = atomic_load(&d->allocated_bytes),
         .peak_allocated_bytes = atomic_load(&d->peak_allocated_bytes),
     };
+    /* Two loads, not one snapshot: an allocation in between (which adds to the total before it
+     * raises the peak) must not show a peak below the total. */
+    if (info->peak_allocated_bytes < info->allocated_bytes)
+        info->peak_allocated_bytes = info->allocated_bytes;
     clconvt_clear_error();
     return CLCONVT_SUCCESS;
 }
@@ -387,6 +400,24 @@ clconvt_status device_buffer_create(clconvt_device *device, cl_mem_flags flags, 
         snprintf(call, sizeof call, "clCreateBuffer(%s, %zu bytes)", what, bytes);
         return clconvt_fail_cl(call, err);
     }
+    pthread_mutex_lock(&device->buffers_lock);
+    if (device->buffer_count == device->buffer_capacity) {
+        const size_t capacity = device->buffer_capacity ? 2 * device->buffer_capacity : 16;
+        device_buffer_size *more = realloc(device->buffers, capacity * sizeof *device->buffers);
+        if (more != NULL) {
+            device->buffers = more;
+            device->buffer_capacity = capacity;
+        }
+    }
+    const int recorded = device->buffer_count < device->buffer_capacity;
+    if (recorded)
+        device->buffers[device->buffer_count++] = (device_buffer_size){buffer, bytes};
+    pthread_mutex_unlock(&device->buffers_lock);
+    if (!recorded) {
+        clReleaseMemObject(buffer);
+        return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY,
+                            "out of host memory recording a %zu-byte %s buffer", bytes, what);
+    }
     const uint_fast64_t now = atomic_fetch_add(&device->allocated_bytes, bytes) + bytes;
     uint_fast64_t peak = atomic_load(&device->peak_allocated_bytes);
     while (now > peak && !atomic_compare_exchange_weak(&device->peak_allocated_bytes, &peak, now))
@@ -399,8 +430,15 @@ void device_buffer_release(clconvt_device *device, cl_mem buffer) {
     if (buffer == NULL)
         return;
     size_t bytes = 0;
-    if (clGetMemObjectInfo(buffer, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) == CL_SUCCESS)
-        atomic_fetch_sub(&device->allocated_bytes, bytes);
+    pthread_mutex_lock(&device->buffers_lock);
+    for (size_t i = 0; i < device->buffer_count; ++i)
+        if (device->buffers[i].buffer == buffer) {
+            bytes = device->buffers[i].bytes;
+            device->buffers[i] = device->buffers[--device->buffer_count];
+            break;
+        }
+    pthread_mutex_unlock(&device->buffers_lock);
+    atomic_fetch_sub(&device->allocated_bytes, bytes);
     clReleaseMemObject(buffer);
 }
 

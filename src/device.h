@@ -3,10 +3,17 @@
 #ifndef CLCONVT_DEVICE_H
 #define CLCONVT_DEVICE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "clconvt.h"
 #include "program_cache.h"
+
+/* A buffer device_buffer_create made, and its size. */
+typedef struct device_buffer_size {
+    cl_mem buffer;
+    size_t bytes;
+} device_buffer_size;
 
 struct clconvt_device {
     cl_platform_id platform;
@@ -21,6 +28,12 @@ struct clconvt_device {
     int has_fp16;
     program_cache *programs;
     atomic_uint_fast64_t allocated_bytes, peak_allocated_bytes; /* device buffers we made */
+    /* The size of every buffer device_buffer_create made and device_buffer_release has not yet
+     * released, so that the release needs no OpenCL call (which may fail) to count it. */
+    pthread_mutex_t buffers_lock;
+    int buffers_lock_ready;
+    device_buffer_size *buffers;
+    size_t buffer_count, buffer_capacity;
 };
 
 /* clCreateBuffer, counted in the device's allocated and peak byte totals; what names the buffer

@@ -1,5 +1,6 @@
 /* Layers: creation, weight and bias staging, and the forward pass. */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -259,6 +260,11 @@ clconvt_status layer_check_forward(const clconvt_layer *layer, const char *funct
 static clconvt_status check_buffer(cl_mem buffer, const char *name, size_t needed) {
     size_t size = 0;
     cl_int err = clGetMemObjectInfo(buffer, CL_MEM_SIZE, sizeof size, &size, NULL);
+    if (err != CL_SUCCESS && err != CL_INVALID_MEM_OBJECT) {
+        char call[96];
+        snprintf(call, sizeof call, "clGetMemObjectInfo(%s, CL_MEM_SIZE)", name);
+        return clconvt_fail_cl(call, err);
+    }
     if (err != CL_SUCCESS)
         return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
                             "clGetMemObjectInfo(%s, CL_MEM_SIZE) failed with %s (%d): is it a "
