@@ -39,26 +39,7 @@ fi
 # The count of a meson test log (BUILD/meson-logs/testlog[-SETUP].json): "N passed, N failed"
 # (", N skipped").
 count() {
-    "$python" - "$1" <<'PY'
-import json
-import sys
-
-passed = failed = skipped = 0
-try:
-    with open(sys.argv[1], encoding="utf-8") as log:
-        for line in log:
-            if line.strip():
-                result = json.loads(line)["result"]
-                if result in ("OK", "EXPECTEDFAIL"):
-                    passed += 1
-                elif result == "SKIP":
-                    skipped += 1
-                else:
-                    failed += 1
-except OSError:
-    failed = 1
-print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
-PY
+    "$python" tools/meson_count.py "$1" || true
 }
 
 need_clang() {

@@ -269,6 +269,10 @@ def main():
         order = ("clconvt", "torch") if r % 2 == 0 else ("torch", "clconvt")
         for which in order:
             if which == "clconvt":
+                # PyTorch's OpenMP workers spin for a while after its last call; started at once,
+                # clconvt-bench's first row would share the cores with them (seen: hifigan_v1_up1
+                # at 7.5 ms right after PyTorch, 3.7 ms otherwise).
+                time.sleep(2.0)
                 results, device, rc = run_clconvt(args, rows_by_label, r + 1)
                 bench_failed |= rc != 0
                 clconvt_runs.append(results)

@@ -19,6 +19,8 @@ packages=(
     libcjson-dev
     libxxhash-dev
     libclblast-dev
+    clang
+    libclang-rt-14-dev
 )
 
 missing=()

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian 12 machine (tools/install-deps.sh), build clconvt from scratch in build-test
-# with warnings as errors, and run every test suite (on PoCL's CPU device when there is no GPU).
-# The last line printed is meson's count: "N passed, N failed" (", N skipped" when any were).
+# with warnings as errors, run every test suite (on PoCL's CPU device when there is no GPU), then
+# the reliability checks (tests/reliability.sh). The last line printed is meson's count over all of
+# them: "N passed, N failed" (", N skipped" when any were).
 # Exit status: 0 when everything built and passed; non-zero otherwise.
 #
 # Environment: CLCONVT_TEST_TIMEOUT_MULTIPLIER (default 1) scales every test's timeout;
-# CLCONVT_DEVICE picks the OpenCL device the tests use (see README.md).
+# CLCONVT_DEVICE picks the OpenCL device the tests use (see README.md); CLCONVT_RELIABILITY=0 skips
+# the reliability checks.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,10 +30,15 @@ test_rc=0
 meson test -C "$build" --print-errorlogs --num-processes 2 \
     --timeout-multiplier "${CLCONVT_TEST_TIMEOUT_MULTIPLIER:-1}" || test_rc=$?
 
-log="$build/meson-logs/testlog.json"
-if [[ ! -f $log ]]; then
-    echo "test.sh: meson test wrote no $log (exit status $test_rc)" >&2
-    exit 1
+# The reliability checks (tests/reliability.sh: the suite under ASan/UBSan/LSan, the fuzz targets,
+# ThreadSanitizer), each in its own build; CLCONVT_RELIABILITY=0 skips them. Their counts join the
+# main suite's in the last line.
+logs=("$build/meson-logs/testlog.json")
+reliability_rc=0
+if [[ ${CLCONVT_RELIABILITY:-1} != 0 ]]; then
+    bash tests/reliability.sh || reliability_rc=$?
+    logs+=(build-rel-asan/meson-logs/testlog-sanitize.json build-rel-fuzz/meson-logs/testlog.json
+        build-rel-tsan/meson-logs/testlog-tsan.json)
 fi
 
 python=python3
@@ -39,38 +46,14 @@ if [[ -x /usr/bin/python3 ]]; then
     python=/usr/bin/python3 # the interpreter Debian's meson runs on
 fi
 summary_rc=0
-summary=$("$python" - "$log" <<'PY'
-import json
-import sys
-
-passed = failed = skipped = 0
-with open(sys.argv[1], encoding="utf-8") as log:
-    for line in log:
-        if not line.strip():
-            continue
-        result = json.loads(line)["result"]
-        if result in ("OK", "EXPECTEDFAIL"):
-            passed += 1
-        elif result == "SKIP":
-            skipped += 1
-        else:  # FAIL, TIMEOUT, ERROR, UNEXPECTEDPASS
-            failed += 1
-text = f"{passed} passed, {failed} failed"
-if skipped:
-    text += f", {skipped} skipped"
-print(text)
-sys.exit(1 if failed else 0)
-PY
-) || summary_rc=$?
-
-if [[ -z $summary ]]; then
-    echo "test.sh: could not read $log" >&2
-    exit 1
-fi
+summary=$("$python" tools/meson_count.py "${logs[@]}") || summary_rc=$?
 if ((test_rc != 0 && summary_rc == 0)); then
     echo "test.sh: meson test exited with status $test_rc" >&2
 fi
+if ((reliability_rc != 0 && summary_rc == 0)); then
+    echo "test.sh: tests/reliability.sh exited with status $reliability_rc" >&2
+fi
 echo "$summary"
-if ((test_rc != 0 || summary_rc != 0)); then
+if ((test_rc != 0 || reliability_rc != 0 || summary_rc != 0)); then
     exit 1
 fi
