@@ -7,10 +7,10 @@
 #include "error.h"
 #include "tuning_db.h"
 
-#ifndef LOCAL_P
-#define LOCAL_P 2
-#define LOCAL_WIDE 8
-#endif
+/* The default work-group: 2 position tiles x up to 8 channel tiles (the 8 share their inputs in
+ * cache); an interleaved A/B on shapes.csv found 4 x 4 no better. */
+#define LOCAL_POSITIONS 2
+#define LOCAL_CHANNELS 8
 
 extern const char clconvt_source_phase[];
 extern const char clconvt_source_phase_pos[];
@@ -102,7 +102,7 @@ static void fixed_local_size(const clconvt_params *params, plan *p) {
     if (p->local[0] != 0)
         return;
     const int64_t channel_tiles = plan_channel_tiles(p, params);
-    const int wide = LOCAL_WIDE;
+    const int wide = LOCAL_CHANNELS;
     if (params->stride >= 16 && p->path != PATH_GEMM) {
         /* Large strides (WaveGlow's 256): one phase's outputs are a stride apart, so a cache line
          * of output is written by many phases; running 16 phases of one tile back to back lets
@@ -111,7 +111,7 @@ static void fixed_local_size(const clconvt_params *params, plan *p) {
         p->local[2] = phases_given ? p->local[2] : 16;
         return;
     }
-    p->local[0] = LOCAL_P;
+    p->local[0] = LOCAL_POSITIONS;
     p->local[1] = channel_tiles < wide ? (int)channel_tiles : wide;
 }
 
