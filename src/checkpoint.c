@@ -25,14 +25,14 @@ clconvt_status clconvt_safetensors_tensor_shape(const char *path, const char *te
     CLCONVT_CHECK_NOT_NULL(shape, "clconvt_safetensors_tensor_shape");
     CLCONVT_CHECK_NOT_NULL(ndim, "clconvt_safetensors_tensor_shape");
     safetensors_file f;
-    clconvt_status status = safetensors_open(path, &f);
+    clconvt_status status = clconvt_safetensors_open(path, &f);
     if (status != CLCONVT_SUCCESS)
         return status;
-    const safetensors_tensor *t = safetensors_find(&f, tensor_name);
+    const safetensors_tensor *t = clconvt_safetensors_find(&f, tensor_name);
     if (t == NULL)
         status = clconvt_fail(CLCONVT_ERROR_NOT_FOUND, "%s has no tensor '%s'", path, tensor_name);
     else
-        status = safetensors_check_dtype(&f, t);
+        status = clconvt_safetensors_check_dtype(&f, t);
     if (status == CLCONVT_SUCCESS) {
         memcpy(shape, t->shape, (size_t)t->ndim * sizeof *shape);
         *ndim = t->ndim;
@@ -40,7 +40,7 @@ clconvt_status clconvt_safetensors_tensor_shape(const char *path, const char *te
             *dtype = t->dtype;
         clconvt_clear_error();
     }
-    safetensors_close(&f);
+    clconvt_safetensors_close(&f);
     return status;
 }
 
@@ -86,10 +86,10 @@ static clconvt_status find_tensors(const safetensors_file *f, const char *name, 
         (status = join_name(name, "weight_v", lt->v_name, sizeof lt->v_name)) != CLCONVT_SUCCESS ||
         (status = join_name(name, "bias", lt->bias_name, sizeof lt->bias_name)) != CLCONVT_SUCCESS)
         return status;
-    const safetensors_tensor *w = safetensors_find(f, lt->weight_name);
-    const safetensors_tensor *g = safetensors_find(f, lt->g_name);
-    const safetensors_tensor *v = safetensors_find(f, lt->v_name);
-    lt->bias = safetensors_find(f, lt->bias_name);
+    const safetensors_tensor *w = clconvt_safetensors_find(f, lt->weight_name);
+    const safetensors_tensor *g = clconvt_safetensors_find(f, lt->g_name);
+    const safetensors_tensor *v = clconvt_safetensors_find(f, lt->v_name);
+    lt->bias = clconvt_safetensors_find(f, lt->bias_name);
     if (w != NULL && (g != NULL || v != NULL))
         return clconvt_fail(CLCONVT_ERROR_FILE,
                             "%s holds both '%s' and the weight-norm tensor '%s'; a layer has one "
@@ -126,7 +126,7 @@ static clconvt_status weight_order(const safetensors_file *f, const clconvt_para
         return CLCONVT_SUCCESS;
     }
     char shape[128];
-    safetensors_format_shape(w, shape, sizeof shape);
+    clconvt_safetensors_format_shape(w, shape, sizeof shape);
     return clconvt_fail(CLCONVT_ERROR_SHAPE_MISMATCH,
                         "%s: tensor '%s' has shape %s, but the layer (in_channels=%lld, "
                         "out_channels=%lld, groups=%lld, kernel_length=%lld) needs (Cin, "
@@ -149,7 +149,7 @@ static clconvt_status check_g(const safetensors_file *f, const clconvt_params *p
     if (fits)
         return CLCONVT_SUCCESS;
     char shape[128];
-    safetensors_format_shape(g, shape, sizeof shape);
+    clconvt_safetensors_format_shape(g, shape, sizeof shape);
     return clconvt_fail(CLCONVT_ERROR_SHAPE_MISMATCH,
                         "%s: tensor '%s' has shape %s, but weight norm needs one value per input "
                         "channel: (%lld, 1, 1), (%lld,) or (1, 1, %lld)",
@@ -170,7 +170,7 @@ static clconvt_status check_bias(const safetensors_file *f, const clconvt_params
     if (lt->bias == NULL || (lt->bias->ndim == 1 && lt->bias->shape[0] == p->out_channels))
         return CLCONVT_SUCCESS;
     char shape[128];
-    safetensors_format_shape(lt->bias, shape, sizeof shape);
+    clconvt_safetensors_format_shape(lt->bias, shape, sizeof shape);
     return clconvt_fail(CLCONVT_ERROR_SHAPE_MISMATCH,
                         "%s: tensor '%s' has shape %s, but the layer needs (%lld,) (out_channels)",
                         f->path, lt->bias_name, shape, (long long)p->out_channels);
@@ -182,11 +182,11 @@ static clconvt_status plan_load(const safetensors_file *f, const clconvt_params 
                                 layer_tensors *lt) {
     clconvt_status status = find_tensors(f, name, lt);
     if (status == CLCONVT_SUCCESS)
-        status = safetensors_check_dtype(f, lt->weight);
+        status = clconvt_safetensors_check_dtype(f, lt->weight);
     if (status == CLCONVT_SUCCESS && lt->g)
-        status = safetensors_check_dtype(f, lt->g);
+        status = clconvt_safetensors_check_dtype(f, lt->g);
     if (status == CLCONVT_SUCCESS && lt->bias)
-        status = safetensors_check_dtype(f, lt->bias);
+        status = clconvt_safetensors_check_dtype(f, lt->bias);
     if (status == CLCONVT_SUCCESS)
         status = weight_order(f, p, lt->weight, ambiguous, &lt->order);
     if (status == CLCONVT_SUCCESS && lt->g)
@@ -204,7 +204,7 @@ static clconvt_status read_new_f32(const safetensors_file *f, const safetensors_
         return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY,
                             "out of host memory for tensor '%s' (%llu values) of %s", t->name,
                             (unsigned long long)t->count, f->path);
-    clconvt_status status = safetensors_read_f32(f, t, values);
+    clconvt_status status = clconvt_safetensors_read_f32(f, t, values);
     if (status != CLCONVT_SUCCESS) {
         free(values);
         return status;
@@ -218,7 +218,7 @@ static clconvt_status fold(const safetensors_file *f, const clconvt_params *p, c
                            float *w, const layer_tensors *lt) {
     char what[1024];
     snprintf(what, sizeof what, "%s: tensor '%s'", f->path, lt->v_name);
-    return weight_norm_fold(p, g, w, lt->order, what);
+    return clconvt_weight_norm_fold(p, g, w, lt->order, what);
 }
 
 clconvt_status clconvt_layer_load_safetensors(clconvt_layer *layer, const char *path,
@@ -238,7 +238,7 @@ clconvt_status clconvt_layer_load_safetensors(clconvt_layer *layer, const char *
     layer_tensors *lt = calloc(1, sizeof *lt);
     float *w = NULL, *g = NULL, *b = NULL;
     clconvt_status status =
-        lt ? safetensors_open(path, &f)
+        lt ? clconvt_safetensors_open(path, &f)
            : clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "out of host memory loading %s", path);
     if (status != CLCONVT_SUCCESS)
         goto cleanup;
@@ -253,7 +253,7 @@ clconvt_status clconvt_layer_load_safetensors(clconvt_layer *layer, const char *
     if (status == CLCONVT_SUCCESS && b != NULL)
         status = clconvt_layer_set_bias(layer, b, CLCONVT_F32);
 cleanup:
-    safetensors_close(&f);
+    clconvt_safetensors_close(&f);
     free(lt);
     free(w);
     free(g);

@@ -95,7 +95,7 @@ static clconvt_status read_capabilities(clconvt_device *d) {
 void clconvt_device_release(clconvt_device *d) {
     if (d == NULL)
         return;
-    program_cache_destroy(d->programs);
+    clconvt_program_cache_destroy(d->programs);
     if (d->buffers_lock_ready)
         pthread_mutex_destroy(&d->buffers_lock);
     free(d->buffers);
@@ -151,7 +151,7 @@ static clconvt_status device_from_handles(cl_context context, cl_device_id devic
     }
     if ((status = read_capabilities(d)) != CLCONVT_SUCCESS)
         goto cleanup;
-    status = program_cache_create(context, device, &d->programs);
+    status = clconvt_program_cache_create(context, device, &d->programs);
 cleanup:
     if (status != CLCONVT_SUCCESS) {
         clconvt_device_release(d);
@@ -379,7 +379,7 @@ clconvt_status clconvt_device_get_info(const clconvt_device *d, clconvt_device_i
         .compute_units = d->compute_units,
         .max_work_group_size = d->max_work_group_size,
         .has_fp16 = d->has_fp16,
-        .programs_built = program_cache_builds(d->programs),
+        .programs_built = clconvt_program_cache_builds(d->programs),
         .allocated_bytes = atomic_load(&d->allocated_bytes),
         .peak_allocated_bytes = atomic_load(&d->peak_allocated_bytes),
     };
@@ -391,8 +391,9 @@ clconvt_status clconvt_device_get_info(const clconvt_device *d, clconvt_device_i
     return CLCONVT_SUCCESS;
 }
 
-clconvt_status device_buffer_create(clconvt_device *device, cl_mem_flags flags, size_t bytes,
-                                    void *host, const char *what, cl_mem *out) {
+clconvt_status clconvt_device_buffer_create(clconvt_device *device, cl_mem_flags flags,
+                                            size_t bytes, void *host, const char *what,
+                                            cl_mem *out) {
     cl_int err;
     cl_mem buffer = clCreateBuffer(device->context, flags, bytes, host, &err);
     if (err != CL_SUCCESS) {
@@ -426,7 +427,7 @@ clconvt_status device_buffer_create(clconvt_device *device, cl_mem_flags flags, 
     return CLCONVT_SUCCESS;
 }
 
-void device_buffer_release(clconvt_device *device, cl_mem buffer) {
+void clconvt_device_buffer_release(clconvt_device *device, cl_mem buffer) {
     if (buffer == NULL)
         return;
     size_t bytes = 0;

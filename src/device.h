@@ -9,7 +9,7 @@
 #include "clconvt.h"
 #include "program_cache.h"
 
-/* A buffer device_buffer_create made, and its size. */
+/* A buffer clconvt_device_buffer_create made, and its size. */
 typedef struct device_buffer_size {
     cl_mem buffer;
     size_t bytes;
@@ -28,8 +28,9 @@ struct clconvt_device {
     int has_fp16;
     program_cache *programs;
     atomic_uint_fast64_t allocated_bytes, peak_allocated_bytes; /* device buffers we made */
-    /* The size of every buffer device_buffer_create made and device_buffer_release has not yet
-     * released, so that the release needs no OpenCL call (which may fail) to count it. */
+    /* The size of every buffer clconvt_device_buffer_create made and clconvt_device_buffer_release
+     * has not yet released, so that the release needs no OpenCL call (which may fail) to count it.
+     */
     pthread_mutex_t buffers_lock;
     int buffers_lock_ready;
     device_buffer_size *buffers;
@@ -38,10 +39,11 @@ struct clconvt_device {
 
 /* clCreateBuffer, counted in the device's allocated and peak byte totals; what names the buffer
  * in an error ("input"). */
-clconvt_status device_buffer_create(clconvt_device *device, cl_mem_flags flags, size_t bytes,
-                                    void *host, const char *what, cl_mem *out);
+clconvt_status clconvt_device_buffer_create(clconvt_device *device, cl_mem_flags flags,
+                                            size_t bytes, void *host, const char *what,
+                                            cl_mem *out);
 
-/* Release a buffer made by device_buffer_create (NULL is ignored). */
-void device_buffer_release(clconvt_device *device, cl_mem buffer);
+/* Release a buffer made by clconvt_device_buffer_create (NULL is ignored). */
+void clconvt_device_buffer_release(clconvt_device *device, cl_mem buffer);
 
 #endif

@@ -119,7 +119,7 @@ static char *info_string(cl_device_id device, cl_platform_id platform, cl_uint p
     return value;
 }
 
-void disk_cache_close(disk_cache *cache) {
+void clconvt_disk_cache_close(disk_cache *cache) {
     if (cache == NULL)
         return;
     free(cache->directory);
@@ -128,7 +128,7 @@ void disk_cache_close(disk_cache *cache) {
     free(cache);
 }
 
-disk_cache *disk_cache_open(cl_device_id device) {
+disk_cache *clconvt_disk_cache_open(cl_device_id device) {
     disk_cache *cache = calloc(1, sizeof *cache);
     cl_platform_id platform = NULL;
     int ok = 0;
@@ -146,7 +146,7 @@ disk_cache *disk_cache_open(cl_device_id device) {
         ok = ok && cache->identity[i] != NULL;
 cleanup:
     if (!ok) {
-        disk_cache_close(cache);
+        clconvt_disk_cache_close(cache);
         return NULL;
     }
     return cache;
@@ -276,8 +276,8 @@ cleanup:
 
 /* ---- Loading -------------------------------------------------------------------------------- */
 
-int disk_cache_load(disk_cache *cache, cl_context context, cl_device_id device, const char *source,
-                    const char *options, cl_program *out) {
+int clconvt_disk_cache_load(disk_cache *cache, cl_context context, cl_device_id device,
+                            const char *source, const char *options, cl_program *out) {
     unsigned char key[DISK_CACHE_KEY_SIZE];
     unsigned char *data = NULL;
     size_t size = 0, header_size = 0;
@@ -310,7 +310,7 @@ cleanup:
     return hit;
 }
 
-int disk_cache_contains(disk_cache *cache, const char *source, const char *options) {
+int clconvt_disk_cache_contains(disk_cache *cache, const char *source, const char *options) {
     unsigned char key[DISK_CACHE_KEY_SIZE];
     unsigned char *data = NULL;
     size_t size = 0, header_size = 0;
@@ -413,8 +413,8 @@ static void sync_directory(const char *directory) {
     }
 }
 
-int disk_cache_store(disk_cache *cache, cl_device_id device, const char *source,
-                     const char *options, cl_program program) {
+int clconvt_disk_cache_store(disk_cache *cache, cl_device_id device, const char *source,
+                             const char *options, cl_program program) {
     unsigned char key[DISK_CACHE_KEY_SIZE];
     unsigned char header[DISK_CACHE_FIXED_HEADER + DISK_CACHE_MAX_NAME + 8];
     unsigned char *binary = NULL;

@@ -58,29 +58,29 @@ typedef struct disk_cache disk_cache;
  * directory can be named, the device's identity cannot be read, or memory ran out. Reads the
  * environment and the device's identity; touches no file.
  */
-disk_cache *disk_cache_open(cl_device_id device);
-void disk_cache_close(disk_cache *cache);
+disk_cache *clconvt_disk_cache_open(cl_device_id device);
+void clconvt_disk_cache_close(disk_cache *cache);
 
 /*
  * Look up the program for (source, options): on a hit, create it from the stored binary, build it
  * with options and return 1 with *out set (the caller owns it). Return 0 on a miss, having removed
  * any entry that was invalid or that the runtime refused. Never sets an error message.
  */
-int disk_cache_load(disk_cache *cache, cl_context context, cl_device_id device, const char *source,
-                    const char *options, cl_program *out);
+int clconvt_disk_cache_load(disk_cache *cache, cl_context context, cl_device_id device,
+                            const char *source, const char *options, cl_program *out);
 
 /*
- * Whether a valid entry for (source, options) is on disk now (checked as disk_cache_load checks
- * it, without the runtime). An invalid one is removed.
+ * Whether a valid entry for (source, options) is on disk now (checked as clconvt_disk_cache_load
+ * checks it, without the runtime). An invalid one is removed.
  */
-int disk_cache_contains(disk_cache *cache, const char *source, const char *options);
+int clconvt_disk_cache_contains(disk_cache *cache, const char *source, const char *options);
 
 /*
  * Store program (built for device from source with options). Returns 0 when the entry was
  * written, -1 when it was not (the directory cannot be created or written, the runtime gives no
  * binary, ...). Never sets an error message.
  */
-int disk_cache_store(disk_cache *cache, cl_device_id device, const char *source,
-                     const char *options, cl_program program);
+int clconvt_disk_cache_store(disk_cache *cache, cl_device_id device, const char *source,
+                             const char *options, cl_program program);
 
 #endif

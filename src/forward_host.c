@@ -106,8 +106,9 @@ static clconvt_status run_piece(const split *s, const piece *pc) {
     const int64_t pad = p->pad_left + pc->o_lo - pc->i_lo * p->stride;
     clconvt_status status = write_input(s, pc, queue);
     if (status == CLCONVT_SUCCESS)
-        status = layer_enqueue(layer, queue, s->in_buffer, s->out_buffer, pc->samples,
-                               pc->i_hi - pc->i_lo, pc->o_hi - pc->o_lo, pad, 0, NULL, NULL);
+        status =
+            clconvt_layer_enqueue(layer, queue, s->in_buffer, s->out_buffer, pc->samples,
+                                  pc->i_hi - pc->i_lo, pc->o_hi - pc->o_lo, pad, 0, NULL, NULL);
     if (status == CLCONVT_SUCCESS)
         status = read_output(s, pc, queue);
     return status;
@@ -139,7 +140,7 @@ clconvt_status clconvt_layer_forward_host(clconvt_layer *layer, const void *in, 
     static const char *const function = "clconvt_layer_forward_host";
     CLCONVT_CHECK_NOT_NULL(layer, function);
     forward_shape shape;
-    clconvt_status status = layer_check_forward(layer, function, batch, length_in, &shape);
+    clconvt_status status = clconvt_layer_check_forward(layer, function, batch, length_in, &shape);
     if (status != CLCONVT_SUCCESS)
         return status;
     if (batch == 0) {
@@ -181,12 +182,12 @@ clconvt_status clconvt_layer_forward_host(clconvt_layer *layer, const void *in, 
             ? length_in
             : (outputs + p->dilation * (p->kernel_length - 1)) / p->stride + 2;
     const int64_t max_inputs = samples * p->in_channels * piece_inputs;
-    status = device_buffer_create(layer->device, CL_MEM_READ_ONLY, (size_t)max_inputs * elem, NULL,
-                                  "input", &s.in_buffer);
+    status = clconvt_device_buffer_create(layer->device, CL_MEM_READ_ONLY,
+                                          (size_t)max_inputs * elem, NULL, "input", &s.in_buffer);
     if (status == CLCONVT_SUCCESS)
-        status = device_buffer_create(layer->device, CL_MEM_WRITE_ONLY,
-                                      (size_t)(samples * p->out_channels * outputs) * elem, NULL,
-                                      "output", &s.out_buffer);
+        status = clconvt_device_buffer_create(layer->device, CL_MEM_WRITE_ONLY,
+                                              (size_t)(samples * p->out_channels * outputs) * elem,
+                                              NULL, "output", &s.out_buffer);
     for (int64_t n0 = 0; status == CLCONVT_SUCCESS && n0 < batch; n0 += samples)
         for (int64_t o_lo = 0; status == CLCONVT_SUCCESS && o_lo < shape.length_out;
              o_lo += outputs) {
@@ -197,8 +198,8 @@ clconvt_status clconvt_layer_forward_host(clconvt_layer *layer, const void *in, 
                 input_range(p, length_in, &pc);
             status = run_piece(&s, &pc);
         }
-    device_buffer_release(layer->device, s.in_buffer);
-    device_buffer_release(layer->device, s.out_buffer);
+    clconvt_device_buffer_release(layer->device, s.in_buffer);
+    clconvt_device_buffer_release(layer->device, s.out_buffer);
     if (status == CLCONVT_SUCCESS)
         clconvt_clear_error();
     return status;

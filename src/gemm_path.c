@@ -96,7 +96,7 @@ static clconvt_status enqueue_col2im(clconvt_layer *layer, cl_command_queue queu
                                      int64_t samples, int64_t i_lo, int64_t count, int64_t o_first,
                                      int64_t o_count, int accumulate, cl_event *done) {
     const clconvt_params *p = &layer->params;
-    const phase_steps steps = layer_phase_steps(p);
+    const phase_steps steps = clconvt_layer_phase_steps(p);
     const cl_int has_bias = p->has_bias != 0, cout_g = (cl_int)(p->out_channels / p->groups);
     const cl_int groups = (cl_int)p->groups, k_len = (cl_int)p->kernel_length;
     const cl_int dilation = (cl_int)p->dilation, acc = accumulate;
@@ -110,7 +110,7 @@ static clconvt_status enqueue_col2im(clconvt_layer *layer, cl_command_queue queu
         (size_t)samples,
     };
     cl_int err;
-    cl_kernel kernel = clCreateKernel(layer->program, plan_kernel_name(&layer->plan), &err);
+    cl_kernel kernel = clCreateKernel(layer->program, clconvt_plan_kernel_name(&layer->plan), &err);
     if (err != CL_SUCCESS)
         return clconvt_fail_cl("clCreateKernel(col2im_forward)", err);
     const struct {
@@ -148,16 +148,17 @@ static clconvt_status enqueue_col2im(clconvt_layer *layer, cl_command_queue queu
     return status;
 }
 
-clconvt_status gemm_enqueue(clconvt_layer *layer, cl_command_queue queue, cl_mem in, cl_mem out,
-                            int64_t batch, int64_t length_in, int64_t length_out, int64_t pad_left,
-                            cl_uint num_wait, const cl_event *wait, cl_event *done) {
+clconvt_status clconvt_gemm_enqueue(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
+                                    cl_mem out, int64_t batch, int64_t length_in,
+                                    int64_t length_out, int64_t pad_left, cl_uint num_wait,
+                                    const cl_event *wait, cl_event *done) {
     const clconvt_params *p = &layer->params;
     chunking chunks = {0, 0, 0};
     cl_mem col = NULL;
     clconvt_status status = choose_chunks(layer, batch, length_in, &chunks);
     if (status == CLCONVT_SUCCESS)
-        status = device_buffer_create(layer->device, CL_MEM_READ_WRITE, chunks.column_bytes, NULL,
-                                      "gemm column buffer", &col);
+        status = clconvt_device_buffer_create(layer->device, CL_MEM_READ_WRITE, chunks.column_bytes,
+                                              NULL, "gemm column buffer", &col);
     /* CLBlast takes no wait list: a barrier holds its first GEMM back instead. */
     cl_int err = CL_SUCCESS;
     if (status == CLCONVT_SUCCESS && num_wait > 0 &&
@@ -191,6 +192,6 @@ clconvt_status gemm_enqueue(clconvt_layer *layer, cl_command_queue queue, cl_mem
         }
     }
     /* Released now, freed by the runtime once the enqueued commands that use it are done. */
-    device_buffer_release(layer->device, col);
+    clconvt_device_buffer_release(layer->device, col);
     return status;
 }

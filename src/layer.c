@@ -21,7 +21,7 @@ static clconvt_status require_int(const char *name, int64_t value) {
  * allow fewer work-items for a kernel with many registers than its device maximum). */
 static clconvt_status fit_work_group(clconvt_layer *layer) {
     cl_int err;
-    cl_kernel kernel = clCreateKernel(layer->program, plan_kernel_name(&layer->plan), &err);
+    cl_kernel kernel = clCreateKernel(layer->program, clconvt_plan_kernel_name(&layer->plan), &err);
     if (err != CL_SUCCESS)
         return clconvt_fail_cl("clCreateKernel", err);
     size_t limit = 0;
@@ -63,7 +63,7 @@ clconvt_status clconvt_layer_create_with_plan(clconvt_device *device, const clco
     layer->device = device;
     layer->params = *params;
     size_t packed_bytes;
-    status = plan_choose(device, params, plan, &layer->plan);
+    status = clconvt_plan_choose(device, params, plan, &layer->plan);
     if (status == CLCONVT_SUCCESS)
         status = clconvt_tensor_bytes(
             "packed weight", layer->plan.path == PATH_PHASE_DW ? 1 : params->in_channels,
@@ -80,9 +80,9 @@ clconvt_status clconvt_layer_create_with_plan(clconvt_device *device, const clco
                               (unsigned long long)device->max_alloc_bytes);
     if (status == CLCONVT_SUCCESS) {
         char options[256];
-        plan_build_options(params, &layer->plan, options, sizeof options);
-        status = program_cache_get(device->programs, plan_source(&layer->plan), options,
-                                   &layer->program);
+        clconvt_plan_build_options(params, &layer->plan, options, sizeof options);
+        status = clconvt_program_cache_get(device->programs, clconvt_plan_source(&layer->plan),
+                                           options, &layer->program);
     }
     if (status == CLCONVT_SUCCESS)
         status = fit_work_group(layer);
@@ -98,9 +98,9 @@ clconvt_status clconvt_layer_create_with_plan(clconvt_device *device, const clco
 void clconvt_layer_release(clconvt_layer *layer) {
     if (layer == NULL)
         return;
-    device_buffer_release(layer->device, layer->weight);
-    device_buffer_release(layer->device, layer->bias);
-    weights_free(&layer->weight_host);
+    clconvt_device_buffer_release(layer->device, layer->weight);
+    clconvt_device_buffer_release(layer->device, layer->bias);
+    clconvt_weights_free(&layer->weight_host);
     free(layer);
 }
 
@@ -120,7 +120,7 @@ clconvt_status clconvt_layer_plan(const clconvt_layer *layer, char *text, size_t
     CLCONVT_CHECK_NOT_NULL(layer, "clconvt_layer_plan");
     CLCONVT_CHECK_NOT_NULL(text, "clconvt_layer_plan");
     char full[256];
-    plan_format(&layer->plan, full, sizeof full);
+    clconvt_plan_format(&layer->plan, full, sizeof full);
     if (strlen(full) >= size)
         return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
                             "clconvt_layer_plan: the plan \"%s\" needs %zu bytes, size is %zu",
@@ -131,14 +131,14 @@ clconvt_status clconvt_layer_plan(const clconvt_layer *layer, char *text, size_t
 }
 
 const char *clconvt_layer_plan_name(const clconvt_layer *layer) {
-    return layer ? plan_path_name(layer->plan.path) : "none";
+    return layer ? clconvt_plan_path_name(layer->plan.path) : "none";
 }
 
 /* A read-only device buffer holding bytes copied from host. */
 static clconvt_status upload(clconvt_layer *layer, const void *host, size_t bytes, const char *what,
                              cl_mem *out) {
-    return device_buffer_create(layer->device, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes,
-                                (void *)host, what, out);
+    return clconvt_device_buffer_create(layer->device, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                                        bytes, (void *)host, what, out);
 }
 
 static clconvt_status check_dtype_argument(const char *function, clconvt_dtype dtype) {
@@ -163,19 +163,19 @@ clconvt_status clconvt_layer_set_weight(clconvt_layer *layer, const void *host,
     if (status != CLCONVT_SUCCESS)
         return status;
     staged_weight staged;
-    status = weights_stage(&layer->params, &layer->plan, host, order, host_dtype, &staged);
+    status = clconvt_weights_stage(&layer->params, &layer->plan, host, order, host_dtype, &staged);
     if (status != CLCONVT_SUCCESS)
         return status;
     cl_mem buffer = NULL;
     status = upload(layer, staged.packed, staged.packed_bytes, "weight", &buffer);
     if (status != CLCONVT_SUCCESS) {
-        weights_free(&staged);
+        clconvt_weights_free(&staged);
         return status;
     }
     /* Only now, with everything in hand, replace the old weight: a failure above changed nothing.
      */
-    device_buffer_release(layer->device, layer->weight);
-    weights_free(&layer->weight_host);
+    clconvt_device_buffer_release(layer->device, layer->weight);
+    clconvt_weights_free(&layer->weight_host);
     layer->weight = buffer;
     layer->weight_host = staged;
     clconvt_clear_error();
@@ -212,7 +212,7 @@ clconvt_status clconvt_layer_set_bias(clconvt_layer *layer, const void *host,
     free(converted);
     if (status != CLCONVT_SUCCESS)
         return status;
-    device_buffer_release(layer->device, layer->bias);
+    clconvt_device_buffer_release(layer->device, layer->bias);
     layer->bias = buffer;
     clconvt_clear_error();
     return CLCONVT_SUCCESS;
@@ -229,8 +229,8 @@ clconvt_status clconvt_layer_get_weight(const clconvt_layer *layer, void *host) 
     return CLCONVT_SUCCESS;
 }
 
-clconvt_status layer_check_forward(const clconvt_layer *layer, const char *function, int64_t batch,
-                                   int64_t length_in, forward_shape *shape) {
+clconvt_status clconvt_layer_check_forward(const clconvt_layer *layer, const char *function,
+                                           int64_t batch, int64_t length_in, forward_shape *shape) {
     const clconvt_params *p = &layer->params;
     if (layer->weight == NULL)
         return clconvt_fail(CLCONVT_ERROR_NOT_READY,
@@ -294,7 +294,7 @@ static clconvt_status check_queue(const clconvt_device *device, cl_command_queue
 }
 
 /* ceil(a / b) for a >= 0, b > 0. */
-phase_steps layer_phase_steps(const clconvt_params *params) {
+phase_steps clconvt_layer_phase_steps(const clconvt_params *params) {
     int64_t a = params->stride, b = params->dilation;
     while (b != 0) {
         const int64_t t = a % b;
@@ -311,7 +311,7 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
                                     const cl_event *wait, cl_event *done) {
     const clconvt_params *p = &layer->params;
     const plan *plan = &layer->plan;
-    const phase_steps steps = layer_phase_steps(p);
+    const phase_steps steps = clconvt_layer_phase_steps(p);
     const cl_int has_bias = p->has_bias != 0, cin_g = (cl_int)(p->in_channels / p->groups);
     const cl_int cout_g = (cl_int)(p->out_channels / p->groups);
     const cl_int cout_pad = (cl_int)plan->cout_g_padded; /* checked at creation */
@@ -322,7 +322,7 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
     cl_mem bias = layer->bias ? layer->bias : layer->weight;
     size_t global[3] = {
         (size_t)layer_ceil_div(layer_ceil_div(length_out, p->stride), plan->tile_p),
-        (size_t)plan_channel_tiles(plan, p),
+        (size_t)clconvt_plan_channel_tiles(plan, p),
         (size_t)(batch * p->stride),
     };
     const size_t local[3] = {(size_t)plan->local[0], (size_t)plan->local[1],
@@ -332,7 +332,7 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
     for (int d = 0; use_local && d < 3; ++d)
         global[d] = (global[d] + local[d] - 1) / local[d] * local[d];
     cl_int err;
-    cl_kernel kernel = clCreateKernel(layer->program, plan_kernel_name(plan), &err);
+    cl_kernel kernel = clCreateKernel(layer->program, clconvt_plan_kernel_name(plan), &err);
     if (err != CL_SUCCESS)
         return clconvt_fail_cl("clCreateKernel", err);
     const struct {
@@ -369,12 +369,13 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
     return status;
 }
 
-clconvt_status layer_enqueue(clconvt_layer *layer, cl_command_queue queue, cl_mem in, cl_mem out,
-                             int64_t batch, int64_t length_in, int64_t length_out, int64_t pad_left,
-                             cl_uint num_wait, const cl_event *wait, cl_event *done) {
+clconvt_status clconvt_layer_enqueue(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
+                                     cl_mem out, int64_t batch, int64_t length_in,
+                                     int64_t length_out, int64_t pad_left, cl_uint num_wait,
+                                     const cl_event *wait, cl_event *done) {
     if (layer->plan.path == PATH_GEMM)
-        return gemm_enqueue(layer, queue, in, out, batch, length_in, length_out, pad_left, num_wait,
-                            wait, done);
+        return clconvt_gemm_enqueue(layer, queue, in, out, batch, length_in, length_out, pad_left,
+                                    num_wait, wait, done);
     return enqueue_phase(layer, queue, in, out, batch, length_in, length_out, pad_left, num_wait,
                          wait, done);
 }
@@ -388,7 +389,7 @@ clconvt_status clconvt_layer_forward(clconvt_layer *layer, cl_command_queue queu
         return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT, "%s: num_wait=%u but wait_list is %s",
                             function, (unsigned)num_wait, wait_list ? "not NULL" : "NULL");
     forward_shape shape;
-    clconvt_status status = layer_check_forward(layer, function, batch, length_in, &shape);
+    clconvt_status status = clconvt_layer_check_forward(layer, function, batch, length_in, &shape);
     if (status != CLCONVT_SUCCESS)
         return status;
     if (queue == NULL)
@@ -410,8 +411,8 @@ clconvt_status clconvt_layer_forward(clconvt_layer *layer, cl_command_queue queu
     if ((status = check_buffer(in, "input", shape.in_bytes)) != CLCONVT_SUCCESS ||
         (status = check_buffer(out, "output", shape.out_bytes)) != CLCONVT_SUCCESS)
         return status;
-    status = layer_enqueue(layer, queue, in, out, batch, length_in, shape.length_out,
-                           layer->params.pad_left, num_wait, wait_list, done);
+    status = clconvt_layer_enqueue(layer, queue, in, out, batch, length_in, shape.length_out,
+                                   layer->params.pad_left, num_wait, wait_list, done);
     if (status == CLCONVT_SUCCESS)
         clconvt_clear_error();
     return status;

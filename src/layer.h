@@ -23,7 +23,7 @@ typedef struct phase_steps {
     cl_int tap_step, dm;
 } phase_steps;
 
-phase_steps layer_phase_steps(const clconvt_params *params);
+phase_steps clconvt_layer_phase_steps(const clconvt_params *params);
 
 /* ceil(a / b) for a >= 0, b > 0. */
 static inline int64_t layer_ceil_div(int64_t a, int64_t b) {
@@ -31,18 +31,20 @@ static inline int64_t layer_ceil_div(int64_t a, int64_t b) {
 }
 
 /* The gemm path (gemm_path.c): CLBlast GEMM into a bounded column buffer, then col2im. */
-clconvt_status gemm_enqueue(clconvt_layer *layer, cl_command_queue queue, cl_mem in, cl_mem out,
-                            int64_t batch, int64_t length_in, int64_t length_out, int64_t pad_left,
-                            cl_uint num_wait, const cl_event *wait, cl_event *done);
+clconvt_status clconvt_gemm_enqueue(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
+                                    cl_mem out, int64_t batch, int64_t length_in,
+                                    int64_t length_out, int64_t pad_left, cl_uint num_wait,
+                                    const cl_event *wait, cl_event *done);
 
 /*
  * Enqueue a forward on the layer's planned path, over batch samples of length_in inputs into
  * length_out outputs, with the given left padding: the layer's own, or, for one piece of a split
  * forward (forward_host.c), the crop that puts the piece's first output at 0.
  */
-clconvt_status layer_enqueue(clconvt_layer *layer, cl_command_queue queue, cl_mem in, cl_mem out,
-                             int64_t batch, int64_t length_in, int64_t length_out, int64_t pad_left,
-                             cl_uint num_wait, const cl_event *wait, cl_event *done);
+clconvt_status clconvt_layer_enqueue(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
+                                     cl_mem out, int64_t batch, int64_t length_in,
+                                     int64_t length_out, int64_t pad_left, cl_uint num_wait,
+                                     const cl_event *wait, cl_event *done);
 
 /* Checks shared by both forwards: the layer is ready, batch >= 0, and the lengths and byte sizes
  * of a whole forward are valid. function names the caller in messages. */
@@ -51,7 +53,7 @@ typedef struct forward_shape {
     size_t in_bytes, out_bytes;
 } forward_shape;
 
-clconvt_status layer_check_forward(const clconvt_layer *layer, const char *function, int64_t batch,
-                                   int64_t length_in, forward_shape *shape);
+clconvt_status clconvt_layer_check_forward(const clconvt_layer *layer, const char *function,
+                                           int64_t batch, int64_t length_in, forward_shape *shape);
 
 #endif

@@ -45,13 +45,13 @@ static const struct {
                    {.path = PATH_GEMM, .vec = 1, .tile_p = 1, .tile_c = 1}},
 };
 
-const char *plan_path_name(plan_path path) {
+const char *clconvt_plan_path_name(plan_path path) {
     return PATHS[path].name;
 }
-const char *plan_source(const plan *plan) {
+const char *clconvt_plan_source(const plan *plan) {
     return PATHS[plan->path].source;
 }
-const char *plan_kernel_name(const plan *plan) {
+const char *clconvt_plan_kernel_name(const plan *plan) {
     return PATHS[plan->path].kernel;
 }
 
@@ -62,14 +62,14 @@ static void finish(plan *p, const clconvt_params *params) {
     p->cout_g_padded = (channels + p->tile_c - 1) / p->tile_c * p->tile_c;
 }
 
-size_t plan_packed_count(const plan *p, const clconvt_params *params) {
+size_t clconvt_plan_packed_count(const plan *p, const clconvt_params *params) {
     if (p->path == PATH_PHASE_DW)
         return (size_t)(params->kernel_length * p->cout_g_padded);
     return (size_t)(params->in_channels * p->cout_g_padded * params->kernel_length);
 }
 
-int64_t plan_packed_index(const plan *p, const clconvt_params *params, int64_t g, int64_t k,
-                          int64_t ci_local, int64_t c) {
+int64_t clconvt_plan_packed_index(const plan *p, const clconvt_params *params, int64_t g, int64_t k,
+                                  int64_t ci_local, int64_t c) {
     const int64_t k_len = params->kernel_length, cin_g = params->in_channels / params->groups;
     switch (p->path) {
     case PATH_GEMM: /* W^T per group: (Cout_g * K) x Cin_g */
@@ -83,7 +83,7 @@ int64_t plan_packed_index(const plan *p, const clconvt_params *params, int64_t g
     }
 }
 
-int64_t plan_channel_tiles(const plan *p, const clconvt_params *params) {
+int64_t clconvt_plan_channel_tiles(const plan *p, const clconvt_params *params) {
     if (p->path == PATH_PHASE_DW)
         return p->cout_g_padded / p->tile_c;
     return params->groups * (p->cout_g_padded / p->tile_c);
@@ -101,7 +101,7 @@ static void fixed_local_size(const clconvt_params *params, plan *p) {
         p->local[2] = 1;
     if (p->local[0] != 0)
         return;
-    const int64_t channel_tiles = plan_channel_tiles(p, params);
+    const int64_t channel_tiles = clconvt_plan_channel_tiles(p, params);
     const int wide = LOCAL_CHANNELS;
     if (params->stride >= 16 && p->path != PATH_GEMM) {
         /* Large strides (WaveGlow's 256): one phase's outputs are a stride apart, so a cache line
@@ -198,8 +198,8 @@ static int *key_fields(plan *p, int *fields[KEY_COUNT]) {
     return fields[0];
 }
 
-clconvt_status plan_parse(const clconvt_device *device, const clconvt_params *params,
-                          const char *origin, const char *text, plan *out) {
+clconvt_status clconvt_plan_parse(const clconvt_device *device, const clconvt_params *params,
+                                  const char *origin, const char *text, plan *out) {
     plan p;
     default_plan(device, params, &p);
     const char *colon = strchr(text, ':');
@@ -255,7 +255,7 @@ static int key_applies(plan_path path, size_t key) {
     return 1;
 }
 
-void plan_format(const plan *p, char *text, size_t size) {
+void clconvt_plan_format(const plan *p, char *text, size_t size) {
     int *fields[KEY_COUNT];
     key_fields((plan *)p, fields);
     size_t used = (size_t)snprintf(text, size, "%s", PATHS[p->path].name);
@@ -268,21 +268,22 @@ void plan_format(const plan *p, char *text, size_t size) {
         }
 }
 
-clconvt_status plan_choose(const clconvt_device *device, const clconvt_params *params,
-                           const char *requested, plan *out) {
+clconvt_status clconvt_plan_choose(const clconvt_device *device, const clconvt_params *params,
+                                   const char *requested, plan *out) {
     if (requested != NULL && *requested != '\0')
-        return plan_parse(device, params, "plan", requested, out);
+        return clconvt_plan_parse(device, params, "plan", requested, out);
     const char *forced = getenv("CLCONVT_PLAN");
     if (forced != NULL && *forced != '\0')
-        return plan_parse(device, params, "CLCONVT_PLAN", forced, out);
-    if (tuning_db_choose(device, params, out)) /* clconvt-tune measured this device's best */
+        return clconvt_plan_parse(device, params, "CLCONVT_PLAN", forced, out);
+    if (clconvt_tuning_db_choose(device, params,
+                                 out)) /* clconvt-tune measured this device's best */
         return CLCONVT_SUCCESS;
     default_plan(device, params, out);
     return CLCONVT_SUCCESS;
 }
 
-void plan_build_options(const clconvt_params *params, const plan *plan, char *options,
-                        size_t size) {
+void clconvt_plan_build_options(const clconvt_params *params, const plan *plan, char *options,
+                                size_t size) {
     /* Each path reads the macros it needs; the others are harmless. */
     snprintf(options, size,
              "-cl-std=CL1.2 -cl-mad-enable -DSTRIDE=%lld -DLAYOUT_NCL=%d -DDTYPE=%d -DVEC=%d "

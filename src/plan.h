@@ -26,7 +26,7 @@ typedef struct plan {
 } plan;
 
 /* Name of a path ("phase", "phase_pos", "phase_chan", "phase_dw", "gemm"). */
-const char *plan_path_name(plan_path path);
+const char *clconvt_plan_path_name(plan_path path);
 
 /*
  * Choose a plan: requested (a plan string, from clconvt_layer_create_with_plan) if not NULL, else
@@ -34,30 +34,31 @@ const char *plan_path_name(plan_path path);
  * by ":key=value,..." with keys vec, p (positions), c (channels), lp and lc (work-group extents)
  * and chunk (input channels per reduction chunk); an unusable one is refused with a message.
  */
-clconvt_status plan_choose(const clconvt_device *device, const clconvt_params *params,
-                           const char *requested, plan *out);
+clconvt_status clconvt_plan_choose(const clconvt_device *device, const clconvt_params *params,
+                                   const char *requested, plan *out);
 
 /* Parse a plan string; origin names where it came from in error messages ("CLCONVT_PLAN"). */
-clconvt_status plan_parse(const clconvt_device *device, const clconvt_params *params,
-                          const char *origin, const char *text, plan *out);
+clconvt_status clconvt_plan_parse(const clconvt_device *device, const clconvt_params *params,
+                                  const char *origin, const char *text, plan *out);
 
-/* The plan string that plan_parse would read back as this plan. */
-void plan_format(const plan *plan, char *text, size_t size);
+/* The plan string that clconvt_plan_parse would read back as this plan. */
+void clconvt_plan_format(const plan *plan, char *text, size_t size);
 
 /* The kernel's source text and entry point for a plan. */
-const char *plan_source(const plan *plan);
-const char *plan_kernel_name(const plan *plan);
+const char *clconvt_plan_source(const plan *plan);
+const char *clconvt_plan_kernel_name(const plan *plan);
 
 /* Elements of the packed weight, and where weight (group g, tap k, input channel ci_local of the
  * group, output channel c of the group) goes in it: the layout the plan's kernel reads. */
-size_t plan_packed_count(const plan *plan, const clconvt_params *params);
-int64_t plan_packed_index(const plan *plan, const clconvt_params *params, int64_t g, int64_t k,
-                          int64_t ci_local, int64_t c);
+size_t clconvt_plan_packed_count(const plan *plan, const clconvt_params *params);
+int64_t clconvt_plan_packed_index(const plan *plan, const clconvt_params *params, int64_t g,
+                                  int64_t k, int64_t ci_local, int64_t c);
 
 /* Work-items along the channel dimension of the grid (before rounding to work-groups). */
-int64_t plan_channel_tiles(const plan *plan, const clconvt_params *params);
+int64_t clconvt_plan_channel_tiles(const plan *plan, const clconvt_params *params);
 
 /* The -D options that specialise the kernel for a layer and plan. */
-void plan_build_options(const clconvt_params *params, const plan *plan, char *options, size_t size);
+void clconvt_plan_build_options(const clconvt_params *params, const plan *plan, char *options,
+                                size_t size);
 
 #endif

@@ -25,7 +25,8 @@ struct program_cache {
     uint64_t disk_hits;
 };
 
-clconvt_status program_cache_create(cl_context context, cl_device_id device, program_cache **out) {
+clconvt_status clconvt_program_cache_create(cl_context context, cl_device_id device,
+                                            program_cache **out) {
     program_cache *cache = calloc(1, sizeof *cache);
     if (cache == NULL)
         return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for a cache");
@@ -35,15 +36,15 @@ clconvt_status program_cache_create(cl_context context, cl_device_id device, pro
     }
     cache->context = context;
     cache->device = device;
-    cache->disk = disk_cache_open(device); /* NULL when off or unusable: not an error */
+    cache->disk = clconvt_disk_cache_open(device); /* NULL when off or unusable: not an error */
     *out = cache;
     return CLCONVT_SUCCESS;
 }
 
-void program_cache_destroy(program_cache *cache) {
+void clconvt_program_cache_destroy(program_cache *cache) {
     if (cache == NULL)
         return;
-    program_cache_store(cache);
+    clconvt_program_cache_store(cache);
     program_entry *entry = cache->entries;
     while (entry != NULL) {
         program_entry *next = entry->next;
@@ -52,7 +53,7 @@ void program_cache_destroy(program_cache *cache) {
         free(entry);
         entry = next;
     }
-    disk_cache_close(cache->disk);
+    clconvt_disk_cache_close(cache->disk);
     pthread_mutex_destroy(&cache->lock);
     free(cache);
 }
@@ -80,8 +81,9 @@ static char *build_log(cl_program program, cl_device_id device) {
  * build from source is an error: the disk cache fails silently. */
 static clconvt_status build(program_cache *cache, const char *source, const char *options,
                             cl_program *out, int *from_disk) {
-    *from_disk = cache->disk != NULL &&
-                 disk_cache_load(cache->disk, cache->context, cache->device, source, options, out);
+    *from_disk =
+        cache->disk != NULL &&
+        clconvt_disk_cache_load(cache->disk, cache->context, cache->device, source, options, out);
     if (*from_disk)
         return CLCONVT_SUCCESS;
     cl_int err;
@@ -103,8 +105,8 @@ static clconvt_status build(program_cache *cache, const char *source, const char
     return CLCONVT_SUCCESS;
 }
 
-clconvt_status program_cache_get(program_cache *cache, const char *source, const char *options,
-                                 cl_program *out) {
+clconvt_status clconvt_program_cache_get(program_cache *cache, const char *source,
+                                         const char *options, cl_program *out) {
     clconvt_status status = CLCONVT_SUCCESS;
     program_entry *entry = NULL;
     pthread_mutex_lock(&cache->lock);
@@ -143,21 +145,21 @@ cleanup:
     return status;
 }
 
-uint64_t program_cache_builds(program_cache *cache) {
+uint64_t clconvt_program_cache_builds(program_cache *cache) {
     pthread_mutex_lock(&cache->lock);
     const uint64_t builds = cache->builds;
     pthread_mutex_unlock(&cache->lock);
     return builds;
 }
 
-uint64_t program_cache_disk_hits(program_cache *cache) {
+uint64_t clconvt_program_cache_disk_hits(program_cache *cache) {
     pthread_mutex_lock(&cache->lock);
     const uint64_t hits = cache->disk_hits;
     pthread_mutex_unlock(&cache->lock);
     return hits;
 }
 
-void program_cache_store(program_cache *cache) {
+void clconvt_program_cache_store(program_cache *cache) {
     pthread_mutex_lock(&cache->lock);
     for (program_entry *entry = cache->entries; entry != NULL; entry = entry->next) {
         if (!entry->store_on_disk)
@@ -165,9 +167,9 @@ void program_cache_store(program_cache *cache) {
         entry->store_on_disk = 0; /* one attempt: a failed store is not retried */
         /* Another process may have stored it meanwhile; reading it back costs far less than the
          * binary query, which can compile (seconds on PoCL). */
-        if (!disk_cache_contains(cache->disk, entry->source, entry->options))
-            disk_cache_store(cache->disk, cache->device, entry->source, entry->options,
-                             entry->program);
+        if (!clconvt_disk_cache_contains(cache->disk, entry->source, entry->options))
+            clconvt_disk_cache_store(cache->disk, cache->device, entry->source, entry->options,
+                                     entry->program);
     }
     pthread_mutex_unlock(&cache->lock);
 }

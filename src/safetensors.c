@@ -38,7 +38,7 @@ static const struct {
     {"F8_E8M0", 1, 0, CLCONVT_F32}, {"C64", 8, 0, CLCONVT_F32},
 };
 
-void safetensors_format_shape(const safetensors_tensor *t, char *buf, size_t size) {
+void clconvt_safetensors_format_shape(const safetensors_tensor *t, char *buf, size_t size) {
     size_t used = 0;
     const int kept =
         t->ndim < CLCONVT_SAFETENSORS_MAX_DIMS ? t->ndim : CLCONVT_SAFETENSORS_MAX_DIMS;
@@ -185,7 +185,7 @@ static clconvt_status parse_offsets(const safetensors_file *f, const cJSON *entr
                             f->path, t->name, (unsigned long long)t->begin,
                             (unsigned long long)t->end, (unsigned long long)f->data_size);
     char shape[128];
-    safetensors_format_shape(t, shape, sizeof shape);
+    clconvt_safetensors_format_shape(t, shape, sizeof shape);
     if (t->count > UINT64_MAX / dtype_size || t->count * dtype_size != t->end - t->begin)
         return clconvt_fail(CLCONVT_ERROR_FILE,
                             "%s: tensor '%s': shape %s of %s needs %llu x %zu bytes, but "
@@ -360,7 +360,7 @@ static clconvt_status read_header(safetensors_file *f, uint64_t file_size) {
     return status;
 }
 
-clconvt_status safetensors_open(const char *path, safetensors_file *out) {
+clconvt_status clconvt_safetensors_open(const char *path, safetensors_file *out) {
     safetensors_file f = {.fd = -1};
     clconvt_status status = CLCONVT_SUCCESS;
     struct stat st;
@@ -383,14 +383,14 @@ clconvt_status safetensors_open(const char *path, safetensors_file *out) {
     status = read_header(&f, (uint64_t)st.st_size);
 cleanup:
     if (status != CLCONVT_SUCCESS) {
-        safetensors_close(&f);
+        clconvt_safetensors_close(&f);
         return status;
     }
     *out = f;
     return CLCONVT_SUCCESS;
 }
 
-void safetensors_close(safetensors_file *f) {
+void clconvt_safetensors_close(safetensors_file *f) {
     if (f->fd >= 0)
         close(f->fd);
     cJSON_Delete(f->header);
@@ -399,14 +399,15 @@ void safetensors_close(safetensors_file *f) {
     *f = (safetensors_file){.fd = -1};
 }
 
-const safetensors_tensor *safetensors_find(const safetensors_file *f, const char *name) {
+const safetensors_tensor *clconvt_safetensors_find(const safetensors_file *f, const char *name) {
     const safetensors_tensor key = {.name = name};
     if (f->count == 0)
         return NULL;
     return bsearch(&key, f->tensors, f->count, sizeof key, by_name);
 }
 
-clconvt_status safetensors_check_dtype(const safetensors_file *f, const safetensors_tensor *t) {
+clconvt_status clconvt_safetensors_check_dtype(const safetensors_file *f,
+                                               const safetensors_tensor *t) {
     if (!t->supported)
         return clconvt_fail(CLCONVT_ERROR_UNSUPPORTED,
                             "%s: tensor '%s' has dtype %s; clconvt reads F32, F16 and BF16 "
@@ -426,9 +427,9 @@ static int host_is_little_endian(void) {
     return first == 1;
 }
 
-clconvt_status safetensors_read_f32(const safetensors_file *f, const safetensors_tensor *t,
-                                    float *out) {
-    clconvt_status status = safetensors_check_dtype(f, t);
+clconvt_status clconvt_safetensors_read_f32(const safetensors_file *f, const safetensors_tensor *t,
+                                            float *out) {
+    clconvt_status status = clconvt_safetensors_check_dtype(f, t);
     if (status != CLCONVT_SUCCESS)
         return status;
     if (!host_is_little_endian())

@@ -35,23 +35,23 @@ typedef struct safetensors_file {
 
 /* Open and validate path. On failure the message names the file (and tensor) and what is wrong,
  * and *out holds nothing to close. */
-clconvt_status safetensors_open(const char *path, safetensors_file *out);
+clconvt_status clconvt_safetensors_open(const char *path, safetensors_file *out);
 
-/* Close a file opened by safetensors_open (safe on a zeroed struct). */
-void safetensors_close(safetensors_file *file);
+/* Close a file opened by clconvt_safetensors_open (safe on a zeroed struct). */
+void clconvt_safetensors_close(safetensors_file *file);
 
 /* The tensor called name, or NULL. */
-const safetensors_tensor *safetensors_find(const safetensors_file *file, const char *name);
+const safetensors_tensor *clconvt_safetensors_find(const safetensors_file *file, const char *name);
 
 /* Fail with CLCONVT_ERROR_UNSUPPORTED, naming the tensor, unless it is F32, F16 or BF16. */
-clconvt_status safetensors_check_dtype(const safetensors_file *file,
-                                       const safetensors_tensor *tensor);
+clconvt_status clconvt_safetensors_check_dtype(const safetensors_file *file,
+                                               const safetensors_tensor *tensor);
 
 /* Read a (supported) tensor's count values, converted to float32, into out. */
-clconvt_status safetensors_read_f32(const safetensors_file *file, const safetensors_tensor *tensor,
-                                    float *out);
+clconvt_status clconvt_safetensors_read_f32(const safetensors_file *file,
+                                            const safetensors_tensor *tensor, float *out);
 
 /* "(512, 256, 16)", "(5,)", "()": a shape as Python prints it, truncated to fit buf. */
-void safetensors_format_shape(const safetensors_tensor *tensor, char *buf, size_t size);
+void clconvt_safetensors_format_shape(const safetensors_tensor *tensor, char *buf, size_t size);
 
 #endif

@@ -32,7 +32,7 @@ static int64_t gcd64(int64_t a, int64_t b) {
     return a;
 }
 
-int tuning_shape_class(const clconvt_params *p, char *text, size_t size) {
+int clconvt_tuning_shape_class(const clconvt_params *p, char *text, size_t size) {
     if (size > 0)
         text[0] = '\0';
     if (p->groups < 1 || p->stride < 1 || p->dilation < 1 || p->kernel_length < 1)
@@ -59,7 +59,7 @@ int tuning_shape_class(const clconvt_params *p, char *text, size_t size) {
     return 0;
 }
 
-const char *tuning_device_type_name(cl_device_type type) {
+const char *clconvt_tuning_device_type_name(cl_device_type type) {
     if (type & CL_DEVICE_TYPE_GPU)
         return "gpu";
     if (type & CL_DEVICE_TYPE_CPU)
@@ -71,11 +71,11 @@ const char *tuning_device_type_name(cl_device_type type) {
     return "other";
 }
 
-void tuning_identity_of(const clconvt_device *device, tuning_identity *identity) {
+void clconvt_tuning_identity_of(const clconvt_device *device, tuning_identity *identity) {
     identity->vendor = device->vendor ? device->vendor : "";
     identity->name = device->name ? device->name : "";
     identity->driver = device->driver_version ? device->driver_version : "";
-    identity->type = tuning_device_type_name(device->type);
+    identity->type = clconvt_tuning_device_type_name(device->type);
 }
 
 /* ---- Checking ------------------------------------------------------------------------------ */
@@ -164,7 +164,7 @@ static int check_device(const cJSON *device, int index, char *reason, size_t siz
     return 0;
 }
 
-int tuning_db_validate(const cJSON *root, char *reason, size_t size) {
+int clconvt_tuning_db_validate(const cJSON *root, char *reason, size_t size) {
     if (!cJSON_IsObject(root))
         return problem(reason, size, "it is not a JSON object");
     const cJSON *format = cJSON_GetObjectItemCaseSensitive(root, "format");
@@ -205,7 +205,7 @@ static void line_column(const char *text, size_t offset, int *line, int *column)
     }
 }
 
-int tuning_db_read(const char *path, cJSON **root, char *reason, size_t size) {
+int clconvt_tuning_db_read(const char *path, cJSON **root, char *reason, size_t size) {
     int rc = -1;
     char *text = NULL;
     cJSON *json = NULL;
@@ -262,7 +262,7 @@ int tuning_db_read(const char *path, cJSON **root, char *reason, size_t size) {
         problem(reason, size, "it is not valid JSON (line %d, column %d)", line, column);
         goto cleanup;
     }
-    if (tuning_db_validate(json, reason, size) != 0)
+    if (clconvt_tuning_db_validate(json, reason, size) != 0)
         goto cleanup;
     *root = json;
     json = NULL;
@@ -275,7 +275,7 @@ cleanup:
     return rc;
 }
 
-cJSON *tuning_db_new(void) {
+cJSON *clconvt_tuning_db_new(void) {
     cJSON *root = cJSON_CreateObject();
     if (root == NULL || cJSON_AddStringToObject(root, "format", TUNING_DB_FORMAT) == NULL ||
         cJSON_AddNumberToObject(root, "version", TUNING_DB_VERSION) == NULL ||
@@ -302,8 +302,8 @@ static int identity_rank(const cJSON *recorded, const tuning_identity *id) {
     return strcmp(string_member(recorded, "driver"), id->driver) == 0 ? 3 : 2;
 }
 
-const cJSON *tuning_db_find(const cJSON *root, const tuning_identity *identity,
-                            const char *shape_class, int *rank) {
+const cJSON *clconvt_tuning_db_find(const cJSON *root, const tuning_identity *identity,
+                                    const char *shape_class, int *rank) {
     const cJSON *best = NULL, *device;
     int best_rank = 0;
     const char *best_updated = "";
@@ -326,7 +326,7 @@ const cJSON *tuning_db_find(const cJSON *root, const tuning_identity *identity,
     return best;
 }
 
-cJSON *tuning_db_device_entry(cJSON *root, const tuning_identity *identity, int create) {
+cJSON *clconvt_tuning_db_device_entry(cJSON *root, const tuning_identity *identity, int create) {
     cJSON *devices = cJSON_GetObjectItemCaseSensitive(root, "devices"), *device;
     cJSON_ArrayForEach(device, devices) {
         if (identity_rank(cJSON_GetObjectItemCaseSensitive(device, "identity"), identity) == 3)
@@ -350,7 +350,7 @@ cJSON *tuning_db_device_entry(cJSON *root, const tuning_identity *identity, int 
     return device;
 }
 
-int tuning_db_write(const char *path, const cJSON *root, char *reason, size_t size) {
+int clconvt_tuning_db_write(const char *path, const cJSON *root, char *reason, size_t size) {
     int rc = -1, fd = -1, created = 0;
     FILE *file = NULL;
     char *text = cJSON_Print(root);
@@ -413,11 +413,11 @@ static pthread_mutex_t files_lock = PTHREAD_MUTEX_INITIALIZER;
 static db_file *files; /* kept for the life of the process */
 static atomic_int db_enabled = 1;
 
-void tuning_db_set_enabled(int enabled) {
+void clconvt_tuning_db_set_enabled(int enabled) {
     atomic_store(&db_enabled, enabled != 0);
 }
 
-int tuning_db_path(char *path, size_t size) {
+int clconvt_tuning_db_path(char *path, size_t size) {
     const char *explicit_path = getenv("CLCONVT_TUNING_DB");
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     int n;
@@ -461,7 +461,7 @@ static db_file *file_for(const char *path, int explicit_path) {
     }
     atomic_init(&f->warned, 0);
     char reason[512];
-    const int rc = tuning_db_read(path, &f->root, reason, sizeof reason);
+    const int rc = clconvt_tuning_db_read(path, &f->root, reason, sizeof reason);
     /* A missing user cache file is the usual case; a missing CLCONVT_TUNING_DB is a mistake. */
     if (rc < 0 || (rc == 1 && explicit_path))
         warn_once(f, "ignoring tuning database %s%s: %s", path,
@@ -471,26 +471,29 @@ static db_file *file_for(const char *path, int explicit_path) {
     return f;
 }
 
-int tuning_db_choose(const clconvt_device *device, const clconvt_params *params, plan *out) {
+int clconvt_tuning_db_choose(const clconvt_device *device, const clconvt_params *params,
+                             plan *out) {
     char path[4096], shape_class[TUNING_CLASS_MAX], text[TUNING_PLAN_MAX];
-    if (!atomic_load(&db_enabled) || tuning_shape_class(params, shape_class, sizeof shape_class))
+    if (!atomic_load(&db_enabled) ||
+        clconvt_tuning_shape_class(params, shape_class, sizeof shape_class))
         return 0;
-    const int explicit_path = tuning_db_path(path, sizeof path);
+    const int explicit_path = clconvt_tuning_db_path(path, sizeof path);
     if (explicit_path < 0)
         return 0;
     tuning_identity identity;
-    tuning_identity_of(device, &identity);
+    clconvt_tuning_identity_of(device, &identity);
     text[0] = '\0';
     pthread_mutex_lock(&files_lock);
     db_file *file = file_for(path, explicit_path);
-    const cJSON *entry =
-        file && file->root ? tuning_db_find(file->root, &identity, shape_class, NULL) : NULL;
+    const cJSON *entry = file && file->root
+                             ? clconvt_tuning_db_find(file->root, &identity, shape_class, NULL)
+                             : NULL;
     if (entry != NULL)
         snprintf(text, sizeof text, "%s", string_member(entry, "plan"));
     pthread_mutex_unlock(&files_lock);
     if (text[0] == '\0')
         return 0;
-    if (plan_parse(device, params, "its plan", text, out) == CLCONVT_SUCCESS)
+    if (clconvt_plan_parse(device, params, "its plan", text, out) == CLCONVT_SUCCESS)
         return 1;
     warn_once(file, "ignoring tuning database %s for class %s: %s", path, shape_class,
               clconvt_last_error());

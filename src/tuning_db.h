@@ -47,30 +47,30 @@ typedef struct tuning_identity {
  * "ncl/f32/s8/cin512/cout256/taps2/g1". Returns 0, or -1 when text[size] is too small (then text
  * holds "" when size > 0).
  */
-int tuning_shape_class(const clconvt_params *params, char *text, size_t size);
+int clconvt_tuning_shape_class(const clconvt_params *params, char *text, size_t size);
 
 /* "cpu", "gpu", "accelerator", "custom" or "other", from a CL_DEVICE_TYPE. */
-const char *tuning_device_type_name(cl_device_type type);
+const char *clconvt_tuning_device_type_name(cl_device_type type);
 
 /* The identity of an open device (borrowing its strings). */
-void tuning_identity_of(const clconvt_device *device, tuning_identity *identity);
+void clconvt_tuning_identity_of(const clconvt_device *device, tuning_identity *identity);
 
 /*
  * The planner's step: when the database has a plan for this device and layer's class, and
- * plan_parse accepts it for this layer, write it to *out and return 1. Otherwise return 0 (the
- * caller uses the built-in default), after the warning described above when something was wrong.
- * Thread-safe; each file is read and checked once per process.
+ * clconvt_plan_parse accepts it for this layer, write it to *out and return 1. Otherwise return 0
+ * (the caller uses the built-in default), after the warning described above when something was
+ * wrong. Thread-safe; each file is read and checked once per process.
  */
-int tuning_db_choose(const clconvt_device *device, const clconvt_params *params, plan *out);
+int clconvt_tuning_db_choose(const clconvt_device *device, const clconvt_params *params, plan *out);
 
 /* Turn the database off (0) or on (1, the start state) for this process: clconvt-tune measures
  * the built-in default with it off. */
-void tuning_db_set_enabled(int enabled);
+void clconvt_tuning_db_set_enabled(int enabled);
 
-/* The file tuning_db_choose reads now, into path[size]: 1 when CLCONVT_TUNING_DB names it, 0 for
- * the user cache file, -1 when there is none (CLCONVT_TUNING_DB=off, no HOME) or it does not
+/* The file clconvt_tuning_db_choose reads now, into path[size]: 1 when CLCONVT_TUNING_DB names it,
+ * 0 for the user cache file, -1 when there is none (CLCONVT_TUNING_DB=off, no HOME) or it does not
  * fit. */
-int tuning_db_path(char *path, size_t size);
+int clconvt_tuning_db_path(char *path, size_t size);
 
 /* ---- Files (the library and clconvt-tune) -----------------------------------------------------
  */
@@ -80,28 +80,28 @@ int tuning_db_path(char *path, size_t size);
  * exist (*root NULL, reason says so), -1 when it cannot be read or is not a valid database
  * (*root NULL, reason says why in a few words, e.g. "version is 2; this clconvt reads version 1").
  */
-int tuning_db_read(const char *path, cJSON **root, char *reason, size_t size);
+int clconvt_tuning_db_read(const char *path, cJSON **root, char *reason, size_t size);
 
 /* Check a parsed database: 0, or -1 with the first problem in reason. */
-int tuning_db_validate(const cJSON *root, char *reason, size_t size);
+int clconvt_tuning_db_validate(const cJSON *root, char *reason, size_t size);
 
 /* A new, empty database (NULL when out of memory). */
-cJSON *tuning_db_new(void);
+cJSON *clconvt_tuning_db_new(void);
 
 /*
  * The class entry of the best matching device for a shape class (see above for the order), or
  * NULL. *rank, when not NULL, gets 3 for the exact device, 2 for the same vendor, name and type,
- * 1 for the same vendor and type. root must have passed tuning_db_validate.
+ * 1 for the same vendor and type. root must have passed clconvt_tuning_db_validate.
  */
-const cJSON *tuning_db_find(const cJSON *root, const tuning_identity *identity,
-                            const char *shape_class, int *rank);
+const cJSON *clconvt_tuning_db_find(const cJSON *root, const tuning_identity *identity,
+                                    const char *shape_class, int *rank);
 
 /* The entry of exactly this device; with create, a new one is added when there is none (NULL
  * only when out of memory). */
-cJSON *tuning_db_device_entry(cJSON *root, const tuning_identity *identity, int create);
+cJSON *clconvt_tuning_db_device_entry(cJSON *root, const tuning_identity *identity, int create);
 
 /* Write a database atomically: a temporary file beside path, flushed, then renamed over it.
  * Returns 0, or -1 with reason (nothing is left behind). */
-int tuning_db_write(const char *path, const cJSON *root, char *reason, size_t size);
+int clconvt_tuning_db_write(const char *path, const cJSON *root, char *reason, size_t size);
 
 #endif

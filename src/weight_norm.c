@@ -17,8 +17,8 @@ static int64_t input_channel_of(int64_t i, const clconvt_params *p, clconvt_weig
     return i % p->in_channels; /* (K, Cout_g, Cin): the channel is the fastest axis */
 }
 
-clconvt_status weight_norm_fold(const clconvt_params *p, const float *g, float *v,
-                                clconvt_weight_order order, const char *what) {
+clconvt_status clconvt_weight_norm_fold(const clconvt_params *p, const float *g, float *v,
+                                        clconvt_weight_order order, const char *what) {
     const int64_t cin = p->in_channels;
     const int64_t count = cin * (p->out_channels / p->groups) * p->kernel_length;
     clconvt_status status = CLCONVT_SUCCESS;
@@ -87,7 +87,7 @@ clconvt_status clconvt_layer_set_weight_norm(clconvt_layer *layer, const void *g
             CLCONVT_SUCCESS ||
         (status = clconvt_convert(v, host_dtype, w, CLCONVT_F32, (size_t)count)) !=
             CLCONVT_SUCCESS ||
-        (status = weight_norm_fold(&p, g32, w, order, "weight_v")) != CLCONVT_SUCCESS)
+        (status = clconvt_weight_norm_fold(&p, g32, w, order, "weight_v")) != CLCONVT_SUCCESS)
         goto cleanup;
     status = clconvt_layer_set_weight(layer, w, order, CLCONVT_F32);
 cleanup:

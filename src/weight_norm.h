@@ -10,7 +10,7 @@
  * becomes the weight. Norms and products are computed in double. what names v in errors (for
  * example "ups.0.weight_v"). Fails, changing nothing, when an input channel's v is all zeros.
  */
-clconvt_status weight_norm_fold(const clconvt_params *params, const float *g, float *v,
-                                clconvt_weight_order order, const char *what);
+clconvt_status clconvt_weight_norm_fold(const clconvt_params *params, const float *g, float *v,
+                                        clconvt_weight_order order, const char *what);
 
 #endif

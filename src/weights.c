@@ -6,19 +6,19 @@
 #include "error.h"
 #include "params.h"
 
-void weights_free(staged_weight *weight) {
+void clconvt_weights_free(staged_weight *weight) {
     free(weight->max_order);
     free(weight->packed);
     *weight = (staged_weight){0};
 }
 
-clconvt_status weights_stage(const clconvt_params *p, const plan *plan, const void *host,
-                             clconvt_weight_order order, clconvt_dtype host_dtype,
-                             staged_weight *out) {
+clconvt_status clconvt_weights_stage(const clconvt_params *p, const plan *plan, const void *host,
+                                     clconvt_weight_order order, clconvt_dtype host_dtype,
+                                     staged_weight *out) {
     const int64_t cin = p->in_channels, k_len = p->kernel_length, groups = p->groups;
     const int64_t cin_g = cin / groups, cout_g = p->out_channels / groups;
     const size_t count = (size_t)(cin * cout_g * k_len); /* validated not to overflow */
-    const size_t packed_count = plan_packed_count(plan, p);
+    const size_t packed_count = clconvt_plan_packed_count(plan, p);
     const size_t elem = clconvt_dtype_size(p->dtype);
     staged_weight w = {0};
     clconvt_status status = CLCONVT_SUCCESS;
@@ -52,7 +52,7 @@ clconvt_status weights_stage(const clconvt_params *p, const plan *plan, const vo
                 const int64_t max_index = (k * cout_g + c) * cin + ci;
                 const float v = source[order == CLCONVT_WEIGHT_PYTORCH ? pytorch_index : max_index];
                 max_f[max_index] = v;
-                packed[plan_packed_index(plan, p, g, k, ci_local, c)] = v;
+                packed[clconvt_plan_packed_index(plan, p, g, k, ci_local, c)] = v;
             }
     }
     if ((status = clconvt_convert(max_f, CLCONVT_F32, w.max_order, p->dtype, count)) !=
@@ -64,7 +64,7 @@ cleanup:
     free(source);
     free(max_f);
     if (status != CLCONVT_SUCCESS) {
-        weights_free(&w);
+        clconvt_weights_free(&w);
         return status;
     }
     *out = w;

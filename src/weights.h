@@ -12,10 +12,10 @@ typedef struct staged_weight {
     size_t max_bytes, packed_bytes;
 } staged_weight;
 
-clconvt_status weights_stage(const clconvt_params *params, const plan *plan, const void *host,
-                             clconvt_weight_order order, clconvt_dtype host_dtype,
-                             staged_weight *out);
+clconvt_status clconvt_weights_stage(const clconvt_params *params, const plan *plan,
+                                     const void *host, clconvt_weight_order order,
+                                     clconvt_dtype host_dtype, staged_weight *out);
 
-void weights_free(staged_weight *weight);
+void clconvt_weights_free(staged_weight *weight);
 
 #endif

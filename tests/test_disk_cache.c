@@ -5,11 +5,11 @@
  * default directories; an unwritable directory changes nothing but speed; four processes filling
  * one empty directory at once.
  *
- * Entries are written when the device handle is released (see program_cache_store), so every test
- * releases its handles. Criterion runs every test in its own process, so the environment set here
- * (before the first OpenCL call) holds for one test. PoCL's own kernel cache would hide cold builds
- * and write to ~/.cache/pocl: each test points it at a private directory, and the timing test turns
- * it off.
+ * Entries are written when the device handle is released (see clconvt_program_cache_store), so
+ * every test releases its handles. Criterion runs every test in its own process, so the environment
+ * set here (before the first OpenCL call) holds for one test. PoCL's own kernel cache would hide
+ * cold builds and write to ~/.cache/pocl: each test points it at a private directory, and the
+ * timing test turns it off.
  */
 #include <criterion/criterion.h>
 

@@ -277,13 +277,13 @@ Test(tune, tunes_tiny_shapes_then_resumes) {
 
     cJSON *root = NULL;
     char reason[256];
-    cr_assert_eq(tuning_db_read(db, &root, reason, sizeof reason), 0, "%s", reason);
+    cr_assert_eq(clconvt_tuning_db_read(db, &root, reason, sizeof reason), 0, "%s", reason);
     tuning_identity foreign = {"Elsewhere Inc.", "Far GPU", "9", "gpu"}, id;
     int rank = 0;
-    const cJSON *kept = tuning_db_find(root, &foreign, FOREIGN_CLASS, &rank);
+    const cJSON *kept = clconvt_tuning_db_find(root, &foreign, FOREIGN_CLASS, &rank);
     cr_expect(kept != NULL && rank == 3, "the other device's entry was lost");
-    tuning_identity_of(test_device(), &id);
-    const cJSON *mine = tuning_db_device_entry(root, &id, 0);
+    clconvt_tuning_identity_of(test_device(), &id);
+    const cJSON *mine = clconvt_tuning_db_device_entry(root, &id, 0);
     cr_assert_not_null(mine, "no entry for this device");
     cr_expect_str_eq(string_of(mine, "platform"), test_device()->platform_name);
 
@@ -292,8 +292,8 @@ Test(tune, tunes_tiny_shapes_then_resumes) {
     for (size_t i = 0; i < sizeof TINY / sizeof TINY[0]; ++i) {
         const clconvt_params p = tiny_params(&TINY[i]);
         char klass[TUNING_CLASS_MAX], used[TUNING_PLAN_MAX], recorded[TUNING_PLAN_MAX];
-        tuning_shape_class(&p, klass, sizeof klass);
-        const cJSON *entry = tuning_db_find(root, &id, klass, &rank);
+        clconvt_tuning_shape_class(&p, klass, sizeof klass);
+        const cJSON *entry = clconvt_tuning_db_find(root, &id, klass, &rank);
         cr_assert(entry != NULL && rank == 3, "%s: class %s is not in the database", TINY[i].name,
                   klass);
         cr_expect_gt(number_of(entry, "median_ms"), 0.0);
@@ -308,10 +308,10 @@ Test(tune, tunes_tiny_shapes_then_resumes) {
         /* The default recorded is the built-in one of the row measured. */
         if (strcmp(string_of(entry, "shape"), TINY[i].name) != 0)
             continue;
-        tuning_db_set_enabled(0);
+        clconvt_tuning_db_set_enabled(0);
         char builtin[TUNING_PLAN_MAX], recorded_default[TUNING_PLAN_MAX];
         forward_error(&p, 1, 5, builtin);
-        tuning_db_set_enabled(1);
+        clconvt_tuning_db_set_enabled(1);
         canonical(&p, string_of(entry, "default_plan"), recorded_default);
         cr_expect_str_eq(recorded_default, builtin, "%s", TINY[i].name);
     }
@@ -338,20 +338,21 @@ Test(tune, tunes_tiny_shapes_then_resumes) {
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_expect_eq(count_of(r.err, "already tuned"), 2, "%s", r.err);
     cJSON *old_root = cJSON_Parse(before), *new_root = NULL;
-    cr_assert_eq(tuning_db_read(db, &new_root, reason, sizeof reason), 0, "%s", reason);
+    cr_assert_eq(clconvt_tuning_db_read(db, &new_root, reason, sizeof reason), 0, "%s", reason);
     for (size_t i = 0; i < sizeof TINY / sizeof TINY[0]; ++i) {
         const clconvt_params p = tiny_params(&TINY[i]);
         char klass[TUNING_CLASS_MAX];
-        tuning_shape_class(&p, klass, sizeof klass);
-        char *a = cJSON_PrintUnformatted(tuning_db_find(old_root, &id, klass, NULL));
-        char *b = cJSON_PrintUnformatted(tuning_db_find(new_root, &id, klass, NULL));
+        clconvt_tuning_shape_class(&p, klass, sizeof klass);
+        char *a = cJSON_PrintUnformatted(clconvt_tuning_db_find(old_root, &id, klass, NULL));
+        char *b = cJSON_PrintUnformatted(clconvt_tuning_db_find(new_root, &id, klass, NULL));
         cr_expect_str_eq(b, a, "%s changed on resume", klass);
         free(a);
         free(b);
     }
-    cr_expect_not_null(tuning_db_find(new_root, &id, "ncl/f32/s2/cin8/cout8/taps1/g1", NULL),
-                       "the new class was not tuned:\n%s", r.err);
-    cr_expect_not_null(tuning_db_find(new_root, &foreign, FOREIGN_CLASS, NULL));
+    cr_expect_not_null(
+        clconvt_tuning_db_find(new_root, &id, "ncl/f32/s2/cin8/cout8/taps1/g1", NULL),
+        "the new class was not tuned:\n%s", r.err);
+    cr_expect_not_null(clconvt_tuning_db_find(new_root, &foreign, FOREIGN_CLASS, NULL));
     cJSON_Delete(old_root);
     cJSON_Delete(new_root);
     free(before);
@@ -369,10 +370,11 @@ Test(tune, budget_cuts_the_search_short) {
     cr_expect_leq(r.seconds, budget + 10, "a %g s budget took %.1f s", budget, r.seconds);
     cJSON *root = NULL;
     char reason[256];
-    cr_assert_eq(tuning_db_read(db, &root, reason, sizeof reason), 0, "%s", reason);
+    cr_assert_eq(clconvt_tuning_db_read(db, &root, reason, sizeof reason), 0, "%s", reason);
     tuning_identity id;
-    tuning_identity_of(test_device(), &id);
-    const cJSON *entry = tuning_db_find(root, &id, "ncl/f32/s2/cin64/cout32/taps2/g1", NULL);
+    clconvt_tuning_identity_of(test_device(), &id);
+    const cJSON *entry =
+        clconvt_tuning_db_find(root, &id, "ncl/f32/s2/cin64/cout32/taps2/g1", NULL);
     cr_assert_not_null(entry, "%s", r.err);
     cr_expect_lt(number_of(entry, "tried"), number_of(entry, "candidates"), "%s", r.err);
     cr_expect(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(entry, "complete")));
@@ -397,13 +399,13 @@ static void expect_all_rejected(const char *fault, const char *reason_part) {
     cr_expect_eq(count_of(r.err, "the new best"), 0, "a spoiled candidate won:\n%s", r.err);
     cJSON *root = NULL;
     char reason[256];
-    cr_assert_eq(tuning_db_read(db, &root, reason, sizeof reason), 0, "%s", reason);
+    cr_assert_eq(clconvt_tuning_db_read(db, &root, reason, sizeof reason), 0, "%s", reason);
     tuning_identity id;
-    tuning_identity_of(test_device(), &id);
+    clconvt_tuning_identity_of(test_device(), &id);
     const clconvt_params p = tiny_params(&TINY[0]);
     char klass[TUNING_CLASS_MAX];
-    tuning_shape_class(&p, klass, sizeof klass);
-    const cJSON *entry = tuning_db_find(root, &id, klass, NULL);
+    clconvt_tuning_shape_class(&p, klass, sizeof klass);
+    const cJSON *entry = clconvt_tuning_db_find(root, &id, klass, NULL);
     cr_assert_not_null(entry);
     cr_expect_str_eq(string_of(entry, "plan"), string_of(entry, "default_plan"));
     cJSON_Delete(root);
@@ -495,9 +497,11 @@ Test(tune, example_database_is_valid) {
     char path[600], reason[256];
     snprintf(path, sizeof path, "%s/tuning/example.json", data);
     cJSON *root = NULL;
-    cr_assert_eq(tuning_db_read(path, &root, reason, sizeof reason), 0, "%s: %s", path, reason);
+    cr_assert_eq(clconvt_tuning_db_read(path, &root, reason, sizeof reason), 0, "%s: %s", path,
+                 reason);
     tuning_identity pocl = {"GenuineIntel", "pthread-skylake-avx512-Intel(R) Xeon(R) Processor",
                             "3.1+debian", "cpu"};
-    cr_expect_not_null(tuning_db_find(root, &pocl, "ncl/f32/s8/cin512/cout256/taps2/g1", NULL));
+    cr_expect_not_null(
+        clconvt_tuning_db_find(root, &pocl, "ncl/f32/s8/cin512/cout256/taps2/g1", NULL));
     cJSON_Delete(root);
 }

@@ -109,7 +109,7 @@ static clconvt_params ncl_params(void) {
 
 static const char *class_of(const clconvt_params *p) {
     static char text[TUNING_CLASS_MAX];
-    cr_assert_eq(tuning_shape_class(p, text, sizeof text), 0);
+    cr_assert_eq(clconvt_tuning_shape_class(p, text, sizeof text), 0);
     return text;
 }
 
@@ -129,9 +129,9 @@ static const char *plan_of(const clconvt_params *p, const char *plan_string) {
 
 /* The built-in default's plan for p (the database off for the call). */
 static const char *default_plan_of(const clconvt_params *p) {
-    tuning_db_set_enabled(0);
+    clconvt_tuning_db_set_enabled(0);
     const char *text = plan_of(p, NULL);
-    tuning_db_set_enabled(1);
+    clconvt_tuning_db_set_enabled(1);
     return text;
 }
 
@@ -157,7 +157,7 @@ static char *device_json(const char *vendor, const char *name, const char *drive
 static char *this_device_json(const char *updated, const char *shape_class,
                               const char *plan_string) {
     tuning_identity id;
-    tuning_identity_of(test_device(), &id);
+    clconvt_tuning_identity_of(test_device(), &id);
     return device_json(id.vendor, id.name, id.driver, id.type, updated, shape_class, plan_string);
 }
 
@@ -292,13 +292,13 @@ Test(tuning_db, shape_class_buckets_nearby_sizes) {
 Test(tuning_db, shape_class_refuses_a_short_buffer) {
     clconvt_params p = ncl_params();
     char text[TUNING_CLASS_MAX];
-    cr_assert_eq(tuning_shape_class(&p, text, sizeof text), 0);
+    cr_assert_eq(clconvt_tuning_shape_class(&p, text, sizeof text), 0);
     const size_t need = strlen(text) + 1;
     char small[64];
     memset(small, 'x', sizeof small);
-    cr_expect_eq(tuning_shape_class(&p, small, need - 1), -1);
+    cr_expect_eq(clconvt_tuning_shape_class(&p, small, need - 1), -1);
     cr_expect_str_eq(small, "");
-    cr_expect_eq(tuning_shape_class(&p, small, need), 0);
+    cr_expect_eq(clconvt_tuning_shape_class(&p, small, need), 0);
     cr_expect_str_eq(small, text);
 }
 
@@ -395,9 +395,9 @@ Test(tuning_db, explicit_database_replaces_the_user_cache) {
     layers_get(&p, path, 1, a);
     /* An explicit file without this class gives the default, not the user cache's plan. */
     const char *empty = database("empty.json", NULL, NULL, NULL);
-    tuning_db_set_enabled(0);
+    clconvt_tuning_db_set_enabled(0);
     const char *fallback = plan_of(&p, NULL);
-    tuning_db_set_enabled(1);
+    clconvt_tuning_db_set_enabled(1);
     layers_get(&p, empty, 1, fallback);
 }
 
@@ -409,7 +409,7 @@ Test(tuning_db, off_turns_the_database_off) {
     const char *err = layers_get(&p, "off", 1, default_plan_of(&p));
     cr_expect_str_eq(err, "");
     char path[64];
-    cr_expect_eq(tuning_db_path(path, sizeof path), -1);
+    cr_expect_eq(clconvt_tuning_db_path(path, sizeof path), -1);
 }
 
 Test(tuning_db, clconvt_plan_overrides_the_database) {
@@ -426,7 +426,7 @@ Test(tuning_db, clconvt_plan_overrides_the_database) {
 Test(tuning_db, vendor_fallback_takes_the_most_recent) {
     const clconvt_params p = ncl_params();
     tuning_identity id;
-    tuning_identity_of(test_device(), &id);
+    clconvt_tuning_identity_of(test_device(), &id);
     const char *klass = class_of(&p);
     const char *path =
         database("db.json",
@@ -443,7 +443,7 @@ Test(tuning_db, vendor_fallback_takes_the_most_recent) {
 Test(tuning_db, same_name_beats_same_vendor_and_exact_beats_both) {
     const clconvt_params p = ncl_params();
     tuning_identity id;
-    tuning_identity_of(test_device(), &id);
+    clconvt_tuning_identity_of(test_device(), &id);
     const char *klass = class_of(&p);
     const char *same_name = database("name.json",
                                      device_json(id.vendor, id.name, "another driver", id.type,
@@ -464,7 +464,7 @@ Test(tuning_db, same_name_beats_same_vendor_and_exact_beats_both) {
 Test(tuning_db, other_vendors_and_types_give_the_default) {
     const clconvt_params p = ncl_params();
     tuning_identity id;
-    tuning_identity_of(test_device(), &id);
+    clconvt_tuning_identity_of(test_device(), &id);
     const char *klass = class_of(&p);
     const char *other_type = strcmp(id.type, "gpu") == 0 ? "cpu" : "gpu";
     const char *path = database("db.json",
@@ -624,7 +624,7 @@ Test(tuning_db, one_bad_entry_leaves_the_others_usable) {
     nlc.out_channels = 16;
     const clconvt_params p = ncl_params();
     tuning_identity id;
-    tuning_identity_of(test_device(), &id);
+    clconvt_tuning_identity_of(test_device(), &id);
     char text[4096];
     /* The NCL class holds an NLC plan (refused); the NLC class's plan is fine. */
     snprintf(text, sizeof text,
@@ -700,31 +700,32 @@ Test(tuning_db, threads_share_one_read_and_one_warning) {
 /* ---- The file helpers clconvt-tune uses ---------------------------------------------------- */
 
 Test(tuning_db, write_is_atomic_and_reads_back) {
-    cJSON *root = tuning_db_new();
+    cJSON *root = clconvt_tuning_db_new();
     cr_assert_not_null(root);
     tuning_identity id = {"Vendor", "Device", "1.2", "gpu"};
-    cJSON *device = tuning_db_device_entry(root, &id, 1);
+    cJSON *device = clconvt_tuning_db_device_entry(root, &id, 1);
     cr_assert_not_null(device);
-    cr_assert_eq(tuning_db_device_entry(root, &id, 1), device, "no second entry for the same id");
+    cr_assert_eq(clconvt_tuning_db_device_entry(root, &id, 1), device,
+                 "no second entry for the same id");
     cJSON *record = cJSON_CreateObject();
     cJSON_AddStringToObject(record, "plan", "phase");
     cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(device, "classes"), "k", record);
     char path[600], reason[256];
     snprintf(path, sizeof path, "%s/written.json", tmp_dir);
-    cr_assert_eq(tuning_db_write(path, root, reason, sizeof reason), 0, "%s", reason);
+    cr_assert_eq(clconvt_tuning_db_write(path, root, reason, sizeof reason), 0, "%s", reason);
     cJSON_Delete(root);
 
     cJSON *back = NULL;
-    cr_assert_eq(tuning_db_read(path, &back, reason, sizeof reason), 0, "%s", reason);
+    cr_assert_eq(clconvt_tuning_db_read(path, &back, reason, sizeof reason), 0, "%s", reason);
     int rank = 0;
-    const cJSON *found = tuning_db_find(back, &id, "k", &rank);
+    const cJSON *found = clconvt_tuning_db_find(back, &id, "k", &rank);
     cr_assert_not_null(found);
     cr_expect_eq(rank, 3);
     tuning_identity sibling = {"Vendor", "Other", "1.2", "gpu"};
-    cr_expect_not_null(tuning_db_find(back, &sibling, "k", &rank));
+    cr_expect_not_null(clconvt_tuning_db_find(back, &sibling, "k", &rank));
     cr_expect_eq(rank, 1);
     tuning_identity stranger = {"Other", "Device", "1.2", "gpu"};
-    cr_expect_null(tuning_db_find(back, &stranger, "k", &rank));
+    cr_expect_null(clconvt_tuning_db_find(back, &stranger, "k", &rank));
     cr_expect_eq(rank, 0);
     cJSON_Delete(back);
 
@@ -738,10 +739,11 @@ Test(tuning_db, write_is_atomic_and_reads_back) {
 
     /* A file that cannot be created: an error, the reason, and nothing written. */
     snprintf(path, sizeof path, "%s/no-such-dir/db.json", tmp_dir);
-    root = tuning_db_new();
-    cr_expect_eq(tuning_db_write(path, root, reason, sizeof reason), -1);
+    root = clconvt_tuning_db_new();
+    cr_expect_eq(clconvt_tuning_db_write(path, root, reason, sizeof reason), -1);
     cr_expect(strstr(reason, "temporary file") != NULL, "reason: %s", reason);
     cJSON_Delete(root);
-    cr_expect_eq(tuning_db_read(path, &back, reason, sizeof reason), 1, "missing: %s", reason);
+    cr_expect_eq(clconvt_tuning_db_read(path, &back, reason, sizeof reason), 1, "missing: %s",
+                 reason);
     cr_expect_null(back);
 }

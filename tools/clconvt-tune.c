@@ -16,7 +16,8 @@
  * Exit status: 0 when every class it reached got a checked plan, 1 on a failure (a class with no
  * plan that passes the check, an unreadable shapes file or database), 2 on a usage error.
  *
- * Links the static library: it uses the planner (plan_parse, plan_format) and the database code.
+ * Links the static library: it uses the planner (clconvt_plan_parse, clconvt_plan_format) and the
+ * database code.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -68,9 +69,9 @@ typedef struct axis {
 #define WORK_GROUPS .key = "lp", .key2 = "lc", VALUES(1, 2, 4, 8), .value2 = {16, 8, 4, 2}
 
 /* A kernel path and its search: every combination of the coarse axes is a candidate (in a seeded
- * random order); then the fine axes are varied around the best. plan_parse has the last word:
- * a combination it refuses for the layer (p not a multiple of vec, the wrong layout, a dtype the
- * path lacks) is never tried. Adding a path is one entry here. */
+ * random order); then the fine axes are varied around the best. clconvt_plan_parse has the last
+ * word: a combination it refuses for the layer (p not a multiple of vec, the wrong layout, a dtype
+ * the path lacks) is never tried. Adding a path is one entry here. */
 typedef struct path_space {
     const char *path;
     unsigned layouts;
@@ -95,7 +96,7 @@ static const path_space SPACES[] = {
                 {.key = "p", VALUES(4, 6, 8, 12)},
                 {.key = "c", VALUES(16, 32, 48), .cap_by_cout_g = 1}},
      .fine = {{WORK_GROUPS}}},
-    {.path = "phase_dw", /* depthwise only: plan_parse refuses it for other layers */
+    {.path = "phase_dw", /* depthwise only: clconvt_plan_parse refuses it for other layers */
      .layouts = LAYOUT_BIT(CLCONVT_LAYOUT_NLC),
      .coarse = {{.key = "vec", .key2 = "c", VALUES(8, 16), .value2 = {8, 16}},
                 {.key = "p", VALUES(4, 8, 12, 16)}},
@@ -288,7 +289,7 @@ static int parse_row(const char *file, int line, char *fields[], const int colum
                 file, line, row->name, TUNE_MAX_ELEMENTS);
         return -1;
     }
-    tuning_shape_class(p, row->shape_class, sizeof row->shape_class);
+    clconvt_tuning_shape_class(p, row->shape_class, sizeof row->shape_class);
     return 0;
 }
 
@@ -380,32 +381,33 @@ typedef struct candidate_list {
     char (*text)[TUNING_PLAN_MAX];
 } candidate_list;
 
-/* The plan string of p as plan_parse reads it back. */
+/* The plan string of p as clconvt_plan_parse reads it back. */
 static void plan_text(const plan *p, char *text, size_t size) {
-    plan_format(p, text, size);
-    /* A path whose first printed key is not vec gets "path,key=..."; plan_parse wants ':'. */
+    clconvt_plan_format(p, text, size);
+    /* A path whose first printed key is not vec gets "path,key=..."; clconvt_plan_parse wants ':'.
+     */
     char *comma = strchr(text, ','), *colon = strchr(text, ':');
     if (comma != NULL && (colon == NULL || colon > comma))
         *comma = ':';
 }
 
 /*
- * Add a plan to the list unless plan_parse refuses it for this layer, its plan string would not
- * read back as the same plan, or it is there already. With filter, a work-group wider than the
+ * Add a plan to the list unless clconvt_plan_parse refuses it for this layer, its plan string would
+ * not read back as the same plan, or it is there already. With filter, a work-group wider than the
  * layer's channel tiles is narrowed to them. Returns 1 when added.
  */
 static int add_candidate(candidate_list *list, const char *text, int filter) {
     plan p, q;
     char canon[TUNING_PLAN_MAX], again[TUNING_PLAN_MAX];
     if (list->count >= TUNE_MAX_CANDIDATES ||
-        plan_parse(list->device, list->params, "candidate", text, &p) != CLCONVT_SUCCESS)
+        clconvt_plan_parse(list->device, list->params, "candidate", text, &p) != CLCONVT_SUCCESS)
         return 0;
     const clconvt_params *params = list->params;
-    const int64_t channel_tiles = plan_channel_tiles(&p, params);
+    const int64_t channel_tiles = clconvt_plan_channel_tiles(&p, params);
     if (filter && p.local[1] > channel_tiles) /* never more channel tiles than the layer has */
         p.local[1] = (int)channel_tiles;
     plan_text(&p, canon, sizeof canon);
-    if (plan_parse(list->device, params, "candidate", canon, &q) != CLCONVT_SUCCESS)
+    if (clconvt_plan_parse(list->device, params, "candidate", canon, &q) != CLCONVT_SUCCESS)
         return 0;
     plan_text(&q, again, sizeof again);
     if (strcmp(canon, again) != 0)
@@ -841,7 +843,7 @@ static int search_class(clconvt_device *device, const shape_row *row, double sto
 
     /* The built-in default (the database is off in this process) comes first. */
     plan default_p;
-    if (plan_choose(device, &row->params, NULL, &default_p) != CLCONVT_SUCCESS) {
+    if (clconvt_plan_choose(device, &row->params, NULL, &default_p) != CLCONVT_SUCCESS) {
         fprintf(stderr, "clconvt-tune: the planner refused %s: %s\n", row->name,
                 clconvt_last_error());
         goto cleanup;
@@ -1023,7 +1025,7 @@ static int save_class(const char *path, cJSON **root, const tuning_identity *id,
                       const char *platform, const shape_row *row, const outcome *o) {
     char reason[512], updated[32];
     cJSON *fresh = NULL;
-    const int read = tuning_db_read(path, &fresh, reason, sizeof reason);
+    const int read = clconvt_tuning_db_read(path, &fresh, reason, sizeof reason);
     if (read < 0) {
         fprintf(stderr, "clconvt-tune: not writing %s: %s (it changed during the run?)\n", path,
                 reason);
@@ -1037,7 +1039,7 @@ static int save_class(const char *path, cJSON **root, const tuning_identity *id,
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(updated, sizeof updated, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    cJSON *device = tuning_db_device_entry(*root, id, 1);
+    cJSON *device = clconvt_tuning_db_device_entry(*root, id, 1);
     cJSON *classes = device ? cJSON_GetObjectItemCaseSensitive(device, "classes") : NULL;
     if (classes == NULL || set_member(device, "platform", cJSON_CreateString(platform)) != 0 ||
         set_member(device, "updated", cJSON_CreateString(updated)) != 0 ||
@@ -1045,7 +1047,7 @@ static int save_class(const char *path, cJSON **root, const tuning_identity *id,
         fprintf(stderr, "clconvt-tune: out of host memory\n");
         return -1;
     }
-    if (tuning_db_write(path, *root, reason, sizeof reason) != 0) {
+    if (clconvt_tuning_db_write(path, *root, reason, sizeof reason) != 0) {
         fprintf(stderr, "clconvt-tune: cannot write %s: %s\n", path, reason);
         return -1;
     }
@@ -1088,7 +1090,7 @@ static void print_table(const shape_row *rows, int count, const cJSON *device) {
 /* ---- main ---------------------------------------------------------------------------------- */
 
 /* Fail at the start, not after the first class, when the database cannot be written: make and
- * remove a temporary file where tuning_db_write will make one. 0, or -1 after a message. */
+ * remove a temporary file where clconvt_tuning_db_write will make one. 0, or -1 after a message. */
 static int probe_output(const char *path) {
     const size_t size = strlen(path) + sizeof ".tmp.XXXXXX";
     char *probe = malloc(size);
@@ -1180,14 +1182,14 @@ int main(int argc, char **argv) {
     if (forced != NULL && *forced != '\0')
         fprintf(stderr, "clconvt-tune: ignoring CLCONVT_PLAN=%s\n", forced);
     unsetenv("CLCONVT_PLAN");
-    tuning_db_set_enabled(0);
+    clconvt_tuning_db_set_enabled(0);
     /* Most candidates lose: keep their programs out of the on-disk cache (writing one costs
      * about a compile, when the device is released, outside any class's time). */
     setenv("CLCONVT_CACHE_DIR", "off", 1);
 
     if (read_shapes(shapes, &rows, &count) != 0)
         goto cleanup;
-    const int read = tuning_db_read(output, &root, reason, sizeof reason);
+    const int read = clconvt_tuning_db_read(output, &root, reason, sizeof reason);
     if (read < 0) {
         fprintf(stderr,
                 "clconvt-tune: cannot resume from %s: %s; move it away or choose another "
@@ -1195,7 +1197,7 @@ int main(int argc, char **argv) {
                 output, reason);
         goto cleanup;
     }
-    if (read == 1 && (root = tuning_db_new()) == NULL) {
+    if (read == 1 && (root = clconvt_tuning_db_new()) == NULL) {
         fprintf(stderr, "clconvt-tune: out of host memory\n");
         goto cleanup;
     }
@@ -1207,14 +1209,14 @@ int main(int argc, char **argv) {
         goto cleanup;
     }
     tuning_identity id;
-    tuning_identity_of(device, &id);
+    clconvt_tuning_identity_of(device, &id);
 
     if ((first = malloc((size_t)count * sizeof *first)) == NULL) {
         fprintf(stderr, "clconvt-tune: out of host memory\n");
         goto cleanup;
     }
     int classes = 0, done = 0;
-    const cJSON *mine = tuning_db_device_entry(root, &id, 0);
+    const cJSON *mine = clconvt_tuning_db_device_entry(root, &id, 0);
     for (int i = 0; i < count; ++i) {
         first[i] = -1;
         for (int j = 0; j < i && first[i] < 0; ++j)
@@ -1240,7 +1242,7 @@ int main(int argc, char **argv) {
             continue;
         ++class_number;
         const shape_row *row = &rows[i];
-        mine = tuning_db_device_entry(root, &id, 0);
+        mine = clconvt_tuning_db_device_entry(root, &id, 0);
         const cJSON *known =
             mine ? cJSON_GetObjectItemCaseSensitive(
                        cJSON_GetObjectItemCaseSensitive(mine, "classes"), row->shape_class)
@@ -1295,7 +1297,7 @@ int main(int argc, char **argv) {
         measuring = NULL;
         --untuned;
     }
-    print_table(rows, count, tuning_db_device_entry(root, &id, 0));
+    print_table(rows, count, clconvt_tuning_db_device_entry(root, &id, 0));
     fprintf(stderr, "clconvt-tune: done in %.0f s\n", tool_now_seconds() - start);
     rc = failures ? 1 : 0;
 cleanup:

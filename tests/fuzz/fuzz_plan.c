@@ -1,7 +1,7 @@
 /*
  * Fuzz target: the kernel-plan strings of clconvt_layer_create_with_plan and CLCONVT_PLAN
- * (plan_parse and plan_format in src/plan.c), for layers of fuzzed parameters on a stand-in CPU or
- * GPU device (no OpenCL: the planner reads only the device's type).
+ * (clconvt_plan_parse and clconvt_plan_format in src/plan.c), for layers of fuzzed parameters on a
+ * stand-in CPU or GPU device (no OpenCL: the planner reads only the device's type).
  *
  * Input: the layer's parameters (a few bytes, drawn so that edge values such as INT_MAX channels
  * come up), then the plan text.
@@ -11,8 +11,8 @@
  * - the built-in plan and any accepted plan are sane: a known path, a vector width the path
  *   supports, positive tiles, Cout/groups (the depthwise path: the channels) padded up to the
  *   next multiple of the channel tile (never below), positive work-group extents;
- * - plan_format's text parses back to the very same plan (clconvt_layer_plan promises a string
- *   that clconvt_layer_create_with_plan takes);
+ * - clconvt_plan_format's text parses back to the very same plan (clconvt_layer_plan promises a
+ * string that clconvt_layer_create_with_plan takes);
  * - a refused plan gets CLCONVT_ERROR_INVALID_ARGUMENT and a message naming where it came from,
  *   or CLCONVT_ERROR_TOO_LARGE for channel counts whose padding to the tile passes INT_MAX (the
  *   built-in plan too: it may refuse nothing else).
@@ -29,7 +29,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
     /* The built-in plan, not whatever a tuning database on this machine says. */
-    tuning_db_set_enabled(0);
+    clconvt_tuning_db_set_enabled(0);
     return 0;
 }
 
@@ -74,16 +74,17 @@ static void check_sane(const clconvt_params *params, const plan *p, const char *
         FUZZ_CHECK(p->local[d] >= 1, "%s: local[%d] = %d", what, d, p->local[d]);
 }
 
-/* plan_format's text must parse back to the same plan. */
+/* clconvt_plan_format's text must parse back to the same plan. */
 static void check_round_trip(const clconvt_device *device, const clconvt_params *params,
                              const plan *p, const char *what) {
     char text[512];
-    plan_format(p, text, sizeof text);
+    clconvt_plan_format(p, text, sizeof text);
     plan again;
     memset(&again, 0, sizeof again);
-    const clconvt_status st = plan_parse(device, params, "round trip", text, &again);
-    FUZZ_CHECK(st == CLCONVT_SUCCESS, "%s: plan_format gave \"%s\", which plan_parse refuses: %s",
-               what, text, clconvt_last_error());
+    const clconvt_status st = clconvt_plan_parse(device, params, "round trip", text, &again);
+    FUZZ_CHECK(st == CLCONVT_SUCCESS,
+               "%s: clconvt_plan_format gave \"%s\", which clconvt_plan_parse refuses: %s", what,
+               text, clconvt_last_error());
     FUZZ_CHECK(memcmp(&again, p, sizeof again) == 0, "%s: \"%s\" parses to another plan", what,
                text);
 }
@@ -118,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         params.out_channels > params.groups ? params.out_channels / params.groups : params.groups;
     const int near_int_max = most_channels > INT_MAX - 4096;
     plan chosen;
-    const clconvt_status chose = plan_choose(&device, &params, NULL, &chosen);
+    const clconvt_status chose = clconvt_plan_choose(&device, &params, NULL, &chosen);
     FUZZ_CHECK(chose == CLCONVT_SUCCESS || (chose == CLCONVT_ERROR_TOO_LARGE && near_int_max),
                "the built-in plan failed: %s", clconvt_last_error());
     if (chose == CLCONVT_SUCCESS) {
@@ -133,14 +134,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memcpy(text, p, len);
     text[len] = '\0';
     plan requested;
-    const clconvt_status st = plan_parse(&device, &params, "fuzz plan", text, &requested);
+    const clconvt_status st = clconvt_plan_parse(&device, &params, "fuzz plan", text, &requested);
     if (st == CLCONVT_SUCCESS) {
         check_sane(&params, &requested, text);
         check_round_trip(&device, &params, &requested, text);
     } else if (st == CLCONVT_ERROR_TOO_LARGE) {
-        FUZZ_CHECK(near_int_max, "plan_parse: too large? %s", clconvt_last_error());
+        FUZZ_CHECK(near_int_max, "clconvt_plan_parse: too large? %s", clconvt_last_error());
     } else {
-        FUZZ_CHECK(st == CLCONVT_ERROR_INVALID_ARGUMENT, "plan_parse failed with %s",
+        FUZZ_CHECK(st == CLCONVT_ERROR_INVALID_ARGUMENT, "clconvt_plan_parse failed with %s",
                    clconvt_status_string(st));
         FUZZ_CHECK(strncmp(clconvt_last_error(), "fuzz plan \"", 11) == 0,
                    "the refusal does not say where the plan came from: %s", clconvt_last_error());

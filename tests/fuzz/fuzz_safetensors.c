@@ -9,9 +9,9 @@
  * weight order to assume, whether the layer has a bias, and its groups.
  *
  * Properties checked besides "no crash, no sanitizer report":
- * - safetensors_open validates the whole file: on success every tensor lies inside the data area,
- *   its byte length is count * dtype size, names are sorted and unique, and the tensors tile the
- *   data area exactly; every supported tensor reads back (into a buffer of exactly count floats);
+ * - clconvt_safetensors_open validates the whole file: on success every tensor lies inside the data
+ * area, its byte length is count * dtype size, names are sorted and unique, and the tensors tile
+ * the data area exactly; every supported tensor reads back (into a buffer of exactly count floats);
  * - clconvt_safetensors_tensor_shape agrees with it: a file it rejects is rejected for every name
  *   with CLCONVT_ERROR_FILE; a found tensor's shape and dtype are the ones the file declares;
  * - clconvt_layer_load_safetensors on a layer shaped after the file's weight either succeeds
@@ -88,7 +88,7 @@ static size_t dtype_bytes(const char *name) {
     return 0;
 }
 
-/* Everything safetensors_open promises about an opened file. */
+/* Everything clconvt_safetensors_open promises about an opened file. */
 static void check_open_file(const safetensors_file *f, size_t file_size) {
     FUZZ_CHECK(f->data_start >= 10 && f->data_start <= file_size, "data_start %llu, file %zu",
                (unsigned long long)f->data_start, file_size);
@@ -119,7 +119,7 @@ static void check_open_file(const safetensors_file *f, size_t file_size) {
         if (t->supported && t->ndim <= CLCONVT_SAFETENSORS_MAX_DIMS) {
             float *values = malloc(t->count ? (size_t)t->count * sizeof *values : 1);
             FUZZ_CHECK(values != NULL, "out of memory");
-            FUZZ_CHECK(safetensors_read_f32(f, t, values) == CLCONVT_SUCCESS,
+            FUZZ_CHECK(clconvt_safetensors_read_f32(f, t, values) == CLCONVT_SUCCESS,
                        "tensor '%s' does not read back: %s", t->name, clconvt_last_error());
             (void)checksum_bytes(values, (size_t)t->count * sizeof *values);
             free(values);
@@ -148,12 +148,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_memfile(data + 1, size - 1);
 
     safetensors_file f;
-    const clconvt_status opened = safetensors_open(path, &f);
+    const clconvt_status opened = clconvt_safetensors_open(path, &f);
     if (opened == CLCONVT_SUCCESS) {
         check_open_file(&f, size - 1);
-        safetensors_close(&f);
+        clconvt_safetensors_close(&f);
     } else {
-        check_failure(opened, "safetensors_open");
+        check_failure(opened, "clconvt_safetensors_open");
     }
 
     /* The public shape query, for each name the loader may look up. */
@@ -170,8 +170,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const clconvt_status st =
             clconvt_safetensors_tensor_shape(path, names[i], shape, &ndim, &dtype);
         if (opened != CLCONVT_SUCCESS) {
-            FUZZ_CHECK(st == opened, "safetensors_open said %d, the shape query %d", (int)opened,
-                       (int)st);
+            FUZZ_CHECK(st == opened, "clconvt_safetensors_open said %d, the shape query %d",
+                       (int)opened, (int)st);
             continue;
         }
         if (st != CLCONVT_SUCCESS) {

@@ -2,15 +2,17 @@
  * Fuzz target: the tuning database (src/tuning_db.c). The input is the database file.
  *
  * Properties checked besides "no crash, no sanitizer report":
- * - tuning_db_read either accepts the file (and then tuning_db_validate accepts what it returns)
- *   or refuses it with a reason and nothing to free;
- * - tuning_db_find, for the identities and shape classes the file itself names and for a few
- *   layers' own classes, returns NULL or a class entry whose "plan" is a non-empty string shorter
- *   than TUNING_PLAN_MAX, with a rank of 1 to 3; plan_parse (as tuning_db_choose calls it) accepts
- *   such a plan or refuses it with a message, and an accepted plan formats back to itself;
- * - adding this device's entry (tuning_db_device_entry) keeps the database valid, and
- *   tuning_db_write + tuning_db_read give back a valid database with the same entries;
- * - tuning_shape_class fits TUNING_CLASS_MAX for every layer clconvt_layer_create accepts.
+ * - clconvt_tuning_db_read either accepts the file (and then clconvt_tuning_db_validate accepts
+ * what it returns) or refuses it with a reason and nothing to free;
+ * - clconvt_tuning_db_find, for the identities and shape classes the file itself names and for a
+ * few layers' own classes, returns NULL or a class entry whose "plan" is a non-empty string shorter
+ *   than TUNING_PLAN_MAX, with a rank of 1 to 3; clconvt_plan_parse (as clconvt_tuning_db_choose
+ * calls it) accepts such a plan or refuses it with a message, and an accepted plan formats back to
+ * itself;
+ * - adding this device's entry (clconvt_tuning_db_device_entry) keeps the database valid, and
+ *   clconvt_tuning_db_write + clconvt_tuning_db_read give back a valid database with the same
+ * entries;
+ * - clconvt_tuning_shape_class fits TUNING_CLASS_MAX for every layer clconvt_layer_create accepts.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -49,15 +51,15 @@ static void check_entry(const cJSON *entry, int rank, const clconvt_params *para
     FUZZ_CHECK(text[0] != '\0' && strlen(text) < TUNING_PLAN_MAX, "plan of %zu bytes",
                strlen(text));
     plan p;
-    const clconvt_status st = plan_parse(device, params, "its plan", text, &p);
+    const clconvt_status st = clconvt_plan_parse(device, params, "its plan", text, &p);
     if (st != CLCONVT_SUCCESS) {
         FUZZ_CHECK(clconvt_last_error()[0] != '\0', "plan refused without a message");
         return;
     }
     char again[TUNING_PLAN_MAX + 64];
-    plan_format(&p, again, sizeof again);
+    clconvt_plan_format(&p, again, sizeof again);
     plan q;
-    FUZZ_CHECK(plan_parse(device, params, "its plan", again, &q) == CLCONVT_SUCCESS &&
+    FUZZ_CHECK(clconvt_plan_parse(device, params, "its plan", again, &q) == CLCONVT_SUCCESS &&
                    memcmp(&p, &q, sizeof p) == 0,
                "plan \"%s\" formats as \"%s\", which does not parse back to it", text, again);
 }
@@ -69,7 +71,7 @@ static void look_up(const cJSON *root, const tuning_identity *id, const clconvt_
         const cJSON *entry;
         cJSON_ArrayForEach(entry, cJSON_GetObjectItemCaseSensitive(dev, "classes")) {
             int rank = -1;
-            const cJSON *found = tuning_db_find(root, id, entry->string, &rank);
+            const cJSON *found = clconvt_tuning_db_find(root, id, entry->string, &rank);
             clconvt_params params;
             layer((int)(strlen(entry->string) % 3), &params);
             check_entry(found, rank, &params, device);
@@ -79,10 +81,10 @@ static void look_up(const cJSON *root, const tuning_identity *id, const clconvt_
         clconvt_params params;
         layer(which, &params);
         char shape_class[TUNING_CLASS_MAX];
-        FUZZ_CHECK(tuning_shape_class(&params, shape_class, sizeof shape_class) == 0,
+        FUZZ_CHECK(clconvt_tuning_shape_class(&params, shape_class, sizeof shape_class) == 0,
                    "no class for layer %d", which);
         int rank = -1;
-        const cJSON *found = tuning_db_find(root, id, shape_class, &rank);
+        const cJSON *found = clconvt_tuning_db_find(root, id, shape_class, &rank);
         check_entry(found, rank, &params, device);
     }
 }
@@ -97,10 +99,11 @@ static void round_trip(cJSON *root) {
     if (path[0] == '\0')
         snprintf(path, sizeof path, "%s/tuning.json", fuzz_temp_dir());
     char reason[512] = "";
-    FUZZ_CHECK(tuning_db_write(path, root, reason, sizeof reason) == 0, "write: %s", reason);
+    FUZZ_CHECK(clconvt_tuning_db_write(path, root, reason, sizeof reason) == 0, "write: %s",
+               reason);
     cJSON *again = NULL;
-    FUZZ_CHECK(tuning_db_read(path, &again, reason, sizeof reason) == 0,
-               "what tuning_db_write wrote does not read back: %s", reason);
+    FUZZ_CHECK(clconvt_tuning_db_read(path, &again, reason, sizeof reason) == 0,
+               "what clconvt_tuning_db_write wrote does not read back: %s", reason);
     /* As text, not cJSON_Compare: that looks members up by name, so an object with a key given
      * twice (which cJSON keeps, and the reader accepts: the first one counts) never compares
      * equal, not even to itself. */
@@ -118,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cJSON *root = (cJSON *)1;
     char reason[512];
     memset(reason, 0, sizeof reason);
-    const int rc = tuning_db_read(path, &root, reason, sizeof reason);
+    const int rc = clconvt_tuning_db_read(path, &root, reason, sizeof reason);
     if (rc != 0) {
         FUZZ_CHECK(rc == -1, "an existing file read as %d", rc);
         FUZZ_CHECK(root == NULL, "a refused file left a tree");
@@ -126,8 +129,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     FUZZ_CHECK(root != NULL, "an accepted file without a tree");
-    FUZZ_CHECK(tuning_db_validate(root, reason, sizeof reason) == 0,
-               "tuning_db_read returned what tuning_db_validate refuses: %s", reason);
+    FUZZ_CHECK(clconvt_tuning_db_validate(root, reason, sizeof reason) == 0,
+               "clconvt_tuning_db_read returned what clconvt_tuning_db_validate refuses: %s",
+               reason);
 
     clconvt_device device;
     memset(&device, 0, sizeof device);
@@ -153,8 +157,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     look_up(root, &stranger, &device);
 
     /* A new device entry keeps the database valid, and it survives a write and a read. */
-    if (tuning_db_device_entry(root, &stranger, 1) != NULL)
-        FUZZ_CHECK(tuning_db_validate(root, reason, sizeof reason) == 0,
+    if (clconvt_tuning_db_device_entry(root, &stranger, 1) != NULL)
+        FUZZ_CHECK(clconvt_tuning_db_validate(root, reason, sizeof reason) == 0,
                    "adding a device entry made the database invalid: %s", reason);
     round_trip(root);
     cJSON_Delete(root);
