@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Install what clconvt needs to build and test, on Debian 12 (bookworm).
+# Extra package names given as arguments are installed too (tools/install-bench-deps.sh).
 # Idempotent: checks each package with dpkg-query and touches apt only when something is missing.
 # Runs as root, or through sudo otherwise. Needs no GPU: pocl-opencl-icd provides a CPU device.
 set -euo pipefail
@@ -21,6 +22,7 @@ packages=(
     libclblast-dev
     clang
     libclang-rt-14-dev
+    "$@" # more packages a caller needs (tools/install-bench-deps.sh)
 )
 
 missing=()
