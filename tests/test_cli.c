@@ -24,6 +24,7 @@
 #include "clconvt.h"
 #include "npy.h"
 #include "reference.h"
+#include "tmpdir.h"
 
 extern char **environ;
 
@@ -32,23 +33,11 @@ extern char **environ;
 static char tmp_dir[256];
 
 static void make_tmp_dir(void) {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/clconvt-cli-XXXXXX", base && *base ? base : "/tmp");
-    cr_assert_not_null(mkdtemp(tmp_dir), "mkdtemp failed");
+    test_tmpdir_make(tmp_dir, sizeof tmp_dir, "cli");
 }
 
 static void remove_tmp_dir(void) {
-    DIR *d = opendir(tmp_dir);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        char path[600];
-        snprintf(path, sizeof path, "%s/%s", tmp_dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(tmp_dir);
+    test_tmpdir_remove(tmp_dir);
 }
 
 TestSuite(cli, .init = make_tmp_dir, .fini = remove_tmp_dir, .timeout = 300);

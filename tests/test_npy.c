@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tmpdir.h"
 #include "npy.h"
 
 /* ---- Fixture: a fresh temporary directory per test (Criterion runs each in its own process) */
@@ -26,31 +27,11 @@
 static char tmp_dir[256];
 
 static void make_tmp_dir(void) {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/clconvt-npy-XXXXXX", base && *base ? base : "/tmp");
-    cr_assert_not_null(mkdtemp(tmp_dir), "mkdtemp failed");
-}
-
-/* Removes the directory's files (and one level of subdirectories), then the directory. */
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (unlink(path) != 0)
-            remove_tree(path);
-    }
-    closedir(d);
-    rmdir(dir);
+    test_tmpdir_make(tmp_dir, sizeof tmp_dir, "npy");
 }
 
 static void remove_tmp_dir(void) {
-    remove_tree(tmp_dir);
+    test_tmpdir_remove(tmp_dir);
 }
 
 TestSuite(npy, .init = make_tmp_dir, .fini = remove_tmp_dir);
