@@ -130,6 +130,42 @@ inline long first_q(int r, long pad_left) {
     return r >= pad_left ? 0 : (pad_left - r + STRIDE - 1) / STRIDE;
 }
 
+/* Output row of channel co_local of group g in sample n (NCL), and that channel's bias. */
+inline __global store_t *ncl_output_row(__global store_t *y, long n, int g, int co_local,
+                                        int cout_g, int groups, long length_out) {
+    return y + ((n * groups + g) * (long)cout_g + co_local) * length_out;
+}
+inline float channel_bias(__global const store_t *bias, int has_bias, int g, int co_local,
+                          int cout_g) {
+    return has_bias ? LOAD(bias, (long)g * cout_g + co_local) : 0.0f;
+}
+
+/* Declare a ROWS x COLS register tile of TYPE and set it to zero. */
+#define ZERO_TILE(type, name, rows, cols)                                                          \
+    type name[rows][cols];                                                                         \
+    _Pragma("unroll") for (int r_ = 0; r_ < (rows); ++r_)                                          \
+        _Pragma("unroll") for (int c_ = 0; c_ < (cols); ++c_) name[r_][c_] = (type)(0.0f)
+
+/*
+ * The reduction over input channels ci in [chunk, ci_end): with -DCI_CHUNK=n it runs in chunks of
+ * n with a barrier after each. On a CPU runtime every work-item of the group then finishes a chunk
+ * before any starts the next, so the group's weights and inputs for one chunk stay in the L1
+ * cache. Work-items with nothing to do must still run to each barrier.
+ */
+#if CI_CHUNK
+#define CHUNKS_BEGIN(cin_g)                                                                        \
+    for (int chunk = 0; chunk < (cin_g); chunk += CI_CHUNK) {                                      \
+        const int ci_end = min(chunk + CI_CHUNK, (cin_g));
+#define CHUNKS_END                                                                                 \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                                  \
+    }
+#else
+#define CHUNKS_BEGIN(cin_g)                                                                        \
+    {                                                                                              \
+        const int chunk = 0, ci_end = (cin_g);
+#define CHUNKS_END }
+#endif
+
 /* Every path takes these arguments, in this order (src/layer.c sets them). */
 #define KERNEL_ARGUMENTS                                                                           \
     __global const store_t *restrict x, __global const float *restrict w,                          \

@@ -28,12 +28,7 @@ __kernel void phase_forward(KERNEL_ARGUMENTS) {
     const phase_taps taps = taps_of_phase(r, kernel_length, dilation, tap_step);
 
     const int cin = cin_g * groups, cout = cout_g * groups;
-    float acc[TILE_P][TILE_C];
-#pragma unroll
-    for (int p = 0; p < TILE_P; ++p)
-#pragma unroll
-        for (int c = 0; c < TILE_C; ++c)
-            acc[p][c] = 0.0f;
+    ZERO_TILE(float, acc, TILE_P, TILE_C);
 
     for (int j = 0; j < taps.count; ++j) {
         const long i0 = q0 - (taps.m0 + (long)j * dm);

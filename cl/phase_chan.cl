@@ -27,12 +27,7 @@ __kernel void phase_chan_forward(KERNEL_ARGUMENTS) {
     const phase_taps taps = taps_of_phase(r, kernel_length, dilation, tap_step);
     const long cin = (long)cin_g * groups, cout = (long)cout_g * groups;
 
-    floatv acc[TILE_P][CV];
-#pragma unroll
-    for (int p = 0; p < TILE_P; ++p)
-#pragma unroll
-        for (int v = 0; v < CV; ++v)
-            acc[p][v] = (floatv)(0.0f);
+    ZERO_TILE(floatv, acc, TILE_P, CV);
 
     /* Channel ci of the group at input position i is x_group[i * cin + ci]. */
     const __global store_t *x_group = x + n * length_in * cin + (long)g * cin_g;

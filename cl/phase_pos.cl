@@ -50,24 +50,10 @@ __kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
     const bool active = g < groups && o0 < length_out && n < batch;
     const phase_taps taps = taps_of_phase(r, kernel_length, dilation, tap_step);
 
-    floatv acc[CO_T][PV];
-#pragma unroll
-    for (int c = 0; c < CO_T; ++c)
-#pragma unroll
-        for (int v = 0; v < PV; ++v)
-            acc[c][v] = (floatv)(0.0f);
+    ZERO_TILE(floatv, acc, CO_T, PV);
 
     const __global store_t *x_group = x + (n * groups + g) * (long)cin_g * length_in;
-    /* With CI_CHUNK, the reduction over input channels goes in chunks with a barrier between
-     * them: on a CPU runtime every work-item of the group then finishes a chunk before any starts
-     * the next, so the group's weights and inputs for one chunk stay in the L1 cache. */
-#if CI_CHUNK
-    for (int chunk = 0; chunk < cin_g; chunk += CI_CHUNK) {
-        const int ci_end = min(chunk + CI_CHUNK, cin_g);
-#else
-    {
-        const int chunk = 0, ci_end = cin_g;
-#endif
+    CHUNKS_BEGIN(cin_g)
         for (int j = 0; active && j < taps.count; ++j) {
             const long i0 = q0 - (taps.m0 + (long)j * dm);
             const __global float *wk = weight_tile(w, g, taps.k0 + j * tap_step, co0 / CO_T,
@@ -124,22 +110,17 @@ __kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
                 }
             }
         }
-#if CI_CHUNK
-        barrier(CLK_LOCAL_MEM_FENCE);
-#endif
-    }
+    CHUNKS_END
     if (!active)
         return;
 
-    const long cout = (long)cout_g * groups;
 #pragma unroll
     for (int c = 0; c < CO_T; ++c) {
         const int co_local = co0 + c;
         if (co_local >= cout_g)
             break;
-        const long co = (long)g * cout_g + co_local;
-        const float b = has_bias ? LOAD(bias, co) : 0.0f;
-        __global store_t *y_row = y + (n * cout + co) * length_out;
+        const float b = channel_bias(bias, has_bias, g, co_local, cout_g);
+        __global store_t *y_row = ncl_output_row(y, n, g, co_local, cout_g, groups, length_out);
 #pragma unroll
         for (int v = 0; v < PV; ++v) {
             float lanes[VEC];
