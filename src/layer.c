@@ -63,11 +63,13 @@ clconvt_status clconvt_layer_create_with_plan(clconvt_device *device, const clco
     layer->device = device;
     layer->params = *params;
     size_t packed_bytes;
+    int64_t packed_dims[3];
     status = clconvt_plan_choose(device, params, plan, &layer->plan);
-    if (status == CLCONVT_SUCCESS)
-        status = clconvt_tensor_bytes(
-            "packed weight", layer->plan.path == PATH_PHASE_DW ? 1 : params->in_channels,
-            params->kernel_length, layer->plan.cout_g_padded, CLCONVT_F32, &packed_bytes);
+    if (status == CLCONVT_SUCCESS) {
+        clconvt_plan_packed_dims(&layer->plan, params, packed_dims);
+        status = clconvt_tensor_bytes("packed weight", packed_dims[0], packed_dims[1],
+                                      packed_dims[2], CLCONVT_F32, &packed_bytes);
+    }
     if (status == CLCONVT_SUCCESS)
         status = require_int("the channel count padded to whole tiles", layer->plan.cout_g_padded);
     if (status == CLCONVT_SUCCESS && packed_bytes > device->max_alloc_bytes)
@@ -321,9 +323,9 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
     /* Kernels take every buffer argument; without a bias the weight stands in, never read. */
     cl_mem bias = layer->bias ? layer->bias : layer->weight;
     size_t global[3] = {
-        (size_t)layer_ceil_div(layer_ceil_div(length_out, p->stride), plan->tile_p),
+        (size_t)clconvt_plan_position_tiles(plan, p, length_out, pad),
         (size_t)clconvt_plan_channel_tiles(plan, p),
-        (size_t)(batch * p->stride),
+        (size_t)clconvt_plan_batch_items(plan, p, batch),
     };
     const size_t local[3] = {(size_t)plan->local[0], (size_t)plan->local[1],
                              (size_t)plan->local[2]};

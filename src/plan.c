@@ -11,12 +11,14 @@
  * cache); an interleaved A/B on shapes.csv found 4 x 4 no better. */
 #define LOCAL_POSITIONS 2
 #define LOCAL_CHANNELS 8
+#define LOCAL_FOLD_POSITIONS 8
 
 extern const char clconvt_source_phase[];
 extern const char clconvt_source_phase_pos[];
 extern const char clconvt_source_phase_chan[];
 extern const char clconvt_source_col2im[];
 extern const char clconvt_source_phase_dw[];
+extern const char clconvt_source_phase_fold[];
 
 static const struct {
     const char *name, *kernel, *source;
@@ -43,6 +45,11 @@ static const struct {
                    "col2im_forward",
                    clconvt_source_col2im,
                    {.path = PATH_GEMM, .vec = 1, .tile_p = 1, .tile_c = 1}},
+    /* tile_c 0: four vectors of channels, however many channels a vector holds at this stride */
+    [PATH_PHASE_FOLD] = {"phase_fold",
+                         "phase_fold_forward",
+                         clconvt_source_phase_fold,
+                         {.path = PATH_PHASE_FOLD, .vec = 16, .tile_p = 6, .tile_c = 0}},
 };
 
 const char *clconvt_plan_path_name(plan_path path) {
@@ -55,6 +62,32 @@ const char *clconvt_plan_kernel_name(const plan *plan) {
     return PATHS[plan->path].kernel;
 }
 
+/* phase_fold: output channels per vector (its lanes are channels x stride phases), and taps per
+ * phase (the short phases padded with zero weights). */
+static int fold_channels_per_vector(const plan *p, const clconvt_params *params) {
+    return (int)(p->vec / params->stride);
+}
+static int64_t fold_taps(const clconvt_params *params) {
+    return (params->kernel_length + params->stride - 1) / params->stride;
+}
+
+/* Up to four vectors of channels, fewer when the group has fewer channels. */
+static int fold_default_channels(const plan *p, const clconvt_params *params) {
+    const int64_t lc = fold_channels_per_vector(p, params);
+    const int64_t cout_g = params->out_channels / params->groups;
+    const int64_t vectors = (cout_g + lc - 1) / lc;
+    return (int)(lc * (vectors < 4 ? vectors : 4));
+}
+
+/* Whether the planner picks phase_fold (16 lanes): NCL, dilation 1, a stride of 2..16 that fills
+ * at least 3/4 of the lanes (not 9..11), and enough channels to fill a vector (channel-starved
+ * layers such as Conv-TasNet's single output channel are faster on phase_pos). */
+static int fold_fits(const clconvt_params *params, int64_t cout_g) {
+    const int64_t s = params->stride, lc = 16 / s;
+    return params->layout == CLCONVT_LAYOUT_NCL && params->dilation == 1 && s >= 2 && s <= 16 &&
+           4 * s * lc >= 3 * 16 && cout_g >= lc;
+}
+
 static void finish(plan *p, const clconvt_params *params) {
     /* Depthwise: the channel tile runs across groups, so pad the channel count instead. */
     const int64_t channels =
@@ -62,10 +95,20 @@ static void finish(plan *p, const clconvt_params *params) {
     p->cout_g_padded = (channels + p->tile_c - 1) / p->tile_c * p->tile_c;
 }
 
+void clconvt_plan_packed_dims(const plan *p, const clconvt_params *params, int64_t dims[3]) {
+    dims[0] = p->path == PATH_PHASE_DW ? 1 : params->in_channels;
+    dims[1] = params->kernel_length;
+    dims[2] = p->cout_g_padded;
+    if (p->path == PATH_PHASE_FOLD) { /* whole vectors (channels x phases) per tap of a phase */
+        dims[1] = fold_taps(params) * p->vec;
+        dims[2] = p->cout_g_padded / fold_channels_per_vector(p, params);
+    }
+}
+
 size_t clconvt_plan_packed_count(const plan *p, const clconvt_params *params) {
-    if (p->path == PATH_PHASE_DW)
-        return (size_t)(params->kernel_length * p->cout_g_padded);
-    return (size_t)(params->in_channels * p->cout_g_padded * params->kernel_length);
+    int64_t dims[3];
+    clconvt_plan_packed_dims(p, params, dims);
+    return (size_t)(dims[0] * dims[1] * dims[2]);
 }
 
 int64_t clconvt_plan_packed_index(const plan *p, const clconvt_params *params, int64_t g, int64_t k,
@@ -75,12 +118,35 @@ int64_t clconvt_plan_packed_index(const plan *p, const clconvt_params *params, i
     case PATH_GEMM: /* W^T per group: (Cout_g * K) x Cin_g */
         return ((g * (params->out_channels / params->groups) + c) * k_len + k) * cin_g + ci_local;
     case PATH_PHASE_DW: /* [k][channel] */ return k * p->cout_g_padded + g;
+    case PATH_PHASE_FOLD: { /* [group][channel tile][tap j][ci][vector][channel x phase] */
+        const int64_t lc = fold_channels_per_vector(p, params), s = params->stride;
+        const int64_t tiles = p->cout_g_padded / p->tile_c, vectors = p->tile_c / lc;
+        const int64_t tile = c / p->tile_c, vector = c % p->tile_c / lc;
+        return (((((g * tiles + tile) * fold_taps(params) + k / s) * cin_g + ci_local) * vectors +
+                 vector) *
+                    p->vec +
+                c % lc * s + k % s);
+    }
     default: /* [group][k][channel tile][ci][c in tile] */
         return (((g * k_len + k) * (p->cout_g_padded / p->tile_c) + c / p->tile_c) * cin_g +
                 ci_local) *
                    p->tile_c +
                c % p->tile_c;
     }
+}
+
+int64_t clconvt_plan_position_tiles(const plan *p, const clconvt_params *params, int64_t length_out,
+                                    int64_t pad_left) {
+    const int64_t s = params->stride;
+    if (p->path == PATH_PHASE_FOLD) { /* positions q that reach [0, length_out), all phases */
+        const int64_t positions = (length_out - 1 + pad_left) / s - pad_left / s + 1;
+        return (positions + p->tile_p - 1) / p->tile_p;
+    }
+    return ((length_out + s - 1) / s + p->tile_p - 1) / p->tile_p; /* per phase */
+}
+
+int64_t clconvt_plan_batch_items(const plan *p, const clconvt_params *params, int64_t batch) {
+    return p->path == PATH_PHASE_FOLD ? batch : batch * params->stride;
 }
 
 int64_t clconvt_plan_channel_tiles(const plan *p, const clconvt_params *params) {
@@ -103,6 +169,13 @@ static void fixed_local_size(const clconvt_params *params, plan *p) {
         return;
     const int64_t channel_tiles = clconvt_plan_channel_tiles(p, params);
     const int wide = LOCAL_CHANNELS;
+    if (p->path == PATH_PHASE_FOLD) {
+        /* Position tiles of one channel tile: they share the tile's weights, the large operand
+         * here (the inputs a work-item reads are a few hundred bytes per chunk). */
+        p->local[0] = LOCAL_FOLD_POSITIONS;
+        p->local[1] = 1;
+        return;
+    }
     if (params->stride >= 16 && p->path != PATH_GEMM) {
         /* Large strides (WaveGlow's 256): one phase's outputs are a stride apart, so a cache line
          * of output is written by many phases; running 16 phases of one tile back to back lets
@@ -124,6 +197,11 @@ static void default_plan(const clconvt_device *device, const clconvt_params *par
     if (!cpu && params->dtype == CLCONVT_F32 && params->groups == 1 && cin_g * cout_g >= 65536) {
         /* GPUs with large channel counts: CLBlast's tuned GEMM, then col2im. */
         *out = PATHS[PATH_GEMM].usual;
+    } else if (cpu && fold_fits(params, cout_g)) {
+        /* All phases of a position in one vector: whole-vector stores, inputs loaded once for
+         * every phase (hifigan_v1_up2 on PoCL: 139 -> 217 GFLOP/s). */
+        *out = PATHS[PATH_PHASE_FOLD].usual;
+        out->tile_c = fold_default_channels(out, params);
     } else if (params->layout == CLCONVT_LAYOUT_NCL) {
         /* Positions are contiguous in NCL rows: vectorise over them. On a CPU, a long reduction
          * goes in chunks of 128 input channels so that a work-group's operands stay in L1
@@ -169,6 +247,16 @@ static clconvt_status check_shape(const char *origin, const char *text,
     if ((p->path == PATH_PHASE_POS || p->path == PATH_PHASE_CHAN || p->path == PATH_PHASE_DW) &&
         p->vec != 4 && p->vec != 8 && p->vec != 16)
         return refuse(origin, text, "vec must be 4, 8 or 16");
+    if (p->path == PATH_PHASE_FOLD) {
+        if (params->layout != CLCONVT_LAYOUT_NCL || params->dilation != 1)
+            return refuse(origin, text, "phase_fold needs the NCL layout and dilation 1");
+        if (params->stride > p->vec)
+            return refuse(origin, text, "phase_fold needs the stride to be at most vec");
+        if (p->tile_c % fold_channels_per_vector(p, params) != 0)
+            return refuse(origin, text,
+                          "phase_fold needs c to be a multiple of vec / stride (channels per "
+                          "vector)");
+    }
     if (p->path == PATH_PHASE_POS && p->tile_p % p->vec != 0)
         return refuse(origin, text, "phase_pos needs p to be a multiple of vec");
     if (p->path == PATH_PHASE_DW && p->tile_c != p->vec)
@@ -179,8 +267,8 @@ static clconvt_status check_shape(const char *origin, const char *text,
         return refuse(origin, text, "the gemm path (CLBlast SGEMM) needs f32 storage");
     if (p->path == PATH_GEMM && (p->vec != 1 || p->tile_p != 1 || p->tile_c != 1))
         return refuse(origin, text, "the gemm path takes no vec, p or c");
-    if (p->ci_chunk != 0 && p->path != PATH_PHASE_POS)
-        return refuse(origin, text, "only phase_pos takes chunk");
+    if (p->ci_chunk != 0 && p->path != PATH_PHASE_POS && p->path != PATH_PHASE_FOLD)
+        return refuse(origin, text, "only phase_pos and phase_fold take chunk");
     if ((p->local[0] == 0) != (p->local[1] == 0))
         return refuse(origin, text, "give both lp and lc, or neither");
     if (p->local[2] > 1 && p->path == PATH_GEMM)
@@ -209,12 +297,15 @@ clconvt_status clconvt_plan_parse(const clconvt_device *device, const clconvt_pa
         if (strlen(PATHS[i].name) == name_length &&
             strncmp(PATHS[i].name, text, name_length) == 0) {
             found = 1;
-            if (p.path != (plan_path)i) /* another path: start from its usual shape */
+            /* Another path: start from its usual shape; phase_fold always does, since its
+             * default c follows vec. */
+            if (p.path != (plan_path)i || i == PATH_PHASE_FOLD)
                 p = PATHS[i].usual;
         }
     if (!found)
         return refuse(origin, text,
-                      "names no kernel path (phase, phase_pos, phase_chan, phase_dw, gemm)");
+                      "names no kernel path (phase, phase_pos, phase_chan, phase_dw, gemm, "
+                      "phase_fold)");
     int *fields[KEY_COUNT];
     key_fields(&p, fields);
     for (const char *s = colon; s != NULL && *s; s = strchr(s, ',')) {
@@ -235,6 +326,8 @@ clconvt_status clconvt_plan_parse(const clconvt_device *device, const clconvt_pa
     }
     if (p.path == PATH_PHASE)
         p.vec = 1;
+    if (p.path == PATH_PHASE_FOLD && p.tile_c == 0 && params->stride <= p.vec)
+        p.tile_c = fold_default_channels(&p, params);
     clconvt_status status = check_shape(origin, text, params, &p);
     if (status != CLCONVT_SUCCESS)
         return status;
@@ -251,7 +344,8 @@ static int key_applies(plan_path path, size_t key) {
     if (key == 0)
         return path != PATH_PHASE; /* vec */
     if (key == 5)
-        return path == PATH_PHASE_POS; /* chunk, also when 0: the default may chunk */
+        return path == PATH_PHASE_POS ||
+               path == PATH_PHASE_FOLD; /* chunk, also when 0: the default may chunk */
     return 1;
 }
 
@@ -284,11 +378,16 @@ clconvt_status clconvt_plan_choose(const clconvt_device *device, const clconvt_p
 
 void clconvt_plan_build_options(const clconvt_params *params, const plan *plan, char *options,
                                 size_t size) {
-    /* Each path reads the macros it needs; the others are harmless. */
+    /* Each path reads the macros it needs; the others are harmless. PV and CV: position and
+     * channel vectors per work-item (phase_fold: positions, and vectors of channels x phases). */
+    const int fold = plan->path == PATH_PHASE_FOLD;
+    const int pv = fold ? plan->tile_p : plan->tile_p / plan->vec;
+    const int cv =
+        fold ? plan->tile_c / fold_channels_per_vector(plan, params) : plan->tile_c / plan->vec;
     snprintf(options, size,
              "-cl-std=CL1.2 -cl-mad-enable -DSTRIDE=%lld -DLAYOUT_NCL=%d -DDTYPE=%d -DVEC=%d "
              "-DTILE_P=%d -DTILE_C=%d -DPV=%d -DCO_T=%d -DCV=%d -DCI_CHUNK=%d",
              (long long)params->stride, params->layout == CLCONVT_LAYOUT_NCL ? 1 : 0,
-             (int)params->dtype, plan->vec, plan->tile_p, plan->tile_c, plan->tile_p / plan->vec,
-             plan->tile_c, plan->tile_c / plan->vec, plan->ci_chunk);
+             (int)params->dtype, plan->vec, plan->tile_p, plan->tile_c, pv, plan->tile_c, cv,
+             plan->ci_chunk);
 }

@@ -12,20 +12,21 @@ typedef enum plan_path {
     PATH_PHASE_CHAN, /* NLC: vectors over output channels (phase_chan.cl) */
     PATH_PHASE_DW,   /* NLC depthwise: vectors over channels (phase_dw.cl) */
     PATH_GEMM,       /* CLBlast GEMM into a column buffer, then col2im (gemm_path.c) */
+    PATH_PHASE_FOLD, /* NCL, dilation 1: vector lanes are channels x phases (phase_fold.cl) */
     PATH_COUNT
 } plan_path;
 
 typedef struct plan {
     plan_path path;
     int vec;               /* vector width (1 for the scalar path) */
-    int tile_p;            /* positions of one phase per work-item */
+    int tile_p;            /* positions of one phase per work-item (phase_fold: of all phases) */
     int tile_c;            /* output channels per work-item */
     int64_t cout_g_padded; /* Cout/groups (depthwise: groups) rounded up to whole tiles */
     int ci_chunk;          /* input channels per reduction chunk between barriers; 0: no chunks */
     int local[3]; /* work-group extent over (position tiles, channel tiles, phases); 0: unset */
 } plan;
 
-/* Name of a path ("phase", "phase_pos", "phase_chan", "phase_dw", "gemm"). */
+/* Name of a path ("phase", "phase_pos", "phase_chan", "phase_dw", "gemm", "phase_fold"). */
 const char *clconvt_plan_path_name(plan_path path);
 
 /*
@@ -51,11 +52,19 @@ const char *clconvt_plan_kernel_name(const plan *plan);
 /* Elements of the packed weight, and where weight (group g, tap k, input channel ci_local of the
  * group, output channel c of the group) goes in it: the layout the plan's kernel reads. */
 size_t clconvt_plan_packed_count(const plan *plan, const clconvt_params *params);
+/* Three factors whose product is that count, for an overflow-checked size. */
+void clconvt_plan_packed_dims(const plan *plan, const clconvt_params *params, int64_t dims[3]);
 int64_t clconvt_plan_packed_index(const plan *plan, const clconvt_params *params, int64_t g,
                                   int64_t k, int64_t ci_local, int64_t c);
 
 /* Work-items along the channel dimension of the grid (before rounding to work-groups). */
 int64_t clconvt_plan_channel_tiles(const plan *plan, const clconvt_params *params);
+
+/* Work-items along the position dimension of the grid, and along the third (batch x phases, or
+ * batch alone where a work-item covers every phase), for an output of length_out. */
+int64_t clconvt_plan_position_tiles(const plan *plan, const clconvt_params *params,
+                                    int64_t length_out, int64_t pad_left);
+int64_t clconvt_plan_batch_items(const plan *plan, const clconvt_params *params, int64_t batch);
 
 /* The -D options that specialise the kernel for a layer and plan. */
 void clconvt_plan_build_options(const clconvt_params *params, const plan *plan, char *options,

@@ -68,9 +68,10 @@ static int make_case(int64_t stride, int64_t dilation, int64_t k, int64_t i, clc
 /* Layouts a run covers, as a bit mask. */
 enum { NLC = 1 << CLCONVT_LAYOUT_NLC, NCL = 1 << CLCONVT_LAYOUT_NCL, BOTH = NLC | NCL };
 
-static void run_layouts(int64_t stride, clconvt_dtype dtype, int cases_per_k, int layouts) {
+static void run_dilations(int64_t stride, clconvt_dtype dtype, int cases_per_k, int layouts,
+                          int64_t max_dilation) {
     int ran = 0, expected = 0;
-    for (int64_t dilation = 1; dilation <= 3; ++dilation)
+    for (int64_t dilation = 1; dilation <= max_dilation; ++dilation)
         for (int layout = 0; layout < 2; ++layout)
             for (int order = 0; order < 2 && (layouts & (1 << layout)); ++order, expected += 17)
                 for (int64_t k = 1; k <= 17; ++k)
@@ -90,6 +91,10 @@ static void run_layouts(int64_t stride, clconvt_dtype dtype, int cases_per_k, in
                         ++ran;
                     }
     cr_assert_gt(ran, expected * cases_per_k * 9 / 10, "only %d cases were valid", ran);
+}
+
+static void run_layouts(int64_t stride, clconvt_dtype dtype, int cases_per_k, int layouts) {
+    run_dilations(stride, dtype, cases_per_k, layouts, 3);
 }
 
 static void run_stride(int64_t stride, clconvt_dtype dtype, int cases_per_k) {
@@ -228,6 +233,27 @@ Test(grid_paths, phase_chan_narrow, .timeout = 600) {
 }
 Test(grid_paths, phase_chan_wide, .timeout = 600) {
     run_forced("phase_chan:vec=16,p=8,c=32", "phase_chan", NLC);
+}
+/* phase_fold runs NCL layers with dilation 1 and a stride up to its vector width: every such
+ * stride, channel counts that leave partial vectors and tiles, borders on both sides. */
+static void run_fold(const char *forced, int64_t max_stride) {
+    setenv("CLCONVT_PLAN", forced, 1);
+    for (int64_t stride = 1; stride <= max_stride; ++stride)
+        run_dilations(stride, CLCONVT_F32, 2, NCL, 1);
+}
+Test(grid_paths, phase_fold_default, .timeout = 600) {
+    run_fold("phase_fold", 16);
+}
+Test(grid_paths, phase_fold_narrow_chunked, .timeout = 600) {
+    run_fold("phase_fold:vec=8,p=5,chunk=3,lp=3,lc=2", 8);
+}
+Test(grid_paths, phase_fold_half, .timeout = 600) {
+    setenv("CLCONVT_PLAN", "phase_fold", 1);
+    static const int64_t strides[] = {2, 5, 8};
+    for (size_t s = 0; s < sizeof strides / sizeof strides[0]; ++s) {
+        run_dilations(strides[s], CLCONVT_F16, 1, NCL, 1);
+        run_dilations(strides[s], CLCONVT_BF16, 1, NCL, 1);
+    }
 }
 Test(grid_paths, gemm, .timeout = 600) {
     run_forced("gemm", "gemm", BOTH);

@@ -101,6 +101,13 @@ static const path_space SPACES[] = {
      .coarse = {{.key = "vec", .key2 = "c", VALUES(8, 16), .value2 = {8, 16}},
                 {.key = "p", VALUES(4, 8, 12, 16)}},
      .fine = {{WORK_GROUPS}}},
+    {.path = "phase_fold", /* c: channels; a vector holds vec / stride of them */
+     .layouts = LAYOUT_BIT(CLCONVT_LAYOUT_NCL),
+     .coarse = {{.key = "vec", VALUES(8, 16)},
+                {.key = "p", VALUES(4, 6, 8, 12)},
+                {.key = "c", VALUES(2, 4, 6, 8, 16, 32), .cap_by_cout_g = 1}},
+     .fine = {{.key = "lp", .key2 = "lc", VALUES(1, 4, 8, 16), .value2 = {1, 1, 1, 2}},
+              {.key = "chunk", VALUES(0, 16, 32, 64)}}},
     {.path = "gemm", .layouts = ANY_LAYOUT},
 };
 #define SPACE_COUNT (sizeof SPACES / sizeof SPACES[0])
