@@ -219,10 +219,12 @@ CLCONVT_API clconvt_status clconvt_layer_create(clconvt_device *device,
 /**
  * clconvt_layer_create with a forced kernel plan, for tuning and testing. plan: NULL for the
  * planner's choice (as clconvt_layer_create), or a plan string: a path name ("phase", "phase_pos"
- * for NCL, "phase_chan" for NLC) optionally followed by ":key=value,..." with keys vec (vector
- * width 4, 8 or 16), p (positions per work-item), c (output channels per work-item), lp and lc
- * (work-group extent over position and channel tiles, both or neither) and chunk (input channels
- * per reduction chunk, phase_pos only), e.g. "phase_pos:vec=16,p=32,c=12,lp=2,lc=8,chunk=128".
+ * or "phase_fold" for NCL, "phase_chan" or "phase_dw" for NLC, "gemm"; README.md describes each)
+ * optionally followed by ":key=value,..." with keys vec (vector width 4, 8 or 16), p (positions
+ * per work-item), c (output channels per work-item), lp and lc (work-group extent over position
+ * and channel tiles, both or neither), lr (phases per work-group) and chunk (input channels per
+ * reduction chunk, phase_pos and phase_fold only), e.g.
+ * "phase_pos:vec=16,p=32,c=12,lp=2,lc=8,chunk=128".
  * The CLCONVT_PLAN environment variable forces a plan the same way for clconvt_layer_create.
  * A plan the path cannot run (wrong layout, bad vector width) is refused with a message.
  */
