@@ -201,6 +201,39 @@ Test(grid_border, neighbour_rows_do_not_leak) {
     }
 }
 
+/* The planner's choice on a CPU device: phase_fold where it fits (the real models' NCL upsamplers),
+ * phase_pos where it does not (one output channel, stride 1, dilation 2, a stride of 9 that would
+ * leave 7 of 16 lanes idle, WaveGlow's 256). */
+Test(grid_paths, planner_choice_on_cpu) {
+    clconvt_device_info info;
+    cr_assert_eq(clconvt_device_get_info(support_device(), &info), CLCONVT_SUCCESS);
+    if (!(info.type & CL_DEVICE_TYPE_CPU))
+        cr_skip_test("the planner's CPU choices; this device is not a CPU");
+    static const struct {
+        int64_t cin, cout, k, stride, dilation;
+        const char *path;
+    } cases[] = {
+        {512, 256, 16, 8, 1, "phase_fold"},  {64, 32, 4, 2, 1, "phase_fold"},
+        {256, 128, 10, 5, 1, "phase_fold"},  {80, 80, 32, 16, 1, "phase_fold"},
+        {512, 1, 16, 8, 1, "phase_pos"},     {64, 32, 3, 1, 1, "phase_pos"},
+        {64, 32, 4, 2, 2, "phase_pos"},      {64, 32, 18, 9, 1, "phase_pos"},
+        {80, 80, 1024, 256, 1, "phase_pos"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        clconvt_params p;
+        clconvt_params_init(&p, cases[i].cin, cases[i].cout, cases[i].k);
+        p.stride = cases[i].stride;
+        p.dilation = cases[i].dilation;
+        p.layout = CLCONVT_LAYOUT_NCL;
+        clconvt_layer *layer = NULL;
+        cr_assert_eq(clconvt_layer_create(support_device(), &p, &layer), CLCONVT_SUCCESS,
+                     "case %zu: %s", i, clconvt_last_error());
+        cr_expect_str_eq(clconvt_layer_plan_name(layer), cases[i].path, "case %zu: %s", i,
+                         clconvt_layer_plan_name(layer));
+        clconvt_layer_release(layer);
+    }
+}
+
 /* Every kernel path, forced through CLCONVT_PLAN with tile shapes the planner would not pick
  * (odd tiles, narrow vectors, chunks that split the reduction unevenly), over the grid on a few
  * strides. Criterion runs each test in its own process, so the variable stays local to it. */
@@ -376,6 +409,8 @@ Test(grid_paths, plan_strings_round_trip) {
     } cases[] = {
         {768, 384, 1, CLCONVT_LAYOUT_NCL, NULL},
         {768, 384, 1, CLCONVT_LAYOUT_NCL, "phase_pos:chunk=0"},
+        {768, 384, 1, CLCONVT_LAYOUT_NCL, "phase_fold:vec=8,p=4,chunk=16"},
+        {64, 3, 1, CLCONVT_LAYOUT_NCL, "phase_fold:vec=4,c=3"},
         {64, 3, 1, CLCONVT_LAYOUT_NCL, "phase"},
         {64, 32, 1, CLCONVT_LAYOUT_NLC, NULL},
         {64, 3, 1, CLCONVT_LAYOUT_NLC, NULL},
