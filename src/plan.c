@@ -244,7 +244,8 @@ static clconvt_status check_shape(const char *origin, const char *text,
         (params->layout != CLCONVT_LAYOUT_NLC || params->in_channels != params->groups ||
          params->out_channels != params->groups))
         return refuse(origin, text, "phase_dw needs a depthwise layer (groups = Cin = Cout), NLC");
-    if ((p->path == PATH_PHASE_POS || p->path == PATH_PHASE_CHAN || p->path == PATH_PHASE_DW) &&
+    if ((p->path == PATH_PHASE_POS || p->path == PATH_PHASE_CHAN || p->path == PATH_PHASE_DW ||
+         p->path == PATH_PHASE_FOLD) &&
         p->vec != 4 && p->vec != 8 && p->vec != 16)
         return refuse(origin, text, "vec must be 4, 8 or 16");
     if (p->path == PATH_PHASE_FOLD) {

@@ -270,6 +270,12 @@ def plan_seeds():
     plan("depthwise", 1 | NCL, 8, 8, 3, 1, "phase_pos:c=1")
     plan("not_a_path", 0, 3, 3, 3, 1, "fast")
     plan("trailing_comma", 0, 3, 3, 3, 1, "phase:p=4,")
+    plan("phase_fold", NCL, 12, 11, 15, 8, "phase_fold:vec=16,p=6,c=8,lp=8,lc=1,chunk=32")
+    plan("phase_fold_narrow", NCL, 7, 5, 6, 3, "phase_fold:vec=8,p=5")
+    plan("phase_fold_dilation", NCL | 0x40, 8, 8, 3, 2, "phase_fold")
+    plan("phase_fold_bad_c", NCL, 8, 8, 3, 4, "phase_fold:c=3")
+    # a crash found by the fuzzer: phase_fold took any vector width
+    put("plan", "regress-fold-vec80", b"\x15\x00\x0a\x07\xfcphase_fold:vec=80")
 
 
 # ---- tuning database ---------------------------------------------------------------------------
