@@ -35,13 +35,7 @@ typedef half store_t;
 #define LOAD(p, i) half_bits_to_float1(((__global const ushort *)(p))[i])
 #define STORE(p, i, v) (((__global ushort *)(p))[i] = float_to_half_bits(v))
 #define LOADV(n, p) CAT(half_bits_to_float, n)(CAT(vload, n)(0, (__global const ushort *)(p)))
-#define STOREV(n, p, v)                                                                            \
-    do {                                                                                           \
-        float lanes_[n];                                                                           \
-        CAT(vstore, n)((v), 0, lanes_);                                                            \
-        for (int l_ = 0; l_ < n; ++l_)                                                             \
-            ((__global ushort *)(p))[l_] = float_to_half_bits(lanes_[l_]);                         \
-    } while (0)
+#define STOREV(n, p, v) CAT(vstore, n)(CAT(float_to_half_bits, n)(v), 0, (__global ushort *)(p))
 #define HALF_DECODER(n, suffix)                                                                    \
     inline CAT(float, n) CAT(half_bits_to_float, suffix)(CAT(ushort, n) h) {                       \
         const CAT(uint, n) u = CAT(convert_uint, n)(h);                                            \
@@ -61,39 +55,53 @@ HALF_DECODER(4, 4)
 HALF_DECODER(8, 8)
 HALF_DECODER(16, 16)
 
-/* Round to nearest even, as vstore_half_rte: NaN stays NaN, overflow gives infinity. */
-inline ushort float_to_half_bits(float f) {
-    const uint u = as_uint(f);
-    const uint sign = (u >> 16) & 0x8000u, magnitude = u & 0x7fffffffu;
-    if (magnitude > 0x7f800000u) /* NaN: quiet, keep the top payload bits */
-        return (ushort)(sign | 0x7e00u | ((magnitude >> 13) & 0x3ffu));
-    if (magnitude >= 0x477ff000u) /* rounds to 65520 or more: infinity */
-        return (ushort)(sign | 0x7c00u);
-    if (magnitude < 0x38800000u) /* subnormal: adding 0.5 rounds to a multiple of 2^-24 */
-        return (ushort)(sign | (as_uint(as_float(magnitude) + 0.5f) - 0x3f000000u));
-    const uint rebased = magnitude - 0x38000000u;
-    return (ushort)(sign | ((rebased + 0x0fffu + ((rebased >> 13) & 1u)) >> 13));
-}
+/* Round to nearest even, as vstore_half_rte: NaN stays NaN (quiet, keeping the top payload bits),
+ * what rounds to 65520 or more gives infinity, subnormals round by adding 0.5 (which leaves a
+ * multiple of 2^-24 in the low mantissa bits), normals rebias the exponent (127 - 15 = 112) and
+ * round the 13 dropped bits to even. Vector forms compute every case and select, so a vector
+ * store encodes in a few vector operations instead of lane by lane. */
+#define HALF_ENCODER(n, suffix)                                                                    \
+    inline CAT(ushort, n) CAT(float_to_half_bits, suffix)(CAT(float, n) f) {                       \
+        const CAT(uint, n) u = CAT(as_uint, n)(f);                                                 \
+        const CAT(uint, n) sign = (u >> 16) & 0x8000u, magnitude = u & 0x7fffffffu;                \
+        const CAT(uint, n) nan = 0x7e00u | ((magnitude >> 13) & 0x3ffu);                           \
+        const CAT(uint, n) subnormal =                                                             \
+            CAT(as_uint, n)(CAT(as_float, n)(magnitude) + 0.5f) - 0x3f000000u;                     \
+        const CAT(uint, n) rebased = magnitude - 0x38000000u;                                      \
+        CAT(uint, n) bits = (rebased + 0x0fffu + ((rebased >> 13) & 1u)) >> 13;                    \
+        bits = magnitude < 0x38800000u ? subnormal : bits;                                         \
+        bits = magnitude >= 0x477ff000u ? (CAT(uint, n))(0x7c00u) : bits;                          \
+        bits = magnitude > 0x7f800000u ? nan : bits;                                               \
+        return CAT(convert_ushort, n)(sign | bits);                                                \
+    }
+HALF_ENCODER(EMPTY, EMPTY)
+HALF_ENCODER(2, 2)
+HALF_ENCODER(3, 3)
+HALF_ENCODER(4, 4)
+HALF_ENCODER(8, 8)
+HALF_ENCODER(16, 16)
 #elif DTYPE == 2
 typedef ushort store_t;
 #define LOAD(p, i) as_float((uint)(p)[i] << 16)
 #define STORE(p, i, v) ((p)[i] = float_to_bf16(v))
 #define LOADV(n, p) CAT(as_float, n)(CAT(convert_uint, n)(CAT(vload, n)(0, (p))) << 16)
-#define STOREV(n, p, v)                                                                            \
-    do {                                                                                           \
-        float lanes_[n];                                                                           \
-        CAT(vstore, n)((v), 0, lanes_);                                                            \
-        for (int l_ = 0; l_ < n; ++l_)                                                             \
-            (p)[l_] = float_to_bf16(lanes_[l_]);                                                   \
-    } while (0)
+#define STOREV(n, p, v) CAT(vstore, n)(CAT(float_to_bf16, n)(v), 0, (p))
 
-/* Round to nearest even; a NaN stays a (quiet) NaN. */
-inline ushort float_to_bf16(float f) {
-    uint u = as_uint(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u)
-        return (ushort)((u >> 16) | 0x40u);
-    return (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
+/* Round to nearest even; a NaN stays a (quiet) NaN. Vector forms as for f16. */
+#define BF16_ENCODER(n, suffix)                                                                    \
+    inline CAT(ushort, n) CAT(float_to_bf16, suffix)(CAT(float, n) f) {                            \
+        const CAT(uint, n) u = CAT(as_uint, n)(f);                                                 \
+        const CAT(uint, n) nan = (u >> 16) | 0x40u;                                                \
+        const CAT(uint, n) rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;                       \
+        return CAT(convert_ushort, n)((u & 0x7fffffffu) > 0x7f800000u ? nan : rounded);            \
+    }
+#define EMPTY
+BF16_ENCODER(EMPTY, EMPTY)
+BF16_ENCODER(2, 2)
+BF16_ENCODER(3, 3)
+BF16_ENCODER(4, 4)
+BF16_ENCODER(8, 8)
+BF16_ENCODER(16, 16)
 #else
 #error "DTYPE must be 0 (f32), 1 (f16) or 2 (bf16)"
 #endif

@@ -347,41 +347,51 @@ Test(grid_split, small_allocations, .timeout = 600) {
         run_stride(strides[s], CLCONVT_F32, 1);
 }
 
-/* Every 16-bit pattern through an identity layer (K = 1, weight 1): the kernels' own f16 and bf16
- * decoders and encoders must give back every value, subnormals, infinities and NaNs included
- * (-0 comes back as +0, as from any sum that starts at zero). NCL takes phase_pos (vector decode,
- * scalar encode), depthwise NLC takes phase_dw (vector decode and encode). */
-static void identity_all_patterns(clconvt_dtype dtype, clconvt_layout layout) {
-    enum { PATTERNS = 65536, CHANNELS = 16 };
+/* Every 16-bit pattern through an identity layer (K = stride, every weight 1, so each input comes
+ * back `stride` times): the kernels' own f16 and bf16 decoders and encoders must give back every
+ * value, subnormals, infinities and NaNs included (-0 comes back as +0, as from any sum that
+ * starts at zero). At stride 1, NCL takes phase_pos (vector decode, scalar encode) and depthwise
+ * NLC takes phase_dw (vector decode and encode); forced phase_fold encodes vectors of `stride`. */
+static void identity_all_patterns(clconvt_dtype dtype, clconvt_layout layout, int64_t stride,
+                                  const char *plan) {
+    enum { PATTERNS = 65536, CHANNELS = 16, MAX_STRIDE = 8 };
+    cr_assert(stride <= MAX_STRIDE);
     const int64_t channels = layout == CLCONVT_LAYOUT_NCL ? 1 : CHANNELS;
     const int64_t length = PATTERNS / channels;
     clconvt_params p;
-    clconvt_params_init(&p, channels, channels, 1);
+    clconvt_params_init(&p, channels, channels, stride);
+    p.stride = stride;
     p.groups = channels;
     p.layout = layout;
     p.dtype = dtype;
-    uint16_t *x = malloc(PATTERNS * sizeof *x), *y = malloc(PATTERNS * sizeof *y);
-    float *ones = malloc(CHANNELS * sizeof *ones), *xf = malloc(PATTERNS * sizeof *xf);
-    float *yf = malloc(PATTERNS * sizeof *yf);
+    uint16_t *x = malloc(PATTERNS * sizeof *x), *y = malloc(PATTERNS * stride * sizeof *y);
+    float *ones = malloc(CHANNELS * MAX_STRIDE * sizeof *ones);
+    float *xf = malloc(PATTERNS * sizeof *xf), *yf = malloc(PATTERNS * stride * sizeof *yf);
     cr_assert(x && y && ones && xf && yf);
     for (int i = 0; i < PATTERNS; ++i)
         x[i] = (uint16_t)i;
-    for (int c = 0; c < CHANNELS; ++c)
+    for (int c = 0; c < CHANNELS * MAX_STRIDE; ++c)
         ones[c] = 1.0f;
     clconvt_layer *layer = NULL;
-    cr_assert_eq(clconvt_layer_create(support_device(), &p, &layer), CLCONVT_SUCCESS, "%s",
-                 clconvt_last_error());
+    cr_assert_eq(clconvt_layer_create_with_plan(support_device(), &p, plan, &layer),
+                 CLCONVT_SUCCESS, "%s", clconvt_last_error());
     cr_assert_eq(clconvt_layer_set_weight(layer, ones, CLCONVT_WEIGHT_MAX, CLCONVT_F32),
                  CLCONVT_SUCCESS);
     cr_assert_eq(clconvt_layer_forward_host(layer, x, y, 1, length), CLCONVT_SUCCESS, "%s",
                  clconvt_last_error());
     cr_assert_eq(clconvt_convert(x, dtype, xf, CLCONVT_F32, PATTERNS), CLCONVT_SUCCESS);
-    cr_assert_eq(clconvt_convert(y, dtype, yf, CLCONVT_F32, PATTERNS), CLCONVT_SUCCESS);
+    cr_assert_eq(clconvt_convert(y, dtype, yf, CLCONVT_F32, PATTERNS * stride), CLCONVT_SUCCESS);
     for (int i = 0; i < PATTERNS; ++i)
-        cr_assert(isnan(xf[i]) ? isnan(yf[i]) : yf[i] == xf[i],
-                  "%s %s: pattern 0x%04x (%g) came back as 0x%04x (%g) via %s",
-                  clconvt_dtype_name(dtype), layout == CLCONVT_LAYOUT_NCL ? "ncl" : "nlc", i,
-                  (double)xf[i], y[i], (double)yf[i], clconvt_layer_plan_name(layer));
+        for (int64_t r = 0; r < stride; ++r) {
+            /* input position i / channels of channel i % channels comes back at outputs
+             * (i / channels) * stride + r of that channel */
+            const int64_t o = ((i / channels) * stride + r) * channels + i % channels;
+            cr_assert(isnan(xf[i]) ? isnan(yf[o]) : yf[o] == xf[i],
+                      "%s %s stride %lld: pattern 0x%04x (%g) came back as 0x%04x (%g) via %s",
+                      clconvt_dtype_name(dtype), layout == CLCONVT_LAYOUT_NCL ? "ncl" : "nlc",
+                      (long long)stride, i, (double)xf[i], y[o], (double)yf[o],
+                      clconvt_layer_plan_name(layer));
+        }
     clconvt_layer_release(layer);
     free(x);
     free(y);
@@ -390,13 +400,87 @@ static void identity_all_patterns(clconvt_dtype dtype, clconvt_layout layout) {
     free(yf);
 }
 
+/* The identity above only meets values the storage holds exactly; this checks the kernels'
+ * rounding. K = 2 * stride, every weight 1: output o is x[q] + x[q - 1] (q = o / stride), a float
+ * sum that the kernel encodes, to be bit for bit what the host's encoder (clconvt_convert, round
+ * to nearest even) makes of the same sum. Inputs: at odd positions every other 16-bit pattern, in
+ * a scrambled order; at even positions half a unit in the last place of the next input (signs
+ * alternating), so that half the sums are ties, where round-half-up and round-to-even differ. */
+static void sums_round_like_host(clconvt_dtype dtype, int64_t stride, const char *plan) {
+    enum { PATTERNS = 65536 };
+    clconvt_params p;
+    clconvt_params_init(&p, 1, 1, 2 * stride);
+    p.stride = stride;
+    p.layout = CLCONVT_LAYOUT_NCL;
+    p.dtype = dtype;
+    const int64_t length_out = (PATTERNS + 1) * stride;
+    uint16_t *x = malloc(PATTERNS * sizeof *x), *y = malloc(length_out * sizeof *y);
+    uint16_t *expected = malloc(length_out * sizeof *expected);
+    float *xf = malloc(PATTERNS * sizeof *xf), *sums = malloc(length_out * sizeof *sums);
+    float ones[16];
+    cr_assert(x && y && expected && xf && sums && 2 * stride <= 16);
+    const int mantissa_bits = dtype == CLCONVT_F16 ? 10 : 7;
+    for (int i = PATTERNS - 1; i >= 0; --i) {
+        x[i] = (uint16_t)((uint32_t)i * 40503u); /* odd multiplier: a permutation */
+        float next;
+        if (i % 2 == 0 && i + 1 < PATTERNS &&
+            clconvt_convert(&x[i + 1], dtype, &next, CLCONVT_F32, 1) == CLCONVT_SUCCESS &&
+            isfinite(next) && next != 0.0f) {
+            const float half_ulp = ldexpf(i % 4 ? 1.0f : -1.0f, ilogbf(next) - mantissa_bits - 1);
+            cr_assert_eq(clconvt_convert(&half_ulp, CLCONVT_F32, &x[i], dtype, 1), CLCONVT_SUCCESS);
+        }
+    }
+    for (int k = 0; k < 16; ++k)
+        ones[k] = 1.0f;
+    cr_assert_eq(clconvt_convert(x, dtype, xf, CLCONVT_F32, PATTERNS), CLCONVT_SUCCESS);
+    for (int64_t o = 0; o < length_out; ++o) {
+        const int64_t q = o / stride;
+        volatile float sum = 0.0f; /* the kernel's order: 0 + x[q], then + x[q - 1] */
+        sum = sum + (q < PATTERNS ? xf[q] : 0.0f);
+        sum = sum + (q >= 1 ? xf[q - 1] : 0.0f);
+        sums[o] = sum;
+    }
+    cr_assert_eq(clconvt_convert(sums, CLCONVT_F32, expected, dtype, length_out), CLCONVT_SUCCESS);
+    clconvt_layer *layer = NULL;
+    cr_assert_eq(clconvt_layer_create_with_plan(support_device(), &p, plan, &layer),
+                 CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    cr_assert_eq(clconvt_layer_set_weight(layer, ones, CLCONVT_WEIGHT_MAX, CLCONVT_F32),
+                 CLCONVT_SUCCESS);
+    cr_assert_eq(clconvt_layer_forward_host(layer, x, y, 1, PATTERNS), CLCONVT_SUCCESS, "%s",
+                 clconvt_last_error());
+    for (int64_t o = 0; o < length_out; ++o) {
+        const int nan = isnan(sums[o]);
+        const int same = nan ? (dtype == CLCONVT_F16 ? (y[o] & 0x7c00) == 0x7c00 && (y[o] & 0x3ff)
+                                                     : (y[o] & 0x7f80) == 0x7f80 && (y[o] & 0x7f))
+                             : y[o] == expected[o];
+        cr_assert(same, "%s stride %lld via %s: output %lld = %a rounded to 0x%04x, host 0x%04x",
+                  clconvt_dtype_name(dtype), (long long)stride, clconvt_layer_plan_name(layer),
+                  (long long)o, (double)sums[o], y[o], expected[o]);
+    }
+    clconvt_layer_release(layer);
+    free(x);
+    free(y);
+    free(expected);
+    free(xf);
+    free(sums);
+}
+
+static void every_pattern(clconvt_dtype dtype) {
+    identity_all_patterns(dtype, CLCONVT_LAYOUT_NCL, 1, NULL);
+    identity_all_patterns(dtype, CLCONVT_LAYOUT_NLC, 1, NULL);
+    identity_all_patterns(dtype, CLCONVT_LAYOUT_NCL, 2, "phase_fold");
+    identity_all_patterns(dtype, CLCONVT_LAYOUT_NCL, 3, "phase_fold");
+    identity_all_patterns(dtype, CLCONVT_LAYOUT_NCL, 8, "phase_fold");
+    sums_round_like_host(dtype, 1, NULL);
+    sums_round_like_host(dtype, 3, "phase_fold");
+    sums_round_like_host(dtype, 8, "phase_fold");
+    sums_round_like_host(dtype, 8, "phase_pos");
+}
 Test(grid_storage, f16_every_pattern) {
-    identity_all_patterns(CLCONVT_F16, CLCONVT_LAYOUT_NCL);
-    identity_all_patterns(CLCONVT_F16, CLCONVT_LAYOUT_NLC);
+    every_pattern(CLCONVT_F16);
 }
 Test(grid_storage, bf16_every_pattern) {
-    identity_all_patterns(CLCONVT_BF16, CLCONVT_LAYOUT_NCL);
-    identity_all_patterns(CLCONVT_BF16, CLCONVT_LAYOUT_NLC);
+    every_pattern(CLCONVT_BF16);
 }
 
 /* clconvt_layer_plan's string reads back, through clconvt_layer_create_with_plan, as the same
