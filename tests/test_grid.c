@@ -347,6 +347,20 @@ Test(grid_split, small_allocations, .timeout = 600) {
         run_stride(strides[s], CLCONVT_F32, 1);
 }
 
+/* A layer with every weight 1 (the plan forced unless NULL) run on x, one sample of `length`
+ * positions, into y; returns the layer, for its plan's name, to be released by the caller. */
+static clconvt_layer *run_all_ones(const clconvt_params *p, const char *plan, const float *ones,
+                                   const void *x, void *y, int64_t length) {
+    clconvt_layer *layer = NULL;
+    cr_assert_eq(clconvt_layer_create_with_plan(support_device(), p, plan, &layer), CLCONVT_SUCCESS,
+                 "%s", clconvt_last_error());
+    cr_assert_eq(clconvt_layer_set_weight(layer, ones, CLCONVT_WEIGHT_MAX, CLCONVT_F32),
+                 CLCONVT_SUCCESS);
+    cr_assert_eq(clconvt_layer_forward_host(layer, x, y, 1, length), CLCONVT_SUCCESS, "%s",
+                 clconvt_last_error());
+    return layer;
+}
+
 /* Every 16-bit pattern through an identity layer (K = stride, every weight 1, so each input comes
  * back `stride` times): the kernels' own f16 and bf16 decoders and encoders must give back every
  * value, subnormals, infinities and NaNs included (-0 comes back as +0, as from any sum that
@@ -372,13 +386,7 @@ static void identity_all_patterns(clconvt_dtype dtype, clconvt_layout layout, in
         x[i] = (uint16_t)i;
     for (int c = 0; c < CHANNELS * MAX_STRIDE; ++c)
         ones[c] = 1.0f;
-    clconvt_layer *layer = NULL;
-    cr_assert_eq(clconvt_layer_create_with_plan(support_device(), &p, plan, &layer),
-                 CLCONVT_SUCCESS, "%s", clconvt_last_error());
-    cr_assert_eq(clconvt_layer_set_weight(layer, ones, CLCONVT_WEIGHT_MAX, CLCONVT_F32),
-                 CLCONVT_SUCCESS);
-    cr_assert_eq(clconvt_layer_forward_host(layer, x, y, 1, length), CLCONVT_SUCCESS, "%s",
-                 clconvt_last_error());
+    clconvt_layer *layer = run_all_ones(&p, plan, ones, x, y, length);
     cr_assert_eq(clconvt_convert(x, dtype, xf, CLCONVT_F32, PATTERNS), CLCONVT_SUCCESS);
     cr_assert_eq(clconvt_convert(y, dtype, yf, CLCONVT_F32, PATTERNS * stride), CLCONVT_SUCCESS);
     for (int i = 0; i < PATTERNS; ++i)
@@ -441,13 +449,7 @@ static void sums_round_like_host(clconvt_dtype dtype, int64_t stride, const char
         sums[o] = sum;
     }
     cr_assert_eq(clconvt_convert(sums, CLCONVT_F32, expected, dtype, length_out), CLCONVT_SUCCESS);
-    clconvt_layer *layer = NULL;
-    cr_assert_eq(clconvt_layer_create_with_plan(support_device(), &p, plan, &layer),
-                 CLCONVT_SUCCESS, "%s", clconvt_last_error());
-    cr_assert_eq(clconvt_layer_set_weight(layer, ones, CLCONVT_WEIGHT_MAX, CLCONVT_F32),
-                 CLCONVT_SUCCESS);
-    cr_assert_eq(clconvt_layer_forward_host(layer, x, y, 1, PATTERNS), CLCONVT_SUCCESS, "%s",
-                 clconvt_last_error());
+    clconvt_layer *layer = run_all_ones(&p, plan, ones, x, y, PATTERNS);
     for (int64_t o = 0; o < length_out; ++o) {
         const int nan = isnan(sums[o]);
         const int same = nan ? (dtype == CLCONVT_F16 ? (y[o] & 0x7c00) == 0x7c00 && (y[o] & 0x3ff)
