@@ -359,7 +359,10 @@ Test(tune, tunes_tiny_shapes_then_resumes) {
     result_free(&r);
 }
 
-/* A budget too small for the search: it stops early, says so in the record, and keeps time. */
+/* A budget too small for the search: it stops early, says so in the record, and keeps time. A
+ * candidate already started runs to its end (a kernel compile cannot be interrupted): under ASan,
+ * with a cold PoCL cache and the grid suite compiling beside it on 2 cores, one CI run took 17 s
+ * for this 3 s budget. Hence a slack of 30 s. */
 Test(tune, budget_cuts_the_search_short) {
     const char *csv = tmp_path("budget.csv"), *db = tmp_path("budget.json");
     write_text(csv, TINY_HEADER "longish,1,64,32,4,2,1,0,1,1,8192,ncl,1\n");
@@ -367,7 +370,7 @@ Test(tune, budget_cuts_the_search_short) {
     tune_result r = run_tune(
         (const char *[]){"--shapes", csv, "--output", db, "--budget", "3", "--repeat", "5", NULL});
     cr_assert_eq(r.status, 0, "%s", r.err);
-    cr_expect_leq(r.seconds, budget + 10, "a %g s budget took %.1f s", budget, r.seconds);
+    cr_expect_leq(r.seconds, budget + 30, "a %g s budget took %.1f s", budget, r.seconds);
     cJSON *root = NULL;
     char reason[256];
     cr_assert_eq(clconvt_tuning_db_read(db, &root, reason, sizeof reason), 0, "%s", reason);
