@@ -79,13 +79,16 @@ static int fold_default_channels(const plan *p, const clconvt_params *params) {
     return (int)(lc * (vectors < 4 ? vectors : 4));
 }
 
-/* Whether the planner picks phase_fold (16 lanes): NCL, dilation 1, a stride of 2..16 that fills
- * at least 3/4 of the lanes (not 9..11), and enough channels to fill a vector (channel-starved
- * layers such as Conv-TasNet's single output channel are faster on phase_pos). */
-static int fold_fits(const clconvt_params *params, int64_t cout_g) {
-    const int64_t s = params->stride, lc = 16 / s;
-    return params->layout == CLCONVT_LAYOUT_NCL && params->dilation == 1 && s >= 2 && s <= 16 &&
-           4 * s * lc >= 3 * 16 && cout_g >= lc;
+/* Whether the planner picks phase_fold with its usual vector p (16 lanes): NCL, dilation 1, a
+ * stride of 2..vec that fills at least 3/4 of the lanes (not 9..11), and enough channels to fill
+ * a vector (channel-starved layers such as Conv-TasNet's single output channel are faster on
+ * phase_pos). */
+static int fold_fits(const plan *p, const clconvt_params *params) {
+    const int64_t s = params->stride;
+    if (params->layout != CLCONVT_LAYOUT_NCL || params->dilation != 1 || s < 2 || s > p->vec)
+        return 0;
+    const int64_t lc = fold_channels_per_vector(p, params);
+    return 4 * s * lc >= 3 * p->vec && params->out_channels / params->groups >= lc;
 }
 
 static void finish(plan *p, const clconvt_params *params) {
@@ -197,7 +200,7 @@ static void default_plan(const clconvt_device *device, const clconvt_params *par
     if (!cpu && params->dtype == CLCONVT_F32 && params->groups == 1 && cin_g * cout_g >= 65536) {
         /* GPUs with large channel counts: CLBlast's tuned GEMM, then col2im. */
         *out = PATHS[PATH_GEMM].usual;
-    } else if (cpu && fold_fits(params, cout_g)) {
+    } else if (cpu && fold_fits(&PATHS[PATH_PHASE_FOLD].usual, params)) {
         /* All phases of a position in one vector: whole-vector stores, inputs loaded once for
          * every phase (hifigan_v1_up2 on PoCL: 139 -> 217 GFLOP/s). */
         *out = PATHS[PATH_PHASE_FOLD].usual;
