@@ -838,7 +838,8 @@ static int search_class(clconvt_device *device, const shape_row *row, double sto
     clconvt_layer *default_layer = NULL, *best = NULL, *layer = NULL;
     candidate_list list = {device, &row->params, 0, NULL};
     char reason[1024], what[1400], best_plan[TUNING_PLAN_MAX] = "";
-    double best_ms = 0.0, best_error = 0.0, default_error = 0.0, spent = 0.0;
+    double best_ms = 0.0, best_error = 0.0, default_error = 0.0;
+    double default_cost = 0.0, worst_cost = 0.0; /* seconds per candidate, start to end */
     const double class_start = tool_now_seconds();
     memset(result, 0, sizeof *result);
     if (bench_open(&b, device, row) != 0)
@@ -875,11 +876,13 @@ static int search_class(clconvt_device *device, const shape_row *row, double sto
             break;
         const char *text = list.text[index];
         const int is_default = index == 0;
-        /* Start a candidate only if one of the usual cost still fits (the default, which pays
-         * the first compile and the reference, does not count), and the final measurement. */
+        /* Start a candidate only if the dearest one so far (the default's cost until one has
+         * ended) and the final measurement still fit: a started compile cannot be interrupted,
+         * costs differ by path (a phase_fold compile takes twice a phase one), and a class that
+         * overruns its stop takes the time of the classes after it. */
         const double started = tool_now_seconds();
-        const double usual = index > 1 ? spent / (index - 1) : 0.0;
-        if (!is_default && started + usual + 4 * config->repeat * best_ms > stop)
+        const double expected = index > 1 ? worst_cost : default_cost;
+        if (!is_default && started + expected + 4 * config->repeat * best_ms > stop)
             break;
         ++index;
         double error = 0.0, warm = 0.0;
@@ -931,8 +934,11 @@ static int search_class(clconvt_device *device, const shape_row *row, double sto
         progress(index, list.count, text, what);
         clconvt_layer_release(layer);
         layer = NULL;
-        if (!is_default)
-            spent += tool_now_seconds() - started;
+        const double cost = tool_now_seconds() - started;
+        if (is_default)
+            default_cost = cost;
+        else if (cost > worst_cost)
+            worst_cost = cost;
     }
     result->tried = index;
     result->candidates = list.count;
