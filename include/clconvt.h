@@ -211,7 +211,9 @@ typedef struct clconvt_layer clconvt_layer;
 
 /**
  * Create a layer on a device. *params is validated and copied. The layer needs its weight (and its
- * bias when params->has_bias) before a forward.
+ * bias when params->has_bias) before a forward. Its kernel plan is CLCONVT_PLAN's when set, else
+ * the tuning database's for this device and shape (README.md, "Tuning"), else the built-in one; a
+ * database plan that fails on the device gives way to the built-in one (a warning on stderr).
  */
 CLCONVT_API clconvt_status clconvt_layer_create(clconvt_device *device,
                                                 const clconvt_params *params, clconvt_layer **out);

@@ -7,6 +7,7 @@
 #include "error.h"
 #include "layer.h"
 #include "params.h"
+#include "tuning_db.h"
 
 /* Values the kernel takes as int must fit one. */
 static clconvt_status require_int(const char *name, int64_t value) {
@@ -37,6 +38,36 @@ static clconvt_status fit_work_group(clconvt_layer *layer) {
     return CLCONVT_SUCCESS;
 }
 
+/* Check the packed weight's size for layer->plan, and get its program and work-group. */
+static clconvt_status prepare_plan(clconvt_layer *layer) {
+    const clconvt_params *params = &layer->params;
+    size_t packed_bytes;
+    int64_t packed_dims[3];
+    clconvt_plan_packed_dims(&layer->plan, params, packed_dims);
+    clconvt_status status = clconvt_tensor_bytes("packed weight", packed_dims[0], packed_dims[1],
+                                                 packed_dims[2], CLCONVT_F32, &packed_bytes);
+    if (status == CLCONVT_SUCCESS)
+        status = require_int("the channel count padded to whole tiles", layer->plan.cout_g_padded);
+    if (status == CLCONVT_SUCCESS && packed_bytes > layer->device->max_alloc_bytes)
+        status = clconvt_fail(CLCONVT_ERROR_TOO_LARGE,
+                              "the packed weight (%zu bytes for in_channels=%lld, "
+                              "out_channels/groups=%lld, kernel_length=%lld) exceeds the device's "
+                              "largest allocation of %llu bytes",
+                              packed_bytes, (long long)params->in_channels,
+                              (long long)(params->out_channels / params->groups),
+                              (long long)params->kernel_length,
+                              (unsigned long long)layer->device->max_alloc_bytes);
+    if (status == CLCONVT_SUCCESS) {
+        char options[256];
+        clconvt_plan_build_options(params, &layer->plan, options, sizeof options);
+        status = clconvt_program_cache_get(
+            layer->device->programs, clconvt_plan_source(&layer->plan), options, &layer->program);
+    }
+    if (status == CLCONVT_SUCCESS)
+        status = fit_work_group(layer);
+    return status;
+}
+
 clconvt_status clconvt_layer_create(clconvt_device *device, const clconvt_params *params,
                                     clconvt_layer **out) {
     return clconvt_layer_create_with_plan(device, params, NULL, out);
@@ -50,7 +81,6 @@ clconvt_status clconvt_layer_create_with_plan(clconvt_device *device, const clco
     clconvt_status status = clconvt_params_validate(params);
     if (status != CLCONVT_SUCCESS)
         return status;
-    const int64_t cout_g = params->out_channels / params->groups;
     if ((status = require_int("in_channels", params->in_channels)) != CLCONVT_SUCCESS ||
         (status = require_int("out_channels", params->out_channels)) != CLCONVT_SUCCESS ||
         (status = require_int("kernel_length", params->kernel_length)) != CLCONVT_SUCCESS ||
@@ -62,32 +92,19 @@ clconvt_status clconvt_layer_create_with_plan(clconvt_device *device, const clco
         return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for a layer");
     layer->device = device;
     layer->params = *params;
-    size_t packed_bytes;
-    int64_t packed_dims[3];
-    status = clconvt_plan_choose(device, params, plan, &layer->plan);
-    if (status == CLCONVT_SUCCESS) {
-        clconvt_plan_packed_dims(&layer->plan, params, packed_dims);
-        status = clconvt_tensor_bytes("packed weight", packed_dims[0], packed_dims[1],
-                                      packed_dims[2], CLCONVT_F32, &packed_bytes);
-    }
+    int tuned = 0;
+    status = clconvt_plan_choose(device, params, plan, &layer->plan, &tuned);
     if (status == CLCONVT_SUCCESS)
-        status = require_int("the channel count padded to whole tiles", layer->plan.cout_g_padded);
-    if (status == CLCONVT_SUCCESS && packed_bytes > device->max_alloc_bytes)
-        status = clconvt_fail(CLCONVT_ERROR_TOO_LARGE,
-                              "the packed weight (%zu bytes for in_channels=%lld, "
-                              "out_channels/groups=%lld, kernel_length=%lld) exceeds the device's "
-                              "largest allocation of %llu bytes",
-                              packed_bytes, (long long)params->in_channels, (long long)cout_g,
-                              (long long)params->kernel_length,
-                              (unsigned long long)device->max_alloc_bytes);
-    if (status == CLCONVT_SUCCESS) {
-        char options[256];
-        clconvt_plan_build_options(params, &layer->plan, options, sizeof options);
-        status = clconvt_program_cache_get(device->programs, clconvt_plan_source(&layer->plan),
-                                           options, &layer->program);
+        status = prepare_plan(layer);
+    if (status != CLCONVT_SUCCESS && tuned) {
+        /* The database is advice: a plan of it that fails here (a newer driver, a database
+         * from another build of clconvt) must not cost the user the layer. */
+        char text[256];
+        clconvt_plan_format(&layer->plan, text, sizeof text);
+        clconvt_tuning_db_plan_failed(params, text, clconvt_last_error());
+        clconvt_plan_default(device, params, &layer->plan);
+        status = prepare_plan(layer);
     }
-    if (status == CLCONVT_SUCCESS)
-        status = fit_work_group(layer);
     if (status != CLCONVT_SUCCESS) {
         free(layer);
         return status;

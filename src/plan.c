@@ -193,7 +193,7 @@ static void fixed_local_size(const clconvt_params *params, plan *p) {
 
 /* The built-in choice. Few distinct tile shapes keep the number of programs (about a second
  * each on PoCL) bounded. */
-static void default_plan(const clconvt_device *device, const clconvt_params *params, plan *out) {
+void clconvt_plan_default(const clconvt_device *device, const clconvt_params *params, plan *out) {
     const int64_t cin_g = params->in_channels / params->groups;
     const int64_t cout_g = params->out_channels / params->groups;
     const int cpu = (device->type & CL_DEVICE_TYPE_CPU) != 0;
@@ -293,7 +293,7 @@ static int *key_fields(plan *p, int *fields[KEY_COUNT]) {
 clconvt_status clconvt_plan_parse(const clconvt_device *device, const clconvt_params *params,
                                   const char *origin, const char *text, plan *out) {
     plan p;
-    default_plan(device, params, &p);
+    clconvt_plan_default(device, params, &p);
     const char *colon = strchr(text, ':');
     const size_t name_length = colon ? (size_t)(colon - text) : strlen(text);
     int found = 0;
@@ -367,17 +367,19 @@ void clconvt_plan_format(const plan *p, char *text, size_t size) {
 }
 
 clconvt_status clconvt_plan_choose(const clconvt_device *device, const clconvt_params *params,
-                                   const char *requested, plan *out) {
-    if (requested != NULL && *requested != '\0')
-        return clconvt_plan_parse(device, params, "plan", requested, out);
+                                   const char *requested, plan *out, int *from_database) {
+    int tuned = 0;
+    clconvt_status status = CLCONVT_SUCCESS;
     const char *forced = getenv("CLCONVT_PLAN");
-    if (forced != NULL && *forced != '\0')
-        return clconvt_plan_parse(device, params, "CLCONVT_PLAN", forced, out);
-    if (clconvt_tuning_db_choose(device, params,
-                                 out)) /* clconvt-tune measured this device's best */
-        return CLCONVT_SUCCESS;
-    default_plan(device, params, out);
-    return CLCONVT_SUCCESS;
+    if (requested != NULL && *requested != '\0')
+        status = clconvt_plan_parse(device, params, "plan", requested, out);
+    else if (forced != NULL && *forced != '\0')
+        status = clconvt_plan_parse(device, params, "CLCONVT_PLAN", forced, out);
+    else if (!(tuned = clconvt_tuning_db_choose(device, params, out)))
+        clconvt_plan_default(device, params, out);
+    if (from_database != NULL)
+        *from_database = tuned;
+    return status;
 }
 
 void clconvt_plan_build_options(const clconvt_params *params, const plan *plan, char *options,

@@ -31,12 +31,17 @@ const char *clconvt_plan_path_name(plan_path path);
 
 /*
  * Choose a plan: requested (a plan string, from clconvt_layer_create_with_plan) if not NULL, else
- * CLCONVT_PLAN if set, else the built-in choice. A plan string is a path name optionally followed
- * by ":key=value,..." with keys vec, p (positions), c (channels), lp and lc (work-group extents)
- * and chunk (input channels per reduction chunk); an unusable one is refused with a message.
+ * CLCONVT_PLAN if set, else the tuning database's (src/tuning_db.h), else the built-in choice. A
+ * plan string is a path name optionally followed by ":key=value,..." with keys vec, p (positions),
+ * c (channels), lp and lc (work-group extents) and chunk (input channels per reduction chunk); an
+ * unusable one is refused with a message. *from_database, when not NULL, gets 1 when the plan is
+ * the tuning database's, else 0.
  */
 clconvt_status clconvt_plan_choose(const clconvt_device *device, const clconvt_params *params,
-                                   const char *requested, plan *out);
+                                   const char *requested, plan *out, int *from_database);
+
+/* The built-in choice (what clconvt_plan_choose gives without a plan string or database). */
+void clconvt_plan_default(const clconvt_device *device, const clconvt_params *params, plan *out);
 
 /* Parse a plan string; origin names where it came from in error messages ("CLCONVT_PLAN"). */
 clconvt_status clconvt_plan_parse(const clconvt_device *device, const clconvt_params *params,

@@ -471,6 +471,23 @@ static db_file *file_for(const char *path, int explicit_path) {
     return f;
 }
 
+void clconvt_tuning_db_plan_failed(const clconvt_params *params, const char *plan_text,
+                                   const char *reason) {
+    static atomic_int warned;
+    if (atomic_exchange(&warned, 1))
+        return;
+    char path[4096], shape_class[TUNING_CLASS_MAX];
+    if (clconvt_tuning_db_path(path, sizeof path) < 0)
+        snprintf(path, sizeof path, "(unknown)");
+    if (clconvt_tuning_shape_class(params, shape_class, sizeof shape_class) != 0)
+        snprintf(shape_class, sizeof shape_class, "(unknown)");
+    fprintf(stderr,
+            "clconvt: the plan %s of tuning database %s for class %s fails on this device: %s; "
+            "using the built-in plan instead (run clconvt-tune again to replace it)\n",
+            plan_text, path, shape_class, reason);
+    fflush(stderr);
+}
+
 int clconvt_tuning_db_choose(const clconvt_device *device, const clconvt_params *params,
                              plan *out) {
     char path[4096], shape_class[TUNING_CLASS_MAX], text[TUNING_PLAN_MAX];

@@ -63,6 +63,11 @@ void clconvt_tuning_identity_of(const clconvt_device *device, tuning_identity *i
  */
 int clconvt_tuning_db_choose(const clconvt_device *device, const clconvt_params *params, plan *out);
 
+/* Say on stderr, once per process, that the database's plan_text for this layer failed on its
+ * device for reason (the layer then takes the built-in plan): re-running clconvt-tune fixes it. */
+void clconvt_tuning_db_plan_failed(const clconvt_params *params, const char *plan_text,
+                                   const char *reason);
+
 /* Turn the database off (0) or on (1, the start state) for this process: clconvt-tune measures
  * the built-in default with it off. */
 void clconvt_tuning_db_set_enabled(int enabled);

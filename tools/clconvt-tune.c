@@ -851,7 +851,7 @@ static int search_class(clconvt_device *device, const shape_row *row, double sto
 
     /* The built-in default (the database is off in this process) comes first. */
     plan default_p;
-    if (clconvt_plan_choose(device, &row->params, NULL, &default_p) != CLCONVT_SUCCESS) {
+    if (clconvt_plan_choose(device, &row->params, NULL, &default_p, NULL) != CLCONVT_SUCCESS) {
         fprintf(stderr, "clconvt-tune: the planner refused %s: %s\n", row->name,
                 clconvt_last_error());
         goto cleanup;

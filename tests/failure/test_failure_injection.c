@@ -46,18 +46,28 @@ typedef struct variant {
     /* forward_host may have written part of its output when it fails (split work: the pieces
      * before the failing one, as clconvt.h documents); otherwise a failure leaves out untouched. */
     int partial_writes;
+    /* The path of the plan a tuning database gives this layer (NULL: no database). A failure
+     * while that plan's program is prepared must be absorbed: the layer takes the built-in plan. */
+    const char *tuned_path;
 } variant;
+
+/* The class and the plan of the "tuned" variant's database entry: the scalar phase path, which
+ * is never the built-in choice for 8 output channels per group. */
+#define TUNED_CLASS "ncl/f32/s2/cin16/cout8/taps2/g1"
+#define TUNED_PLAN "phase:p=2,c=4,lp=2,lc=3"
 
 static const variant variants[] = {
     /* NCL with bias: phase_pos on a CPU. */
-    {"ncl", 0, NULL, 3, 5, 4, 2, 1, 1, 0, 1, 1, CLCONVT_LAYOUT_NCL, 2, 19, 0},
+    {"ncl", 0, NULL, 3, 5, 4, 2, 1, 1, 0, 1, 1, CLCONVT_LAYOUT_NCL, 2, 19, 0, NULL},
     /* The caller's queue; NLC, groups, dilation, output padding: phase_chan. */
-    {"wrap-nlc-groups", 1, NULL, 4, 32, 3, 3, 2, 0, 1, 2, 2, CLCONVT_LAYOUT_NLC, 1, 11, 0},
+    {"wrap-nlc-groups", 1, NULL, 4, 32, 3, 3, 2, 0, 1, 2, 2, CLCONVT_LAYOUT_NLC, 1, 11, 0, NULL},
     /* Depthwise NLC. */
-    {"depthwise", 0, NULL, 16, 16, 4, 2, 1, 1, 0, 1, 16, CLCONVT_LAYOUT_NLC, 1, 9, 0},
+    {"depthwise", 0, NULL, 16, 16, 4, 2, 1, 1, 0, 1, 16, CLCONVT_LAYOUT_NLC, 1, 9, 0, NULL},
     /* forward_host in pieces (CLCONVT_MAX_ALLOC_BYTES: ranges of positions of one sample): each
      * failure in each piece, and then a correct result on retry. */
-    {"split", 0, "600", 3, 5, 4, 2, 1, 1, 0, 1, 1, CLCONVT_LAYOUT_NCL, 3, 19, 1},
+    {"split", 0, "600", 3, 5, 4, 2, 1, 1, 0, 1, 1, CLCONVT_LAYOUT_NCL, 3, 19, 1, NULL},
+    /* A tuning database's plan (class TUNED_CLASS) that may fail to build. */
+    {"tuned", 0, NULL, 16, 8, 4, 2, 1, 1, 0, 1, 1, CLCONVT_LAYOUT_NCL, 1, 13, 0, "phase"},
 };
 
 /* ---- Reporting ----------------------------------------------------------------------------- */
@@ -179,12 +189,16 @@ static void check_result(const data *d, const float *y, const char *what) {
 
 /* ---- One run of the sequence --------------------------------------------------------------- */
 
+/* CLCONVT_TUNING_DB for the variants with and without a tuned plan (set by main). */
+static char tuned_database[600], no_database[600];
+
 /* What one run saw of the injected failure. */
 typedef struct outcome {
     const char *failed_call; /* NULL: N was past the run's last OpenCL call */
     const char *step;        /* the step that met it */
     int surfaced;            /* the step returned an error (0: absorbed, or a void step) */
     char message[512];
+    const char *plan_path; /* the path of the layer's plan ("" when it was not created) */
 } outcome;
 
 typedef struct run {
@@ -294,6 +308,7 @@ static void run_sequence(const variant *v, data *d, unsigned long fail_at, outco
     float *y = d->y;
 
     shim_reset();
+    setenv("CLCONVT_TUNING_DB", v->tuned_path != NULL ? tuned_database : no_database, 1);
     if (v->max_alloc != NULL)
         setenv("CLCONVT_MAX_ALLOC_BYTES", v->max_alloc, 1);
     else
@@ -314,6 +329,7 @@ static void run_sequence(const variant *v, data *d, unsigned long fail_at, outco
     else
         STEP(&r, "clconvt_device_open", clconvt_device_open(CLCONVT_DEVICE_ANY, NULL, &device));
     STEP(&r, "clconvt_layer_create", clconvt_layer_create(device, &d->params, &layer));
+    out->plan_path = layer != NULL ? clconvt_layer_plan_name(layer) : "";
     STEP(&r, "clconvt_layer_set_weight",
          clconvt_layer_set_weight(layer, d->w, CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32));
     STEP(&r, "clconvt_layer_set_bias", clconvt_layer_set_bias(layer, d->bias, CLCONVT_F32));
@@ -434,6 +450,10 @@ static void walk(const variant *v, const char *mode, int quick, totals *t) {
     /* The undisturbed run: it must pass, and says how many calls there are. */
     run_sequence(v, &d, 0, &out);
     const unsigned long baseline = shim_calls();
+    if (v->tuned_path != NULL && strcmp(out.plan_path, v->tuned_path) != 0)
+        complain("the layer took a %s plan, not the database's %s (class %s)", out.plan_path,
+                 v->tuned_path, TUNED_CLASS);
+    int builds_failed = 0;
     snprintf(description, sizeof description, "%s, %s: no failure (%lu OpenCL calls)", v->name,
              mode, baseline);
     tap(description);
@@ -452,6 +472,12 @@ static void walk(const variant *v, const char *mode, int quick, totals *t) {
             break;
         }
         ++t->steps;
+        /* The first program build is the database's plan's: the layer must survive it. */
+        if (v->tuned_path != NULL && strcmp(out.failed_call, "clBuildProgram") == 0 &&
+            builds_failed++ == 0 && (out.surfaced || strcmp(out.plan_path, v->tuned_path) == 0))
+            complain("a failed build of the database's plan was not absorbed by the built-in plan "
+                     "(%s plan, %s)",
+                     out.plan_path, out.surfaced ? out.message : "no error");
         if (out.surfaced)
             ++t->surfaced;
         else if (strcmp(out.step, "clconvt_layer_release") == 0 ||
@@ -465,6 +491,36 @@ static void walk(const variant *v, const char *mode, int quick, totals *t) {
         tap(description);
     }
     free_data(&d);
+}
+
+/* A tuning database that gives TUNED_CLASS the plan TUNED_PLAN on the device the walk uses. */
+static int write_tuned_database(const char *path) {
+    clconvt_device *device = NULL;
+    clconvt_device_info info;
+    if (clconvt_device_open(CLCONVT_DEVICE_ANY, NULL, &device) != CLCONVT_SUCCESS ||
+        clconvt_device_get_info(device, &info) != CLCONVT_SUCCESS) {
+        fprintf(stderr, "cannot open the device: %s\n", clconvt_last_error());
+        clconvt_device_release(device);
+        return -1;
+    }
+    FILE *f = fopen(path, "w");
+    if (f != NULL) {
+        const char *type = info.type & CL_DEVICE_TYPE_GPU   ? "gpu"
+                           : info.type & CL_DEVICE_TYPE_CPU ? "cpu"
+                                                            : "accelerator";
+        fprintf(f,
+                "{\"format\": \"clconvt-tuning\", \"version\": 1, \"devices\": [{\"identity\": "
+                "{\"vendor\": \"%s\", \"name\": \"%s\", \"driver\": \"%s\", \"type\": \"%s\"}, "
+                "\"platform\": \"test\", \"updated\": \"2026-01-01T00:00:00Z\", \"classes\": "
+                "{\"" TUNED_CLASS "\": {\"plan\": \"" TUNED_PLAN "\", \"median_ms\": 1.0}}}]}\n",
+                info.vendor, info.name, info.driver_version, type);
+    }
+    clconvt_device_release(device);
+    if (f == NULL || fclose(f) != 0) {
+        perror(path);
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -483,14 +539,16 @@ int main(int argc, char **argv) {
     unsetenv("CLCONVT_PLAN");
     unsetenv("CLCONVT_DEVICE");
     const char *base = getenv("TMPDIR");
-    char dir[512], tuning[600];
+    char dir[512];
     snprintf(dir, sizeof dir, "%s/clconvt-failure-XXXXXX", base && *base ? base : "/tmp");
     if (mkdtemp(dir) == NULL) {
         perror("mkdtemp");
         return 1;
     }
-    snprintf(tuning, sizeof tuning, "%s/no-tuning.json", dir);
-    setenv("CLCONVT_TUNING_DB", tuning, 1);
+    snprintf(no_database, sizeof no_database, "%s/no-tuning.json", dir);
+    snprintf(tuned_database, sizeof tuned_database, "%s/tuning.json", dir);
+    if (write_tuned_database(tuned_database) != 0)
+        return 1;
 
     totals t = {0};
     const size_t count = sizeof variants / sizeof variants[0];

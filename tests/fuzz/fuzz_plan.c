@@ -119,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         params.out_channels > params.groups ? params.out_channels / params.groups : params.groups;
     const int near_int_max = most_channels > INT_MAX - 4096;
     plan chosen;
-    const clconvt_status chose = clconvt_plan_choose(&device, &params, NULL, &chosen);
+    const clconvt_status chose = clconvt_plan_choose(&device, &params, NULL, &chosen, NULL);
     FUZZ_CHECK(chose == CLCONVT_SUCCESS || (chose == CLCONVT_ERROR_TOO_LARGE && near_int_max),
                "the built-in plan failed: %s", clconvt_last_error());
     if (chose == CLCONVT_SUCCESS) {
