@@ -10,23 +10,19 @@
 
 #include <criterion/criterion.h>
 #include <dirent.h>
-#include <fcntl.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "clconvt.h"
 #include "npy.h"
 #include "reference.h"
+#include "run_tool.h"
 #include "tmpdir.h"
-
-extern char **environ;
 
 /* ---- Fixture ------------------------------------------------------------------------------- */
 
@@ -44,39 +40,9 @@ TestSuite(cli, .init = make_tmp_dir, .fini = remove_tmp_dir, .timeout = 300);
 
 /* ---- Helpers ------------------------------------------------------------------------------- */
 
-/*
- * The path of name in the temporary directory. Each name gets its own buffer for the whole test,
- * so paths stay valid however many are in use (argument arrays hold them across calls).
- */
-static const char *tmp_path(const char *name) {
-    static struct {
-        char name[64];
-        char path[512];
-    } table[64];
-    static int used;
-    for (int i = 0; i < used; ++i)
-        if (strcmp(table[i].name, name) == 0)
-            return table[i].path;
-    cr_assert_lt(used, 64, "too many temporary paths");
-    cr_assert_lt(strlen(name), sizeof table[0].name);
-    strcpy(table[used].name, name);
-    snprintf(table[used].path, sizeof table[used].path, "%s/%s", tmp_dir, name);
-    return table[used++].path;
-}
-
 static int file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
-}
-
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    char *buf = calloc(1, 65536);
-    const size_t n = fread(buf, 1, 65535, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
 }
 
 /*
@@ -86,35 +52,14 @@ static char *read_text(const char *path) {
 static int run_cli(const char *const *args) {
     const char *exe = getenv("CLCONVT_RUN");
     cr_assert_not_null(exe, "CLCONVT_RUN is not set (run through meson test)");
-    const char *argv[64];
-    int argc = 0;
-    argv[argc++] = exe;
-    for (const char *const *a = args; *a != NULL; ++a) {
-        cr_assert_lt(argc, 62);
-        argv[argc++] = *a;
-    }
-    argv[argc] = NULL;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, tmp_path("stdout.txt"),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, tmp_path("stderr.txt"),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid;
-    const int err = posix_spawn(&pid, exe, &actions, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    cr_assert_eq(err, 0, "cannot spawn %s: %s", exe, strerror(err));
-    int status = 0;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return WEXITSTATUS(status);
+    return test_run_tool(exe, args, test_tmp_path("stdout.txt"), test_tmp_path("stderr.txt"));
 }
 
 static void write_npy(const char *name, npy_type type, int ndim, const int64_t *shape,
                       const void *data) {
     char err[512] = "";
-    cr_assert_eq(npy_write(tmp_path(name), type, ndim, shape, data, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(npy_write(test_tmp_path(name), type, ndim, shape, data, err, sizeof err), 0, "%s",
+                 err);
 }
 
 static void write_f32(const char *name, int ndim, const int64_t *shape, const float *data) {
@@ -124,7 +69,7 @@ static void write_f32(const char *name, int ndim, const int64_t *shape, const fl
 /* Runs args and asserts success with an empty stderr. */
 static void expect_success(const char *const *args) {
     const int rc = run_cli(args);
-    char *err = read_text(tmp_path("stderr.txt"));
+    char *err = test_read_text(test_tmp_path("stderr.txt"));
     cr_assert_eq(rc, 0, "clconvt-run failed (%d): %s", rc, err);
     cr_assert_str_empty(err, "unexpected stderr: %s", err);
     free(err);
@@ -134,7 +79,7 @@ static void expect_success(const char *const *args) {
 static double *read_output(const char *name, npy_type type, int ndim, const int64_t *shape) {
     npy_array a;
     char err[512] = "";
-    cr_assert_eq(npy_read(tmp_path(name), &a, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(npy_read(test_tmp_path(name), &a, err, sizeof err), 0, "%s", err);
     cr_assert_eq(a.type, type, "output type %d, expected %d", a.type, type);
     cr_assert_eq(a.ndim, ndim, "output has %d dims, expected %d", a.ndim, ndim);
     for (int i = 0; i < ndim; ++i)
@@ -197,13 +142,13 @@ static void expect_known_ncl(const double *y) {
 Test(cli, known_values_ncl_pytorch_order) {
     write_known_ncl_pytorch(1);
     const char *args[] = {"--input",
-                          tmp_path("x.npy"),
+                          test_tmp_path("x.npy"),
                           "--weight",
-                          tmp_path("w.npy"),
+                          test_tmp_path("w.npy"),
                           "--bias",
-                          tmp_path("b.npy"),
+                          test_tmp_path("b.npy"),
                           "--output",
-                          tmp_path("y.npy"),
+                          test_tmp_path("y.npy"),
                           "--layout",
                           "ncl",
                           "--weight-order",
@@ -238,9 +183,10 @@ Test(cli, known_values_nlc_max_order_by_default) {
     write_f32("w.npy", 3, w_shape, w);
     write_f32("b.npy", 1, b_shape, b);
     /* No --layout or --weight-order: MAX's defaults (nlc, max order) must apply. */
-    const char *args[] = {"--input",    tmp_path("x.npy"), "--weight",           tmp_path("w.npy"),
-                          "--bias",     tmp_path("b.npy"), "--output",           tmp_path("y.npy"),
-                          "--stride=2", "--padding=1",     "--output-padding=1", NULL};
+    const char *args[] = {
+        "--input",    test_tmp_path("x.npy"), "--weight",           test_tmp_path("w.npy"),
+        "--bias",     test_tmp_path("b.npy"), "--output",           test_tmp_path("y.npy"),
+        "--stride=2", "--padding=1",          "--output-padding=1", NULL};
     expect_success(args);
     const int64_t shape[3] = {1, 8, 2};
     double *y = read_output("y.npy", NPY_F32, 3, shape);
@@ -253,13 +199,13 @@ Test(cli, known_values_nlc_max_order_by_default) {
 Test(cli, unbatched_input_gives_unbatched_output) {
     write_known_ncl_pytorch(0);
     const char *args[] = {"--input",
-                          tmp_path("x.npy"),
+                          test_tmp_path("x.npy"),
                           "--weight",
-                          tmp_path("w.npy"),
+                          test_tmp_path("w.npy"),
                           "--bias",
-                          tmp_path("b.npy"),
+                          test_tmp_path("b.npy"),
                           "--output",
-                          tmp_path("y.npy"),
+                          test_tmp_path("y.npy"),
                           "--layout",
                           "ncl",
                           "--weight-order",
@@ -285,11 +231,11 @@ Test(cli, no_bias_ones) {
     write_f32("x.npy", 3, x_shape, ones);
     write_f32("w.npy", 3, w_shape, ones);
     const char *args[] = {"--input",
-                          tmp_path("x.npy"),
+                          test_tmp_path("x.npy"),
                           "--weight",
-                          tmp_path("w.npy"),
+                          test_tmp_path("w.npy"),
                           "--output",
-                          tmp_path("y.npy"),
+                          test_tmp_path("y.npy"),
                           "--layout",
                           "ncl",
                           "--weight-order",
@@ -377,11 +323,11 @@ static void run_random_case(const random_case *c) {
     snprintf(dilation, sizeof dilation, "%lld", (long long)p->dilation);
     snprintf(groups, sizeof groups, "%lld", (long long)p->groups);
     const char *args[] = {"--input",
-                          tmp_path("x.npy"),
+                          test_tmp_path("x.npy"),
                           "--weight",
-                          tmp_path("w.npy"),
+                          test_tmp_path("w.npy"),
                           "--output",
-                          tmp_path("y.npy"),
+                          test_tmp_path("y.npy"),
                           "--stride",
                           stride,
                           "--padding",
@@ -399,7 +345,7 @@ static void run_random_case(const random_case *c) {
                           "--dtype",
                           clconvt_dtype_name(p->dtype),
                           p->has_bias ? "--bias" : NULL,
-                          tmp_path("b.npy"),
+                          test_tmp_path("b.npy"),
                           NULL};
     expect_success(args);
 
@@ -504,7 +450,7 @@ Test(cli, bf16_storage_against_reference) {
 Test(cli, help_documents_every_option) {
     const char *args[] = {"--help", NULL};
     cr_assert_eq(run_cli(args), 0);
-    char *out = read_text(tmp_path("stdout.txt"));
+    char *out = test_read_text(test_tmp_path("stdout.txt"));
     static const char *const needles[] = {"--input",
                                           "--weight",
                                           "--bias",
@@ -535,7 +481,7 @@ Test(cli, help_documents_every_option) {
 Test(cli, version) {
     const char *args[] = {"--version", NULL};
     cr_assert_eq(run_cli(args), 0);
-    char *out = read_text(tmp_path("stdout.txt"));
+    char *out = test_read_text(test_tmp_path("stdout.txt"));
     cr_assert_not_null(strstr(out, "clconvt-run "), "%s", out);
     free(out);
 }
@@ -545,7 +491,7 @@ Test(cli, version) {
 /* Asserts exit code, a single "clconvt-run: ..." line holding fragment, and no output file. */
 static void expect_failure_once(const char *const *args, int code, const char *fragment) {
     const int rc = run_cli(args);
-    char *err = read_text(tmp_path("stderr.txt"));
+    char *err = test_read_text(test_tmp_path("stderr.txt"));
     cr_assert_eq(rc, code, "exit %d, expected %d; stderr: %s", rc, code, err);
     cr_assert_eq(strncmp(err, "clconvt-run: ", 13), 0, "stderr: %s", err);
     const char *newline = strchr(err, '\n');
@@ -556,10 +502,10 @@ static void expect_failure_once(const char *const *args, int code, const char *f
 
 /*
  * Runs a failing command twice: with no output file (it must not appear) and with one already
- * there (it must be unchanged). args must name tmp_path("y.npy") as the output, if any.
+ * there (it must be unchanged). args must name test_tmp_path("y.npy") as the output, if any.
  */
 static void expect_failure(const char *const *args, int code, const char *fragment) {
-    const char *out = tmp_path("y.npy");
+    const char *out = test_tmp_path("y.npy");
     unlink(out);
     expect_failure_once(args, code, fragment);
     cr_assert(!file_exists(out), "a failed run created its output file");
@@ -570,7 +516,7 @@ static void expect_failure(const char *const *args, int code, const char *fragme
     fwrite(sentinel, 1, sizeof sentinel, f);
     fclose(f);
     expect_failure_once(args, code, fragment);
-    char *now = read_text(out);
+    char *now = test_read_text(out);
     cr_assert_eq(memcmp(now, sentinel, sizeof sentinel), 0, "a failed run changed its output");
     free(now);
     unlink(out);
@@ -587,10 +533,10 @@ static void write_valid_files(void) {
     write_known_ncl_pytorch(1);
 }
 
-#define X "--input", tmp_path("x.npy")
-#define W "--weight", tmp_path("w.npy")
-#define B "--bias", tmp_path("b.npy")
-#define Y "--output", tmp_path("y.npy")
+#define X "--input", test_tmp_path("x.npy")
+#define W "--weight", test_tmp_path("w.npy")
+#define B "--bias", test_tmp_path("b.npy")
+#define Y "--output", test_tmp_path("y.npy")
 #define NCL_PT "--layout", "ncl", "--weight-order", "pytorch"
 
 Test(cli, error_missing_input) {
@@ -656,14 +602,14 @@ Test(cli, error_bad_layout_order_dtype) {
 
 Test(cli, error_nonexistent_input) {
     write_valid_files();
-    const char *args[] = {"--input", tmp_path("nonexistent.npy"), W, Y, NCL_PT, NULL};
+    const char *args[] = {"--input", test_tmp_path("nonexistent.npy"), W, Y, NCL_PT, NULL};
     expect_failure(args, 1, "nonexistent.npy: cannot open");
 }
 
 Test(cli, error_corrupted_npy) {
     write_valid_files();
     /* Cut the weight file short: its header promises 48 bytes of data. */
-    const char *w = tmp_path("w.npy");
+    const char *w = test_tmp_path("w.npy");
     struct stat st;
     cr_assert_eq(stat(w, &st), 0);
     cr_assert_eq(truncate(w, st.st_size - 8), 0);
@@ -671,7 +617,7 @@ Test(cli, error_corrupted_npy) {
     expect_failure(args, 1,
                    "w.npy: header says shape (2, 2, 3) with '<f4' = 48 bytes, but the file holds "
                    "40 bytes of data");
-    FILE *f = fopen(tmp_path("x.npy"), "wb");
+    FILE *f = fopen(test_tmp_path("x.npy"), "wb");
     fputs("garbage", f);
     fclose(f);
     expect_failure(args, 1, "not a .npy file");
@@ -750,7 +696,7 @@ Test(cli, error_bias_length) {
 
 Test(cli, error_unwritable_output_directory) {
     write_valid_files();
-    const char *args[] = {X, W, "--output", tmp_path("missing-dir/y.npy"), NCL_PT, NULL};
+    const char *args[] = {X, W, "--output", test_tmp_path("missing-dir/y.npy"), NCL_PT, NULL};
     expect_failure_once(args, 1, "missing-dir/y.npy");
 }
 
@@ -908,7 +854,7 @@ Test(cli, checkpoint_ambiguous_order_uses_weight_order) {
 
 /* Writes a safetensors file by hand: the 8-byte length, header, data. */
 static void write_safetensors(const char *name, const char *header, const void *data, size_t size) {
-    FILE *f = fopen(tmp_path(name), "wb");
+    FILE *f = fopen(test_tmp_path(name), "wb");
     cr_assert_not_null(f);
     const uint64_t len = strlen(header);
     unsigned char len_bytes[8];
@@ -928,7 +874,8 @@ Test(cli, checkpoint_without_name_and_without_bias) {
                       ones, sizeof ones);
     const int64_t x_shape[3] = {1, 2, 1}; /* channels-last (the default): L = 2, Cin = 1 */
     write_f32("x.npy", 3, x_shape, ones);
-    const char *args[] = {X, "--weights", tmp_path("bare.safetensors"), "--stride", "2", Y, NULL};
+    const char *args[] = {X, "--weights", test_tmp_path("bare.safetensors"), "--stride", "2",
+                          Y, NULL};
     expect_success(args);
     const int64_t shape[3] = {1, 4, 1};
     double *y = read_output("y.npy", NPY_F32, 3, shape);
@@ -986,9 +933,9 @@ Test(cli, checkpoint_usage_errors) {
     expect_failure(both, 2, "alternatives: give one");
     const char *bias[] = {X, CKPT("model_f32.safetensors"), B, Y, NULL};
     expect_failure(bias, 2, "--bias cannot be combined with --weights");
-    const char *g_only[] = {X, "--weight-g", tmp_path("w.npy"), Y, NULL};
+    const char *g_only[] = {X, "--weight-g", test_tmp_path("w.npy"), Y, NULL};
     expect_failure(g_only, 2, "--weight-g needs --weight-v too");
-    const char *v_only[] = {X, "--weight-v", tmp_path("w.npy"), Y, NULL};
+    const char *v_only[] = {X, "--weight-v", test_tmp_path("w.npy"), Y, NULL};
     expect_failure(v_only, 2, "--weight-v needs --weight-g too");
     const char *name_only[] = {X, W, "--name", "ups.0", Y, NULL};
     expect_failure(name_only, 2, "--name names a layer in a --weights checkpoint");
@@ -1013,26 +960,28 @@ Test(cli, checkpoint_file_errors) {
     char buf[4096];
     const size_t n = fread(buf, 1, sizeof buf, in);
     fclose(in);
-    FILE *out = fopen(tmp_path("cut.safetensors"), "wb");
+    FILE *out = fopen(test_tmp_path("cut.safetensors"), "wb");
     fwrite(buf, 1, n, out);
     fclose(out);
-    const char *cut[] = {X, "--weights", tmp_path("cut.safetensors"), "--name", "ups.1", Y, NULL};
+    const char *cut[] = {X, "--weights", test_tmp_path("cut.safetensors"), "--name", "ups.1",
+                         Y, NULL};
     expect_failure(cut, 1, "reach past the end of the");
-    const char *missing[] = {X, "--weights", tmp_path("absent.safetensors"), Y, NULL};
+    const char *missing[] = {X, "--weights", test_tmp_path("absent.safetensors"), Y, NULL};
     expect_failure(missing, 1, "absent.safetensors: cannot open");
     /* A weight_g of the wrong length (3 values for Cin = 2). */
     const float g[3] = {1, 2, 3};
     const int64_t g_shape[1] = {3};
     write_f32("g.npy", 1, g_shape, g);
     const char *bad_g[] = {
-        X, "--weight-g", tmp_path("g.npy"), "--weight-v", tmp_path("w.npy"), NCL_PT, Y, NULL};
+        X, "--weight-g", test_tmp_path("g.npy"), "--weight-v", test_tmp_path("w.npy"), NCL_PT,
+        Y, NULL};
     expect_failure(bad_g, 1, "weight norm needs one value per input channel: (2, 1, 1)");
 }
 
 Test(cli, help_documents_checkpoints) {
     const char *args[] = {"--help", NULL};
     cr_assert_eq(run_cli(args), 0);
-    char *out = read_text(tmp_path("stdout.txt"));
+    char *out = test_read_text(test_tmp_path("stdout.txt"));
     static const char *const needles[] = {"--weights", "--name",      "--weight-g", "--weight-v",
                                           "weight_g",  "safetensors", "Cin == K"};
     for (size_t i = 0; i < sizeof needles / sizeof needles[0]; ++i)

@@ -15,6 +15,20 @@
 #include <unistd.h>
 
 #include "support.h"
+#include "tmpdir.h"
+
+/* PoCL's kernel cache, private to the test (Criterion runs each test in a new process). */
+static char cache[256];
+
+static void make_cache(void) {
+    test_tmpdir_make(cache, sizeof cache, "kcache");
+}
+
+static void remove_cache(void) {
+    test_tmpdir_remove(cache);
+}
+
+TestSuite(compile_count, .init = make_cache, .fini = remove_cache);
 
 /* Files named *.so below dir, recursively. */
 static int count_shared_objects(const char *dir) {
@@ -55,8 +69,6 @@ static void forward(clconvt_layer *layer, const clconvt_params *p, int64_t batch
 
 /* Run a layer at several lengths and batches; no compile may happen after the first forward. */
 static void check_layout(clconvt_layout layout, int64_t out_channels) {
-    char cache[] = "/tmp/clconvt-kcache-XXXXXX";
-    cr_assert_not_null(mkdtemp(cache));
     /* Must be set before the OpenCL platform starts: Criterion runs each test in a new process. */
     setenv("POCL_CACHE_DIR", cache, 1);
     setenv("POCL_KERNEL_CACHE", "1", 1);

@@ -28,38 +28,16 @@
 
 #include "../src/disk_cache.h"
 #include "support.h"
+#include "tmpdir.h"
 
 /* ---- Per-test directories ------------------------------------------------------------------- */
 
-static char root[64];       /* private to the test, removed after it */
-static char cache_dir[128]; /* CLCONVT_CACHE_DIR */
-
-/* rm -rf path (what the tests made: files and directories, some made read-only). */
-static void remove_tree(const char *path) {
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        chmod(path, 0700);
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d != NULL && (e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char child[1024];
-            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-            remove_tree(child);
-        }
-        if (d != NULL)
-            closedir(d);
-    }
-    remove(path);
-}
+static char root[200];      /* private to the test, removed after it */
+static char cache_dir[320]; /* CLCONVT_CACHE_DIR */
 
 static void setup(void) {
-    snprintf(root, sizeof root, "/tmp/clconvt-disk-cache-XXXXXX");
-    cr_assert_not_null(mkdtemp(root), "mkdtemp: %s", strerror(errno));
-    char pocl[128];
+    test_tmpdir_make(root, sizeof root, "disk-cache");
+    char pocl[320];
     snprintf(pocl, sizeof pocl, "%s/pocl", root);
     cr_assert_eq(mkdir(pocl, 0700), 0);
     snprintf(cache_dir, sizeof cache_dir, "%s/cache", root);
@@ -69,7 +47,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-    remove_tree(root);
+    test_tmpdir_remove(root);
 }
 
 TestSuite(disk_cache, .init = setup, .fini = teardown, .timeout = 900);
@@ -635,8 +613,10 @@ Test(disk_cache, directory_under_a_regular_file) {
 }
 
 Test(disk_cache, read_only_directory) {
-    if (geteuid() == 0)
+    if (geteuid() == 0) {
+        test_tmpdir_remove(root); /* Criterion skips the suite's .fini with the test */
         cr_skip_test("root ignores directory permissions");
+    }
     cr_assert_eq(mkdir(cache_dir, 0500), 0);
     const clconvt_params p = small_layer(4);
     run_once(&p, 1);

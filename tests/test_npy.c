@@ -38,26 +38,6 @@ TestSuite(npy, .init = make_tmp_dir, .fini = remove_tmp_dir);
 
 /* ---- Helpers ------------------------------------------------------------------------------- */
 
-/*
- * The path of name in the temporary directory. Each name gets its own buffer for the whole test,
- * so paths stay valid however many are in use (argument arrays hold them across calls).
- */
-static const char *tmp_path(const char *name) {
-    static struct {
-        char name[64];
-        char path[512];
-    } table[64];
-    static int used;
-    for (int i = 0; i < used; ++i)
-        if (strcmp(table[i].name, name) == 0)
-            return table[i].path;
-    cr_assert_lt(used, 64, "too many temporary paths");
-    cr_assert_lt(strlen(name), sizeof table[0].name);
-    strcpy(table[used].name, name);
-    snprintf(table[used].path, sizeof table[used].path, "%s/%s", tmp_dir, name);
-    return table[used++].path;
-}
-
 static int count_entries(const char *dir) {
     DIR *d = opendir(dir);
     cr_assert_not_null(d);
@@ -135,7 +115,7 @@ static void round_trip(npy_type type, int ndim, const int64_t *shape) {
     unsigned char *data = malloc(bytes + 1);
     for (size_t i = 0; i < bytes; ++i)
         data[i] = (unsigned char)(i * 37 + 11);
-    const char *path = tmp_path("rt.npy");
+    const char *path = test_tmp_path("rt.npy");
     char err[512] = "";
     cr_assert_eq(npy_write(path, type, ndim, shape, data, err, sizeof err), 0, "%s", err);
 
@@ -179,7 +159,7 @@ Test(npy, round_trip_every_type_and_rank) {
 Test(npy, header_text_is_what_numpy_writes) {
     const int64_t shape[2] = {3, 4};
     float data[12] = {0};
-    const char *path = tmp_path("h.npy");
+    const char *path = test_tmp_path("h.npy");
     char err[256];
     cr_assert_eq(npy_write(path, NPY_F32, 2, shape, data, err, sizeof err), 0, "%s", err);
     size_t size = 0;
@@ -194,7 +174,7 @@ Test(npy, header_text_is_what_numpy_writes) {
 Test(npy, one_dimensional_shape_has_trailing_comma) {
     const int64_t shape[1] = {5};
     double data[5] = {0};
-    const char *path = tmp_path("v.npy");
+    const char *path = test_tmp_path("v.npy");
     char err[256];
     cr_assert_eq(npy_write(path, NPY_F64, 1, shape, data, err, sizeof err), 0, "%s", err);
     size_t size = 0;
@@ -221,7 +201,7 @@ static void expect_shape(const char *path, npy_type type, int ndim, const int64_
 }
 
 Test(npy, version_1_any_key_order_and_whitespace) {
-    const char *path = tmp_path("a.npy");
+    const char *path = test_tmp_path("a.npy");
     const int64_t shape[2] = {2, 3};
     write_npy_raw(path, 1, "{ \"shape\" :(2 ,3 ) ,'descr':'<f4',\t'fortran_order' : False }  \n",
                   24);
@@ -229,21 +209,21 @@ Test(npy, version_1_any_key_order_and_whitespace) {
 }
 
 Test(npy, version_2_header) {
-    const char *path = tmp_path("b.npy");
+    const char *path = test_tmp_path("b.npy");
     const int64_t shape[1] = {3};
     write_npy_raw(path, 2, "{'descr': '<f2', 'fortran_order': False, 'shape': (3,), }\n", 6);
     expect_shape(path, NPY_F16, 1, shape);
 }
 
 Test(npy, version_3_header) {
-    const char *path = tmp_path("c.npy");
+    const char *path = test_tmp_path("c.npy");
     const int64_t shape[3] = {1, 2, 2};
     write_npy_raw(path, 3, "{'fortran_order': False, 'shape': (1, 2, 2), 'descr': '<u2'}", 8);
     expect_shape(path, NPY_U16, 3, shape);
 }
 
 Test(npy, scalar_and_python2_long_dims) {
-    const char *path = tmp_path("d.npy");
+    const char *path = test_tmp_path("d.npy");
     write_npy_raw(path, 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (), }", 8);
     expect_shape(path, NPY_F64, 0, NULL);
     const int64_t shape[2] = {2, 1};
@@ -256,7 +236,7 @@ Test(npy, scalar_and_python2_long_dims) {
 #define GOOD_KEYS "'fortran_order': False, 'shape': (3, 4)"
 
 Test(npy, refuses_bad_magic) {
-    const char *path = tmp_path("m.npy");
+    const char *path = test_tmp_path("m.npy");
     write_bytes(path, "\x93NUMPX\x01\x00\x10\x00{}              ", 26);
     expect_refusal(path, "magic");
     write_bytes(path, "PK\x03\x04", 4);
@@ -266,13 +246,13 @@ Test(npy, refuses_bad_magic) {
 }
 
 Test(npy, refuses_unknown_version) {
-    const char *path = tmp_path("v.npy");
+    const char *path = test_tmp_path("v.npy");
     write_npy_raw(path, 4, "{'descr': '<f4', " GOOD_KEYS "}", 48);
     expect_refusal(path, "version 4.0");
 }
 
 Test(npy, refuses_truncated_preamble_and_header) {
-    const char *path = tmp_path("t.npy");
+    const char *path = test_tmp_path("t.npy");
     write_bytes(path, "\x93NUMPY\x01\x00\x40", 9);
     expect_refusal(path, "preamble");
     write_bytes(path, "\x93NUMPY\x02\x00\x40\x00", 10);
@@ -283,13 +263,13 @@ Test(npy, refuses_truncated_preamble_and_header) {
 }
 
 Test(npy, refuses_header_length_beyond_file_size_v2) {
-    const char *path = tmp_path("l.npy");
+    const char *path = test_tmp_path("l.npy");
     write_bytes(path, "\x93NUMPY\x02\x00\xff\xff\xff\xff{}", 14);
     expect_refusal(path, "past the end of the file");
 }
 
 Test(npy, refuses_bad_dictionaries) {
-    const char *path = tmp_path("d.npy");
+    const char *path = test_tmp_path("d.npy");
     static const struct {
         const char *dict;
         const char *fragment;
@@ -321,25 +301,25 @@ Test(npy, refuses_bad_dictionaries) {
 }
 
 Test(npy, refuses_nul_in_header) {
-    const char *path = tmp_path("z.npy");
+    const char *path = test_tmp_path("z.npy");
     write_bytes(path, "\x93NUMPY\x01\x00\x03\x00{\0}", 13);
     expect_refusal(path, "NUL");
 }
 
 Test(npy, refuses_fortran_order) {
-    const char *path = tmp_path("f.npy");
+    const char *path = test_tmp_path("f.npy");
     write_npy_raw(path, 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (3, 4), }", 48);
     expect_refusal(path, "Fortran");
 }
 
 Test(npy, refuses_big_endian) {
-    const char *path = tmp_path("be.npy");
+    const char *path = test_tmp_path("be.npy");
     write_npy_raw(path, 1, "{'descr': '>f4', " GOOD_KEYS "}", 48);
     expect_refusal(path, "big-endian");
 }
 
 Test(npy, refuses_unknown_descr) {
-    const char *path = tmp_path("u.npy");
+    const char *path = test_tmp_path("u.npy");
     static const char *const descrs[] = {"<i4", "<f16", "|u1", "f4", "<c8", "|b1"};
     for (size_t i = 0; i < sizeof descrs / sizeof descrs[0]; ++i) {
         char dict[128];
@@ -350,7 +330,7 @@ Test(npy, refuses_unknown_descr) {
 }
 
 Test(npy, refuses_data_shorter_than_shape) {
-    const char *path = tmp_path("x.npy");
+    const char *path = test_tmp_path("x.npy");
     write_npy_raw(path, 1, "{'descr': '<f4', " GOOD_KEYS "}", 40);
     char expected[600];
     snprintf(expected, sizeof expected,
@@ -364,7 +344,7 @@ Test(npy, refuses_data_shorter_than_shape) {
 }
 
 Test(npy, refuses_data_longer_than_shape) {
-    const char *path = tmp_path("y.npy");
+    const char *path = test_tmp_path("y.npy");
     write_npy_raw(path, 1, "{'descr': '<f4', " GOOD_KEYS "}", 49);
     expect_refusal(path, "holds 49 bytes of data");
     write_npy_raw(path, 1, "{'descr': '<f2', 'fortran_order': False, 'shape': (0,)}", 2);
@@ -372,7 +352,7 @@ Test(npy, refuses_data_longer_than_shape) {
 }
 
 Test(npy, refuses_negative_and_absurd_dims) {
-    const char *path = tmp_path("n.npy");
+    const char *path = test_tmp_path("n.npy");
     write_npy_raw(path, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, -4)}", 48);
     expect_refusal(path, "negative");
     write_npy_raw(path, 1,
@@ -384,7 +364,7 @@ Test(npy, refuses_negative_and_absurd_dims) {
 }
 
 Test(npy, refuses_shape_whose_size_overflows) {
-    const char *path = tmp_path("o.npy");
+    const char *path = test_tmp_path("o.npy");
     /* Each dimension is plausible; their product times 4 bytes is not addressable. */
     write_npy_raw(path, 1,
                   "{'descr': '<f4', 'fortran_order': False, "
@@ -397,7 +377,7 @@ Test(npy, refuses_shape_whose_size_overflows) {
 }
 
 Test(npy, refuses_missing_file_and_directory) {
-    expect_refusal(tmp_path("absent.npy"), "cannot open");
+    expect_refusal(test_tmp_path("absent.npy"), "cannot open");
     expect_refusal(tmp_dir, "");
 }
 
@@ -467,7 +447,7 @@ Test(npy, write_into_missing_directory_fails_cleanly) {
 }
 
 Test(npy, overwrite_replaces_whole_file_and_leaves_no_temporaries) {
-    const char *path = tmp_path("out.npy");
+    const char *path = test_tmp_path("out.npy");
     /* A longer old file: a non-atomic writer that forgot O_TRUNC would leave its tail. */
     static char junk[4096];
     memset(junk, 'J', sizeof junk);
@@ -492,7 +472,7 @@ static void expect_unchanged(const char *path, const char *junk, size_t size) {
 }
 
 Test(npy, failed_write_leaves_existing_file_untouched) {
-    const char *path = tmp_path("keep.npy");
+    const char *path = test_tmp_path("keep.npy");
     const char junk[] = "precious";
     write_bytes(path, junk, sizeof junk);
     char err[512] = "";
@@ -509,7 +489,7 @@ Test(npy, failed_write_leaves_existing_file_untouched) {
 }
 
 Test(npy, failed_rename_over_directory_leaves_no_temporaries) {
-    const char *path = tmp_path("isdir.npy");
+    const char *path = test_tmp_path("isdir.npy");
     cr_assert_eq(mkdir(path, 0755), 0);
     char inner[600];
     snprintf(inner, sizeof inner, "%s/child", path);
@@ -522,7 +502,7 @@ Test(npy, failed_rename_over_directory_leaves_no_temporaries) {
 }
 
 Test(npy, invalid_arguments_are_refused_before_touching_anything) {
-    const char *path = tmp_path("keep.npy");
+    const char *path = test_tmp_path("keep.npy");
     const char junk[] = "precious";
     write_bytes(path, junk, sizeof junk);
     char err[512] = "";
@@ -542,7 +522,7 @@ Test(npy, invalid_arguments_are_refused_before_touching_anything) {
 
 Test(npy, new_file_gets_umask_mode_not_mkstemp_0600) {
     umask(022);
-    const char *path = tmp_path("mode.npy");
+    const char *path = test_tmp_path("mode.npy");
     char err[512] = "";
     cr_assert_eq(npy_write(path, NPY_F32, 2, small_shape, small_data, err, sizeof err), 0, "%s",
                  err);

@@ -51,14 +51,6 @@ static const char *data_path(const char *name) {
     return p;
 }
 
-static const char *tmp_path(const char *name) {
-    static char paths[8][512];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, 512, "%s/%s", tmp_dir, name);
-    return p;
-}
-
 /* Reads a golden .npy as doubles; its shape goes to shape[] (3-D expected). */
 static double *read_npy(const char *name, int64_t shape[3]) {
     npy_array a;
@@ -408,7 +400,7 @@ Test(safetensors, shape_and_name_errors) {
                  CLCONVT_ERROR_INVALID_ARGUMENT, FRAGMENTS("order_if_ambiguous", "got 3"));
     expect_error(clconvt_layer_load_safetensors(layer, NULL, "ups.1", CLCONVT_WEIGHT_MAX),
                  CLCONVT_ERROR_INVALID_ARGUMENT, FRAGMENTS("path must not be NULL"));
-    expect_error(clconvt_layer_load_safetensors(layer, tmp_path("absent.safetensors"), "ups.1",
+    expect_error(clconvt_layer_load_safetensors(layer, test_tmp_path("absent.safetensors"), "ups.1",
                                                 CLCONVT_WEIGHT_MAX),
                  CLCONVT_ERROR_FILE, FRAGMENTS("absent.safetensors: cannot open"));
     expect_error(clconvt_layer_load_safetensors(layer, tmp_dir, "ups.1", CLCONVT_WEIGHT_MAX),
@@ -450,7 +442,7 @@ Test(safetensors, tensor_shape_reports_shape_and_dtype) {
  * (a ramp, or zeros when data is NULL) to name in the temporary directory; returns the path. */
 static const char *write_file(const char *name, uint64_t length, const char *header,
                               size_t data_size) {
-    const char *path = tmp_path(name);
+    const char *path = test_tmp_path(name);
     FILE *f = fopen(path, "wb");
     cr_assert_not_null(f);
     unsigned char len[8];
@@ -509,7 +501,7 @@ Test(safetensors, written_valid_file_and_padding) {
 Test(safetensors, corrupt_sizes) {
     expect_bad(write_file("short.safetensors", 0, "", 0), CLCONVT_ERROR_FILE,
                FRAGMENTS("header length 0 is too short for a JSON object"));
-    const char *path = tmp_path("tiny.safetensors");
+    const char *path = test_tmp_path("tiny.safetensors");
     FILE *f = fopen(path, "wb");
     fwrite("abc", 1, 3, f);
     fclose(f);
@@ -675,7 +667,7 @@ Test(safetensors, empty_prefix_and_large_unused_tensors) {
      * does not need. The file is sparse; reading it whole would be slow and use the memory.
      * x = ones(1, 1, 2), w = [1, 2] (1, 1, 2), b = [0.5], stride 2: y = [1.5, 2.5, 1.5, 2.5].
      */
-    const char *path = tmp_path("bare.safetensors");
+    const char *path = test_tmp_path("bare.safetensors");
     const char *header = "{\"bias\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
                          "\"weight\":{\"dtype\":\"F32\",\"shape\":[1,1,2],\"data_offsets\":[4,12]},"
                          "\"zz.unused\":{\"dtype\":\"U8\",\"shape\":[300000000],"

@@ -10,90 +10,38 @@
 #endif
 
 #include <criterion/criterion.h>
-#include <dirent.h>
-#include <fcntl.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clconvt.h"
 #include "reference.h"
+#include "run_tool.h"
+#include "tmpdir.h"
 #include "tuning_db.h"
-
-extern char **environ;
 
 /* ---- Fixture ------------------------------------------------------------------------------- */
 
 static char tmp_dir[256];
 
 static void setup(void) {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/clconvt-tune-XXXXXX", base && *base ? base : "/tmp");
-    cr_assert_not_null(mkdtemp(tmp_dir), "mkdtemp failed");
+    test_tmpdir_make(tmp_dir, sizeof tmp_dir, "tune");
     unsetenv("CLCONVT_PLAN");
     unsetenv("CLCONVT_TUNE_FAULT");
     unsetenv("CLCONVT_TUNING_DB"); /* clconvt-tune reads no database but its --output */
 }
 
 static void teardown(void) {
-    DIR *d = opendir(tmp_dir);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        char path[600];
-        snprintf(path, sizeof path, "%s/%s", tmp_dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(tmp_dir);
+    test_tmpdir_remove(tmp_dir);
 }
 
 TestSuite(tune, .init = setup, .fini = teardown, .timeout = 300);
 
 /* ---- Helpers ------------------------------------------------------------------------------- */
-
-/* The path of name in the temporary directory: one buffer per name, valid for the whole test. */
-static const char *tmp_path(const char *name) {
-    static struct { char name[64], path[600]; } table[32];
-    static int used;
-    for (int i = 0; i < used; ++i)
-        if (strcmp(table[i].name, name) == 0)
-            return table[i].path;
-    cr_assert(used < 32 && strlen(name) < sizeof table[0].name, "too many temporary paths");
-    snprintf(table[used].name, sizeof table[used].name, "%s", name);
-    snprintf(table[used].path, sizeof table[used].path, "%s/%s", tmp_dir, name);
-    return table[used++].path;
-}
-
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
-/* The whole file (malloc'd, NUL-terminated), or NULL when it does not exist. */
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    const long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)size + 1);
-    cr_assert_not_null(text);
-    const size_t n = fread(text, 1, (size_t)size, f);
-    text[n] = '\0';
-    fclose(f);
-    return text;
-}
 
 static double now_seconds(void) {
     struct timespec ts;
@@ -102,7 +50,7 @@ static double now_seconds(void) {
 }
 
 typedef struct tune_result {
-    int status; /* exit status, or -1 when killed by a signal */
+    int status; /* exit status, or 128 + the signal that ended it */
     double seconds;
     char *out, *err; /* stdout and stderr (malloc'd) */
 } tune_result;
@@ -116,27 +64,10 @@ static void result_free(tune_result *r) {
 static tune_result run_tune(const char *const *args) {
     const char *tool = getenv("CLCONVT_TUNE");
     cr_assert(tool != NULL && *tool, "CLCONVT_TUNE must name the clconvt-tune binary");
-    const char *argv[32] = {tool};
-    int n = 1;
-    for (; args[n - 1] != NULL && n < 31; ++n)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    const char *out = tmp_path("stdout.txt"), *err = tmp_path("stderr.txt");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&actions, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    pid_t pid;
+    const char *out = test_tmp_path("stdout.txt"), *err = test_tmp_path("stderr.txt");
     const double t0 = now_seconds();
-    const int spawned = posix_spawn(&pid, tool, &actions, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    cr_assert_eq(spawned, 0, "posix_spawn(%s) failed: %s", tool, strerror(spawned));
-    int wstatus = 0;
-    cr_assert_eq(waitpid(pid, &wstatus, 0), pid);
-    tune_result r = {WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1, now_seconds() - t0,
-                     read_text(out), read_text(err)};
-    cr_assert(r.out && r.err);
-    return r;
+    const int status = test_run_tool(tool, args, out, err);
+    return (tune_result){status, now_seconds() - t0, test_read_text(out), test_read_text(err)};
 }
 
 static int count_of(const char *text, const char *part) {
@@ -256,10 +187,10 @@ static double number_of(const cJSON *object, const char *key) {
 #define FOREIGN_CLASS "ncl/f32/s8/cin512/cout256/taps2/g1"
 
 Test(tune, tunes_tiny_shapes_then_resumes) {
-    const char *csv = tmp_path("tiny.csv"), *db = tmp_path("db.json");
-    write_text(csv, TINY_HEADER TINY_ROWS);
+    const char *csv = test_tmp_path("tiny.csv"), *db = test_tmp_path("db.json");
+    test_write_text(csv, TINY_HEADER TINY_ROWS);
     /* Another device's entry is already in the file: it must survive the merge. */
-    write_text(
+    test_write_text(
         db,
         "{\"format\": \"clconvt-tuning\", \"version\": 1, \"devices\": [{\"identity\": "
         "{\"vendor\": \"Elsewhere Inc.\", \"name\": \"Far GPU\", \"driver\": \"9\", "
@@ -323,19 +254,19 @@ Test(tune, tunes_tiny_shapes_then_resumes) {
     result_free(&r);
 
     /* Resumed: every class is there, nothing is measured or written. */
-    char *before = read_text(db);
+    char *before = test_read_text(db);
     r = run_tune(
         (const char *[]){"--shapes", csv, "--output", db, "--budget", "16", "--repeat", "3", NULL});
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_expect_eq(count_of(r.err, "already tuned"), 2, "%s", r.err);
     cr_expect_lt(r.seconds, 15.0);
-    char *after = read_text(db);
+    char *after = test_read_text(db);
     cr_expect_str_eq(after, before, "a run with nothing to do changed the database");
     free(after);
     result_free(&r);
 
     /* A new class is tuned; the others are kept as they were. */
-    write_text(csv, TINY_HEADER TINY_ROWS "tiny_new,1,8,8,2,2,0,0,1,1,40,ncl,0\n");
+    test_write_text(csv, TINY_HEADER TINY_ROWS "tiny_new,1,8,8,2,2,0,0,1,1,40,ncl,0\n");
     r = run_tune(
         (const char *[]){"--shapes", csv, "--output", db, "--budget", "8", "--repeat", "3", NULL});
     cr_assert_eq(r.status, 0, "%s", r.err);
@@ -367,8 +298,8 @@ Test(tune, tunes_tiny_shapes_then_resumes) {
  * with a cold PoCL cache and the grid suite compiling beside it on 2 cores, one CI run took 17 s
  * for this 3 s budget. Hence a slack of 30 s. */
 Test(tune, budget_cuts_the_search_short) {
-    const char *csv = tmp_path("budget.csv"), *db = tmp_path("budget.json");
-    write_text(csv, TINY_HEADER "longish,1,64,32,4,2,1,0,1,1,8192,ncl,1\n");
+    const char *csv = test_tmp_path("budget.csv"), *db = test_tmp_path("budget.json");
+    test_write_text(csv, TINY_HEADER "longish,1,64,32,4,2,1,0,1,1,8192,ncl,1\n");
     const double budget = 3;
     tune_result r = run_tune(
         (const char *[]){"--shapes", csv, "--output", db, "--budget", "3", "--repeat", "5", NULL});
@@ -391,8 +322,8 @@ Test(tune, budget_cuts_the_search_short) {
 /* ---- The check: spoiled candidates never win ----------------------------------------------- */
 
 static void expect_all_rejected(const char *fault, const char *reason_part) {
-    const char *csv = tmp_path("one.csv"), *db = tmp_path("fault.json");
-    write_text(csv, TINY_HEADER "tiny_ncl,2,20,12,4,2,1,0,1,1,37,ncl,1\n");
+    const char *csv = test_tmp_path("one.csv"), *db = test_tmp_path("fault.json");
+    test_write_text(csv, TINY_HEADER "tiny_ncl,2,20,12,4,2,1,0,1,1,37,ncl,1\n");
     setenv("CLCONVT_TUNE_FAULT", fault, 1);
     tune_result r = run_tune(
         (const char *[]){"--shapes", csv, "--output", db, "--budget", "6", "--repeat", "3", NULL});
@@ -456,42 +387,44 @@ Test(tune, usage_errors) {
 }
 
 Test(tune, bad_inputs_fail_and_touch_nothing) {
-    const char *csv = tmp_path("bad.csv"), *db = tmp_path("db.json");
-    expect_failure((const char *[]){"--shapes", tmp_path("missing.csv"), "--output", db, NULL}, 1,
-                   "cannot open the shapes file");
-    write_text(csv, "name,batch,in_channels,out_channels,kernel,padding,output_padding,dilation,"
+    const char *csv = test_tmp_path("bad.csv"), *db = test_tmp_path("db.json");
+    expect_failure((const char *[]){"--shapes", test_tmp_path("missing.csv"), "--output", db, NULL},
+                   1, "cannot open the shapes file");
+    test_write_text(csv,
+                    "name,batch,in_channels,out_channels,kernel,padding,output_padding,dilation,"
                     "groups,length_in,layout,bias\nx,1,2,2,2,0,0,1,1,8,ncl,0\n");
     expect_failure((const char *[]){"--shapes", csv, "--output", db, NULL}, 1,
                    "the header has no column 'stride'");
-    write_text(csv, TINY_HEADER "x,1,2,2,two,2,0,0,1,1,8,ncl,0\n");
+    test_write_text(csv, TINY_HEADER "x,1,2,2,two,2,0,0,1,1,8,ncl,0\n");
     expect_failure((const char *[]){"--shapes", csv, "--output", db, NULL}, 1,
                    "bad.csv:2: column 'kernel' wants an integer");
-    write_text(csv, TINY_HEADER "x,1,2,2,2,2,0,0,1,1,8,nchw,0\n");
+    test_write_text(csv, TINY_HEADER "x,1,2,2,2,2,0,0,1,1,8,nchw,0\n");
     expect_failure((const char *[]){"--shapes", csv, "--output", db, NULL}, 1,
                    "column 'layout' wants ncl or nlc");
-    write_text(csv, TINY_HEADER "\n# a comment\nx,1,2,2,2,2,0,3,1,1,8,ncl,0\n");
+    test_write_text(csv, TINY_HEADER "\n# a comment\nx,1,2,2,2,2,0,3,1,1,8,ncl,0\n");
     expect_failure((const char *[]){"--shapes", csv, "--output", db, NULL}, 1,
                    "bad.csv:4 (x): output padding must be smaller");
-    write_text(csv, TINY_HEADER "x,1,2,2,2,2,0,0,1,1,8,ncl\n");
+    test_write_text(csv, TINY_HEADER "x,1,2,2,2,2,0,0,1,1,8,ncl\n");
     expect_failure((const char *[]){"--shapes", csv, "--output", db, NULL}, 1,
                    "12 columns, the header has 13");
-    write_text(csv, TINY_HEADER);
+    test_write_text(csv, TINY_HEADER);
     expect_failure((const char *[]){"--shapes", csv, "--output", db, NULL}, 1, "has no shapes");
-    cr_expect_null(read_text(db), "a failed run created the database");
-    write_text(csv, TINY_HEADER "x,1,2,2,2,2,0,0,1,1,8,ncl,0\n");
-    expect_failure((const char *[]){"--shapes", csv, "--output", tmp_path("no-dir/db.json"), NULL},
-                   1, "cannot write");
+    cr_expect_neq(access(db, F_OK), 0, "a failed run created the database");
+    test_write_text(csv, TINY_HEADER "x,1,2,2,2,2,0,0,1,1,8,ncl,0\n");
+    expect_failure(
+        (const char *[]){"--shapes", csv, "--output", test_tmp_path("no-dir/db.json"), NULL}, 1,
+        "cannot write");
 
     /* An existing database that is not valid is never overwritten. */
-    write_text(csv, TINY_HEADER "x,1,2,2,2,2,0,0,1,1,8,ncl,0\n");
+    test_write_text(csv, TINY_HEADER "x,1,2,2,2,2,0,0,1,1,8,ncl,0\n");
     const char *corrupt = "{\"format\": \"clconvt-tuning\", \"version\": 1, \"devices\": [";
-    write_text(db, corrupt);
+    test_write_text(db, corrupt);
     expect_failure((const char *[]){"--shapes", csv, "--output", db, NULL}, 1,
                    "cannot resume from");
-    char *text = read_text(db);
+    char *text = test_read_text(db);
     cr_expect_str_eq(text, corrupt);
     free(text);
-    write_text(db, "{\"format\": \"clconvt-tuning\", \"version\": 99, \"devices\": []}");
+    test_write_text(db, "{\"format\": \"clconvt-tuning\", \"version\": 99, \"devices\": []}");
     expect_failure((const char *[]){"--shapes", csv, "--output", db, NULL}, 1, "version 99");
 }
 

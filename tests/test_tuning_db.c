@@ -23,34 +23,15 @@
 
 #include "clconvt.h"
 #include "reference.h"
+#include "tmpdir.h"
 #include "tuning_db.h"
 
 /* ---- Fixture: a temporary directory, a clean environment ------------------------------------ */
 
 static char tmp_dir[256];
 
-static void remove_tree(const char *path) {
-    DIR *d = opendir(path);
-    if (d == NULL) {
-        unlink(path);
-        return;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char child[1024];
-        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-        remove_tree(child);
-    }
-    closedir(d);
-    rmdir(path);
-}
-
 static void setup(void) {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/clconvt-tuning-XXXXXX", base && *base ? base : "/tmp");
-    cr_assert_not_null(mkdtemp(tmp_dir), "mkdtemp failed");
+    test_tmpdir_make(tmp_dir, sizeof tmp_dir, "tuning");
     unsetenv("CLCONVT_PLAN");
     unsetenv("CLCONVT_TUNING_DB");
 }
@@ -62,7 +43,7 @@ static void user_cache_in_tmp(void) {
 }
 
 static void teardown(void) {
-    remove_tree(tmp_dir);
+    test_tmpdir_remove(tmp_dir);
 }
 
 TestSuite(tuning_db, .init = setup, .fini = teardown, .timeout = 300);
@@ -79,20 +60,16 @@ static clconvt_device *test_device(void) {
 
 /* Write text to name in the temporary directory (creating parent directories); its path. */
 static const char *write_file(const char *name, const char *text) {
-    static char paths[16][512];
-    static int next;
-    char *path = paths[next++ % 16];
-    snprintf(path, 512, "%s/%s", tmp_dir, name);
-    for (char *slash = strchr(path + strlen(tmp_dir) + 1, '/'); slash;
+    const char *path = test_tmp_path(name);
+    char parent[1024];
+    snprintf(parent, sizeof parent, "%s", path);
+    for (char *slash = strchr(parent + strlen(tmp_dir) + 1, '/'); slash;
          slash = strchr(slash + 1, '/')) {
         *slash = '\0';
-        mkdir(path, 0700);
+        mkdir(parent, 0700);
         *slash = '/';
     }
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
+    test_write_text(path, text);
     return path;
 }
 
