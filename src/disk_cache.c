@@ -1,5 +1,6 @@
 /* The on-disk program binary cache (see disk_cache.h for the format and the rules). */
 #include "disk_cache.h"
+#include "disk_cache_prune.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@ enum { PLATFORM_NAME, PLATFORM_VERSION, DEVICE_NAME, DEVICE_VERSION, DRIVER_VERS
 struct disk_cache {
     char *directory;
     char *identity[IDENTITY];
+    uint64_t max_bytes; /* the entries' total size that a store prunes down to */
 };
 
 /* "<32 hex digits>" plus the NUL. */
@@ -134,6 +136,7 @@ disk_cache *clconvt_disk_cache_open(cl_device_id device) {
     int ok = 0;
     if (cache == NULL || (cache->directory = directory_from_environment()) == NULL)
         goto cleanup;
+    cache->max_bytes = clconvt_disk_cache_max_bytes();
     if (clGetDeviceInfo(device, CL_DEVICE_PLATFORM, sizeof platform, &platform, NULL) != CL_SUCCESS)
         goto cleanup;
     cache->identity[PLATFORM_NAME] = info_string(NULL, platform, CL_PLATFORM_NAME);
@@ -302,6 +305,7 @@ int clconvt_disk_cache_load(disk_cache *cache, cl_context context, cl_device_id 
     *out = program;
     program = NULL;
     hit = 1;
+    utimensat(AT_FDCWD, path, NULL, 0); /* used now: pruning removes the least recent first */
 cleanup:
     if (program != NULL)
         clReleaseProgram(program);
@@ -457,6 +461,9 @@ int clconvt_disk_cache_store(disk_cache *cache, cl_device_id device, const char 
         goto cleanup;
     temp_exists = 0;
     sync_directory(cache->directory);
+    char hex[KEY_HEX_SIZE];
+    key_hex(key, hex);
+    clconvt_disk_cache_prune(cache->directory, cache->max_bytes, hex);
     rc = 0;
 cleanup:
     if (fd >= 0)

@@ -16,7 +16,8 @@
  * The directory: CLCONVT_CACHE_DIR when set and non-empty ("off" disables the cache), else
  * $XDG_CACHE_HOME/clconvt (an absolute XDG_CACHE_HOME only, as the XDG spec asks), else
  * $HOME/.cache/clconvt, else no cache. It is created with its parents (mode 0700) when the first
- * entry is written.
+ * entry is written. Each store prunes it to CLCONVT_CACHE_MAX_BYTES, least recently used entries
+ * first (disk_cache_prune.h); a hit marks its entry used.
  */
 #ifndef CLCONVT_DISK_CACHE_H
 #define CLCONVT_DISK_CACHE_H

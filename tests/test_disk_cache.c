@@ -624,6 +624,92 @@ Test(disk_cache, read_only_directory) {
     cr_assert_eq(count_files(cache_dir), 0);
 }
 
+/* ---- Size limit ----------------------------------------------------------------------------- */
+
+/* Mark path as last used (modified) ago seconds ago. */
+static void set_used(const char *path, time_t ago) {
+    const time_t t = time(NULL) - ago;
+    const struct timespec times[2] = {{t, 0}, {t, 0}};
+    cr_assert_eq(utimensat(AT_FDCWD, path, times, 0), 0, "utimensat %s: %s", path, strerror(errno));
+}
+
+/* A file of bytes (sparse) named name in the cache directory, last used ago seconds ago. */
+static void fake_file(const char *name, off_t bytes, time_t ago) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", cache_dir, name);
+    const int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert_geq(fd, 0, "cannot create %s: %s", path, strerror(errno));
+    cr_assert_eq(ftruncate(fd, bytes), 0);
+    close(fd);
+    set_used(path, ago);
+}
+
+static int in_cache(const char *name) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", cache_dir, name);
+    return access(path, F_OK) == 0;
+}
+
+#define MIB ((off_t)1 << 20)
+#define HOUR 3600
+#define OLD_ENTRY "00000000000000000000000000000001" /* names the cache could have written */
+#define MIDDLE_ENTRY "00000000000000000000000000000002"
+#define NEW_ENTRY "00000000000000000000000000000003"
+
+Test(disk_cache, a_store_prunes_the_least_recently_used_down_to_the_limit) {
+    const clconvt_params a = small_layer(2), b = small_layer(4);
+    run_once(&a, 1);
+    char a_path[512];
+    the_entry(cache_dir, a_path, sizeof a_path);
+    set_used(a_path, 4 * HOUR); /* older than every entry below... */
+    run_once(&a, 0);            /* ...until this hit uses it */
+    fake_file(OLD_ENTRY, 10 * MIB, 3 * HOUR);
+    fake_file(MIDDLE_ENTRY, 10 * MIB, 2 * HOUR);
+    fake_file(NEW_ENTRY, 10 * MIB, 1 * HOUR);
+    fake_file("tuning.json", 100 * MIB, 5 * HOUR); /* not an entry: never counted or removed */
+    fake_file("." OLD_ENTRY ".tmp-AbCdEf", MIB, 2 * HOUR); /* a crashed writer's */
+    fake_file("." NEW_ENTRY ".tmp-GhIjKl", MIB, 0);        /* a writer at work */
+    /* 30 MiB of fakes plus the two real entries (well under 5 MiB): removing the oldest fake is
+     * enough. Had the hit not marked A as used, A would go first, and the oldest fake too. */
+    setenv("CLCONVT_CACHE_MAX_BYTES", "26214400", 1);
+    run_once(&b, 1);
+    cr_expect(!in_cache(OLD_ENTRY), "the least recently used entry was kept");
+    cr_expect(in_cache(MIDDLE_ENTRY) && in_cache(NEW_ENTRY),
+              "more entries were removed than needed");
+    cr_expect_eq(access(a_path, F_OK), 0, "the entry a hit had just used was removed");
+    char names[8][64];
+    int others = 0;
+    cr_expect_eq(list_dir(cache_dir, names, 8, &others), 4, "expected A, B and two fakes");
+    cr_expect(in_cache("tuning.json"), "a file that is not an entry was removed");
+    cr_expect(!in_cache("." OLD_ENTRY ".tmp-AbCdEf"), "a crashed writer's file was kept");
+    cr_expect(in_cache("." NEW_ENTRY ".tmp-GhIjKl"), "a live writer's file was removed");
+}
+
+Test(disk_cache, a_limit_below_one_entry_keeps_the_entry_just_written) {
+    setenv("CLCONVT_CACHE_MAX_BYTES", "1", 1);
+    const clconvt_params a = small_layer(2), b = small_layer(4);
+    run_once(&a, 1);
+    char a_path[512], b_path[512];
+    the_entry(cache_dir, a_path, sizeof a_path);
+    run_once(&b, 1);
+    the_entry(cache_dir, b_path, sizeof b_path);
+    cr_expect_str_neq(b_path, a_path, "the older entry stayed, not the one just written");
+}
+
+Test(disk_cache, an_unusable_limit_is_named_and_the_default_applies) {
+    setenv("CLCONVT_CACHE_MAX_BYTES", "12x", 1);
+    test_capture_stderr_begin();
+    clconvt_device *device = open_device();
+    const char *captured = test_capture_stderr_end();
+    cr_expect(strstr(captured, "ignoring CLCONVT_CACHE_MAX_BYTES=12x") != NULL,
+              "no warning naming the value; stderr: %s", captured);
+    const clconvt_params p = small_layer(2);
+    run_checked(device, &p, 50, NULL, NULL);
+    clconvt_device_release(device);
+    char path[512];
+    the_entry(cache_dir, path, sizeof path); /* written, and kept under the default limit */
+}
+
 /* ---- Several processes ---------------------------------------------------------------------- */
 
 #define WRITERS 4

@@ -150,35 +150,6 @@ static const char *database(const char *name, char *a, char *b, char *c) {
     return write_file(name, text);
 }
 
-/* ---- Capturing stderr ---------------------------------------------------------------------- */
-
-static int saved_stderr = -1;
-static char capture_path[600];
-
-static void capture_begin(void) {
-    snprintf(capture_path, sizeof capture_path, "%s/stderr.txt", tmp_dir);
-    fflush(stderr);
-    saved_stderr = dup(2);
-    const int fd = open(capture_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    cr_assert(saved_stderr >= 0 && fd >= 0);
-    dup2(fd, 2);
-    close(fd);
-}
-
-/* What was written to stderr since capture_begin (a static buffer). */
-static const char *capture_end(void) {
-    static char text[8192];
-    fflush(stderr);
-    dup2(saved_stderr, 2);
-    close(saved_stderr);
-    FILE *f = fopen(capture_path, "r");
-    cr_assert_not_null(f);
-    const size_t n = fread(text, 1, sizeof text - 1, f);
-    text[n] = '\0';
-    fclose(f);
-    return text;
-}
-
 static int count_lines(const char *text) {
     int n = 0;
     for (; *text; ++text)
@@ -192,11 +163,11 @@ static const char *layers_get(const clconvt_params *p, const char *path, int lay
                               const char *expected) {
     if (path != NULL)
         setenv("CLCONVT_TUNING_DB", path, 1);
-    capture_begin();
+    test_capture_stderr_begin();
     char got[8][TUNING_PLAN_MAX];
     for (int i = 0; i < layers && i < 8; ++i)
         snprintf(got[i], sizeof got[i], "%s", plan_of(p, NULL));
-    const char *captured = capture_end();
+    const char *captured = test_capture_stderr_end();
     for (int i = 0; i < layers && i < 8; ++i)
         cr_assert_str_eq(got[i], expected, "layer %d: plan %s, expected %s (stderr: %s)", i, got[i],
                          expected, captured);
@@ -646,14 +617,14 @@ static const char *run_threads(const char *path, const char *expected) {
     setenv("CLCONVT_TUNING_DB", path, 1);
     thread_job jobs[THREADS];
     pthread_t threads[THREADS];
-    capture_begin();
+    test_capture_stderr_begin();
     for (int t = 0; t < THREADS; ++t) {
         jobs[t] = (thread_job){.params = ncl_params(), .status = -100};
         cr_assert_eq(pthread_create(&threads[t], NULL, create_layers, &jobs[t]), 0);
     }
     for (int t = 0; t < THREADS; ++t)
         pthread_join(threads[t], NULL);
-    const char *err = capture_end();
+    const char *err = test_capture_stderr_end();
     for (int t = 0; t < THREADS; ++t) {
         cr_assert_eq(jobs[t].status, CLCONVT_SUCCESS, "thread %d: %s", t, clconvt_last_error());
         cr_expect_str_eq(jobs[t].plan, expected, "thread %d", t);

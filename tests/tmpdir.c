@@ -2,6 +2,7 @@
 
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,4 +79,28 @@ void test_write_text(const char *path, const char *text) {
     cr_assert_not_null(f, "cannot write %s", path);
     fputs(text, f);
     cr_assert_eq(fclose(f), 0, "cannot write %s", path);
+}
+
+static int saved_stderr = -1;
+
+void test_capture_stderr_begin(void) {
+    fflush(stderr);
+    saved_stderr = dup(2);
+    const int fd = open(test_tmp_path("captured-stderr.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert(saved_stderr >= 0 && fd >= 0, "cannot capture stderr");
+    dup2(fd, 2);
+    close(fd);
+}
+
+const char *test_capture_stderr_end(void) {
+    static char text[8192];
+    fflush(stderr);
+    dup2(saved_stderr, 2);
+    close(saved_stderr);
+    FILE *f = fopen(test_tmp_path("captured-stderr.txt"), "r");
+    cr_assert_not_null(f);
+    const size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    return text;
 }

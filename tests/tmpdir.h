@@ -23,4 +23,9 @@ char *test_read_text(const char *path);
 /* Replace path's contents with text; fails the test when it cannot be written. */
 void test_write_text(const char *path, const char *text);
 
+/* Send this process's stderr to a file in the directory until test_capture_stderr_end, which
+ * restores it and returns what was written (a static buffer, up to 8 KiB). */
+void test_capture_stderr_begin(void);
+const char *test_capture_stderr_end(void);
+
 #endif
