@@ -817,6 +817,14 @@ int main(int argc, char **argv) {
     printf("device: %s (platform %s, %s, driver %s, %" PRIu32 " compute units)\n", info.name,
            info.platform, tool_device_type_name(info.type), info.driver_version,
            info.compute_units);
+    const char *affinity = getenv("POCL_AFFINITY");
+    if (strstr(info.platform, "Portable Computing Language") != NULL &&
+        (info.type & CL_DEVICE_TYPE_CPU) && (affinity == NULL || strcmp(affinity, "1") != 0))
+        fprintf(stderr,
+                "%s: note: POCL_AFFINITY=1 is not set; PoCL's worker threads may then share a core "
+                "in some processes, and a row's timings come out up to 2x slower in those (see "
+                "README.md, \"Environment variables\")\n",
+                program);
     printf("shapes: %s, %zu row%s, %d warm-up + %" PRId64 " timed forwards each\n\n", opt.shapes,
            count, count == 1 ? "" : "s", BENCH_WARMUP, opt.repeat);
 

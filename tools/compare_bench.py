@@ -40,7 +40,7 @@ SGEMM_RUNS = 7
 WIDE_CIN_COUT_G = 32768
 SGEMM_TARGET = 0.60
 ENV_REPORTED = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
-                "OMP_NUM_THREADS", "CLCONVT_DEVICE", "CLCONVT_PLAN")
+                "OMP_NUM_THREADS", "CLCONVT_DEVICE", "CLCONVT_PLAN", "POCL_AFFINITY")
 INT_COLUMNS = ("batch", "in_channels", "out_channels", "kernel", "stride", "padding",
                "output_padding", "dilation", "groups", "length_in", "bias")
 DTYPES = ("f32", "f16", "bf16")
