@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "disk_cache.h"
+#include "error.h"
 
 uint64_t clconvt_disk_cache_max_bytes(void) {
     const char *text = getenv("CLCONVT_CACHE_MAX_BYTES");
@@ -23,13 +24,10 @@ uint64_t clconvt_disk_cache_max_bytes(void) {
     if (errno == 0 && *end == '\0' && text[0] >= '0' && text[0] <= '9' && value >= 1)
         return (uint64_t)value;
     static atomic_int warned;
-    if (!atomic_exchange(&warned, 1)) {
-        fprintf(stderr,
-                "clconvt: ignoring CLCONVT_CACHE_MAX_BYTES=%s: not a whole number of bytes >= 1; "
-                "the program cache keeps to %llu bytes\n",
-                text, (unsigned long long)DISK_CACHE_DEFAULT_MAX_BYTES);
-        fflush(stderr);
-    }
+    clconvt_warn_once(&warned,
+                      "ignoring CLCONVT_CACHE_MAX_BYTES=%s: not a whole number of bytes >= 1; the "
+                      "program cache keeps to %llu bytes",
+                      text, (unsigned long long)DISK_CACHE_DEFAULT_MAX_BYTES);
     return DISK_CACHE_DEFAULT_MAX_BYTES;
 }
 

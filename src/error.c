@@ -106,3 +106,15 @@ const char *clconvt_cl_error_name(cl_int code) {
     }
     return "unknown OpenCL error";
 }
+
+void clconvt_warn_once(atomic_int *warned, const char *format, ...) {
+    if (atomic_exchange(warned, 1))
+        return;
+    char message[8192];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(message, sizeof message, format, args);
+    va_end(args);
+    fprintf(stderr, "clconvt: %s\n", message);
+    fflush(stderr);
+}

@@ -2,6 +2,8 @@
 #ifndef CLCONVT_ERROR_H
 #define CLCONVT_ERROR_H
 
+#include <stdatomic.h>
+
 #include "clconvt.h"
 
 /* Set the calling thread's message (printf-style) and return status, for `return fail(...)`. */
@@ -13,6 +15,11 @@ const char *clconvt_cl_error_name(cl_int code);
 
 /* Report a failed OpenCL call: "clEnqueueNDRangeKernel failed with CL_INVALID_VALUE (-30)". */
 clconvt_status clconvt_fail_cl(const char *call, cl_int code);
+
+/* Print "clconvt: <message>" on stderr unless *warned was already set (it is set now): the one
+ * warning of a kind, for what the library ignores or works around rather than fails on. */
+void clconvt_warn_once(atomic_int *warned, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Clear the calling thread's message (at the start of a public call that succeeds). */
 void clconvt_clear_error(void);

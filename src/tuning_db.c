@@ -434,20 +434,6 @@ int clconvt_tuning_db_path(char *path, size_t size) {
     return n >= 0 && (size_t)n < size ? 0 : -1;
 }
 
-static void warn_once(db_file *file, const char *format, ...) __attribute__((format(printf, 2, 3)));
-
-static void warn_once(db_file *file, const char *format, ...) {
-    if (atomic_exchange(&file->warned, 1))
-        return;
-    char message[1024];
-    va_list args;
-    va_start(args, format);
-    vsnprintf(message, sizeof message, format, args);
-    va_end(args);
-    fprintf(stderr, "clconvt: %s\n", message);
-    fflush(stderr);
-}
-
 /* The cached file for path, read (and warned about) on first use; NULL when out of memory.
  * Called with files_lock held. */
 static db_file *file_for(const char *path, int explicit_path) {
@@ -464,8 +450,8 @@ static db_file *file_for(const char *path, int explicit_path) {
     const int rc = clconvt_tuning_db_read(path, &f->root, reason, sizeof reason);
     /* A missing user cache file is the usual case; a missing CLCONVT_TUNING_DB is a mistake. */
     if (rc < 0 || (rc == 1 && explicit_path))
-        warn_once(f, "ignoring tuning database %s%s: %s", path,
-                  explicit_path ? " (CLCONVT_TUNING_DB)" : "", reason);
+        clconvt_warn_once(&f->warned, "ignoring tuning database %s%s: %s", path,
+                          explicit_path ? " (CLCONVT_TUNING_DB)" : "", reason);
     f->next = files;
     files = f;
     return f;
@@ -474,18 +460,15 @@ static db_file *file_for(const char *path, int explicit_path) {
 void clconvt_tuning_db_plan_failed(const clconvt_params *params, const char *plan_text,
                                    const char *reason) {
     static atomic_int warned;
-    if (atomic_exchange(&warned, 1))
-        return;
     char path[4096], shape_class[TUNING_CLASS_MAX];
     if (clconvt_tuning_db_path(path, sizeof path) < 0)
         snprintf(path, sizeof path, "(unknown)");
     if (clconvt_tuning_shape_class(params, shape_class, sizeof shape_class) != 0)
         snprintf(shape_class, sizeof shape_class, "(unknown)");
-    fprintf(stderr,
-            "clconvt: the plan %s of tuning database %s for class %s fails on this device: %s; "
-            "using the built-in plan instead (run clconvt-tune again to replace it)\n",
-            plan_text, path, shape_class, reason);
-    fflush(stderr);
+    clconvt_warn_once(&warned,
+                      "the plan %s of tuning database %s for class %s fails on this device: %s; "
+                      "using the built-in plan instead (run clconvt-tune again to replace it)",
+                      plan_text, path, shape_class, reason);
 }
 
 int clconvt_tuning_db_choose(const clconvt_device *device, const clconvt_params *params,
@@ -512,7 +495,7 @@ int clconvt_tuning_db_choose(const clconvt_device *device, const clconvt_params 
         return 0;
     if (clconvt_plan_parse(device, params, "its plan", text, out) == CLCONVT_SUCCESS)
         return 1;
-    warn_once(file, "ignoring tuning database %s for class %s: %s", path, shape_class,
-              clconvt_last_error());
+    clconvt_warn_once(&file->warned, "ignoring tuning database %s for class %s: %s", path,
+                      shape_class, clconvt_last_error());
     return 0;
 }
