@@ -156,10 +156,12 @@ typedef struct clconvt_device clconvt_device;
 
 /**
  * Open an OpenCL device with its own context and in-order queue.
- * selector: NULL, or one of "gpu", "cpu", "any", "P:D" (platform and device index, as listed by
- * clconvt-info), or a case-insensitive substring of the device or platform name. A non-empty
- * CLCONVT_DEVICE environment variable overrides both kind and selector.
- * Fails with CLCONVT_ERROR_NO_DEVICE (message lists what exists) when nothing matches.
+ * selector: NULL, or one of "gpu", "cpu", "any" (in any case), "P:D" (platform and device index,
+ * as listed by clconvt-info: unsigned decimal numbers below 2^32), or a case-insensitive substring
+ * of the device or platform name. A non-empty CLCONVT_DEVICE environment variable overrides both
+ * kind and selector. Fails with CLCONVT_ERROR_NO_DEVICE (message lists what exists) when nothing
+ * matches, and with CLCONVT_ERROR_INVALID_ARGUMENT for an index pair with a sign or past 2^32 - 1
+ * ("0:-0", "4294967296:0").
  */
 CLCONVT_API clconvt_status clconvt_device_open(clconvt_device_kind kind, const char *selector,
                                                clconvt_device **out);
@@ -227,8 +229,13 @@ CLCONVT_API clconvt_status clconvt_layer_create(clconvt_device *device,
  * and channel tiles, both or neither), lr (phases per work-group) and chunk (input channels per
  * reduction chunk, phase_pos and phase_fold only), e.g.
  * "phase_pos:vec=16,p=32,c=12,lp=2,lc=8,chunk=128".
- * The CLCONVT_PLAN environment variable forces a plan the same way for clconvt_layer_create.
- * A plan the path cannot run (wrong layout, bad vector width) is refused with a message.
+ * Values are unsigned decimal numbers in 1..4096 (chunk: 0..4096), each key at most once. The
+ * CLCONVT_PLAN environment variable forces a plan the same way for clconvt_layer_create.
+ * A plan the path cannot run (wrong layout, bad vector width) is refused with a message, and so
+ * is one the device cannot hold: a register tile of more than 1024 accumulators per work-item
+ * (p x c; phase_dw: p x vec; phase_fold: p x vec x c / (vec / stride)), or, on a CPU device, a
+ * work-group whose work-items hold more private memory together than a quarter of the thread
+ * stack (RLIMIT_STACK; 2 MiB of 8): PoCL keeps them all on one worker thread's stack.
  */
 CLCONVT_API clconvt_status clconvt_layer_create_with_plan(clconvt_device *device,
                                                           const clconvt_params *params,

@@ -5,8 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 
 #include "error.h"
+#include "number.h"
 
 /* CL_PLATFORM_NOT_FOUND_KHR: what the ICD loader returns when no platform is installed. */
 #define PLATFORM_NOT_FOUND (-1001)
@@ -53,6 +56,24 @@ static char *device_string(cl_device_id device, cl_device_info param, const char
     } while (0)
 
 /* Read the capabilities the planner and error messages need, once. */
+/*
+ * A CPU runtime runs a work-group on one worker thread, with the private variables of all its
+ * work-items on that thread's stack (PoCL: a plan with 4 KiB of registers per work-item and 4096
+ * work-items crashed, or, worse, gave wrong results). Threads get the process's default stack,
+ * RLIMIT_STACK's soft limit in glibc (2 MiB when unlimited): a quarter of it is left to a
+ * work-group, the rest to the runtime. GPUs spill to memory instead; their drivers bound the
+ * work-group by the registers a kernel uses (CL_KERNEL_WORK_GROUP_SIZE).
+ */
+static uint64_t private_budget(cl_device_type type) {
+    if (!(type & CL_DEVICE_TYPE_CPU))
+        return 0;
+    struct rlimit limit;
+    uint64_t stack = (uint64_t)2 << 20;
+    if (getrlimit(RLIMIT_STACK, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+        stack = (uint64_t)limit.rlim_cur;
+    return stack / 4;
+}
+
 static clconvt_status read_capabilities(clconvt_device *d) {
     cl_ulong max_alloc, global_mem, local_mem;
     cl_uint units;
@@ -69,6 +90,7 @@ static clconvt_status read_capabilities(clconvt_device *d) {
     d->local_mem_bytes = local_mem;
     d->compute_units = units;
     d->max_work_group_size = group_size;
+    d->private_budget_bytes = private_budget(d->type);
     d->name = device_string(d->device, CL_DEVICE_NAME, "CL_DEVICE_NAME");
     d->vendor = d->name ? device_string(d->device, CL_DEVICE_VENDOR, "CL_DEVICE_VENDOR") : NULL;
     d->driver_version =
@@ -253,34 +275,78 @@ static int rank(const candidate *c, clconvt_device_kind kind) {
     return -1;
 }
 
-/* Parse "P:D" into indices; 0 if selector has another form. */
+/* Whether a selector has the shape of an index pair "P:D" (digits, possibly signed, on both sides
+ * of one colon). Device names may hold colons (AMD's "gfx90a:sramecc+:xnack-"), so only this
+ * shape is read as indices; anything else is a name. */
+static int looks_like_index_pair(const char *selector) {
+    for (int side = 0; side < 2; ++side) {
+        selector += *selector == '+' || *selector == '-';
+        const size_t digits = strspn(selector, "0123456789");
+        if (digits == 0)
+            return 0;
+        selector += digits;
+        if (side == 0 && *selector++ != ':')
+            return 0;
+    }
+    return *selector == '\0';
+}
+
+/* Read "P:D" strictly: unsigned whole numbers that fit 32 bits ("4294967296:0" and "0:-0" must
+ * not wrap to 0:0). */
 static int parse_index_pair(const char *selector, unsigned *p, unsigned *d) {
-    char tail;
-    return sscanf(selector, "%u:%u%c", p, d, &tail) == 2;
+    const size_t colon = strcspn(selector, ":");
+    uint64_t platform, device;
+    if (!clconvt_parse_decimal(selector, colon, UINT32_MAX, &platform) ||
+        !clconvt_parse_decimal(selector + colon + 1, strlen(selector + colon + 1), UINT32_MAX,
+                               &device))
+        return 0;
+    *p = (unsigned)platform;
+    *d = (unsigned)device;
+    return 1;
+}
+
+/* The kind a keyword selector names ("gpu", "cpu", "any", in any case); 0 if it is none. */
+static int keyword_kind(const char *selector, clconvt_device_kind *kind) {
+    static const struct {
+        const char *name;
+        clconvt_device_kind kind;
+    } keywords[] = {
+        {"gpu", CLCONVT_DEVICE_GPU}, {"cpu", CLCONVT_DEVICE_CPU}, {"any", CLCONVT_DEVICE_ANY}};
+    for (size_t i = 0; i < sizeof keywords / sizeof keywords[0]; ++i)
+        if (strcasecmp(selector, keywords[i].name) == 0) {
+            *kind = keywords[i].kind;
+            return 1;
+        }
+    return 0;
+}
+
+/* Refuse a selector of the index-pair shape whose numbers are not plain 32-bit indices. */
+static clconvt_status check_selector(const char *selector, int from_env) {
+    unsigned p, d;
+    if (selector == NULL || !looks_like_index_pair(selector) || parse_index_pair(selector, &p, &d))
+        return CLCONVT_SUCCESS;
+    return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                        "%s \"%s\": a device index pair P:D takes two whole numbers without "
+                        "sign, each below 2^32 (the indices clconvt-info lists)",
+                        from_env ? "CLCONVT_DEVICE" : "selector", selector);
 }
 
 static const candidate *select_candidate(const candidate *list, size_t count,
                                          clconvt_device_kind kind, const char *selector) {
     unsigned p, d;
-    if (selector != NULL && *selector != '\0') {
-        if (strcmp(selector, "gpu") == 0)
-            kind = CLCONVT_DEVICE_GPU;
-        else if (strcmp(selector, "cpu") == 0)
-            kind = CLCONVT_DEVICE_CPU;
-        else if (strcmp(selector, "any") == 0)
-            kind = CLCONVT_DEVICE_ANY;
-        else if (parse_index_pair(selector, &p, &d)) {
-            for (size_t i = 0; i < count; ++i)
-                if (list[i].platform_index == p && list[i].device_index == d)
-                    return &list[i];
-            return NULL;
-        } else {
-            for (size_t i = 0; i < count; ++i)
-                if (contains_ignoring_case(list[i].name, selector) ||
-                    contains_ignoring_case(list[i].platform_name, selector))
-                    return &list[i];
+    if (selector != NULL && *selector != '\0' && !keyword_kind(selector, &kind)) {
+        if (looks_like_index_pair(selector)) {
+            if (parse_index_pair(selector, &p, &d))
+                for (size_t i = 0; i < count; ++i)
+                    if (list[i].platform_index == p && list[i].device_index == d)
+                        return &list[i];
             return NULL;
         }
+        for (size_t i = 0; i < count; ++i)
+            if (contains_ignoring_case(list[i].name, selector) ||
+                contains_ignoring_case(list[i].platform_name, selector))
+                return &list[i];
+        return NULL;
     }
     const candidate *best = NULL;
     for (size_t i = 0; i < count; ++i) {
@@ -332,11 +398,14 @@ clconvt_status clconvt_device_open(clconvt_device_kind kind, const char *selecto
         selector = env;
         kind = CLCONVT_DEVICE_ANY;
     }
+    clconvt_status status = check_selector(selector, from_env);
+    if (status != CLCONVT_SUCCESS)
+        return status;
     candidate *list = calloc(MAX_DEVICES, sizeof *list);
     if (list == NULL)
         return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     size_t count = 0;
-    clconvt_status status = list_candidates(list, &count);
+    status = list_candidates(list, &count);
     const candidate *chosen = NULL;
     if (status == CLCONVT_SUCCESS) {
         chosen = select_candidate(list, count, kind, selector);

@@ -25,6 +25,9 @@ struct clconvt_device {
     uint64_t max_alloc_bytes, global_mem_bytes, local_mem_bytes;
     uint32_t compute_units;
     size_t max_work_group_size;
+    /* The private memory (bytes) one work-group's work-items may hold together; 0: no bound. PoCL
+     * keeps every work-item's private variables of a work-group on one worker thread's stack. */
+    uint64_t private_budget_bytes;
     int has_fp16;
     program_cache *programs;
     atomic_uint_fast64_t allocated_bytes, peak_allocated_bytes; /* device buffers we made */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "number.h"
 #include "tuning_db.h"
 
 /* The default work-group: 2 position tiles x up to 8 channel tiles (the 8 share their inputs in
@@ -191,6 +192,63 @@ static void fixed_local_size(const clconvt_params *params, plan *p) {
     p->local[1] = channel_tiles < wide ? (int)channel_tiles : wide;
 }
 
+/*
+ * Private memory. The accumulators of one work-item are its register tile; past
+ * REGISTER_TILE_MAX floats a kernel spills on every device and compiles for minutes (PoCL took
+ * 140 s for phase:p=1024,c=1024, then overflowed its stack). Beyond the tile, a work-item keeps
+ * the operands of one step and the staging arrays of its stores (each kernel's locals).
+ */
+#define REGISTER_TILE_MAX 1024
+
+static int64_t accumulators(const plan *p, const clconvt_params *params) {
+    switch (p->path) {
+    case PATH_PHASE_FOLD: /* CV vectors of channels x phases, for each of p positions */
+        return (int64_t)(p->tile_c / fold_channels_per_vector(p, params)) * p->tile_p * p->vec;
+    case PATH_PHASE_DW: return (int64_t)p->tile_p * p->vec;
+    case PATH_GEMM: return 1; /* col2im: one sum */
+    default: return (int64_t)p->tile_p * p->tile_c;
+    }
+}
+
+static int64_t private_floats(const plan *p, const clconvt_params *params) {
+    const int64_t tile = accumulators(p, params);
+    switch (p->path) {
+    case PATH_PHASE: return tile + p->tile_p + p->tile_c;       /* inputs, weights */
+    case PATH_PHASE_POS: return tile + 2 * p->tile_p + p->vec;  /* inputs, masks, lanes */
+    case PATH_PHASE_CHAN: return tile + 2 * p->tile_c + p->vec; /* weights, bias, lanes */
+    case PATH_PHASE_DW: return tile + 2 * p->vec;               /* weights, lanes */
+    case PATH_PHASE_FOLD:
+        return tile + p->tile_c / fold_channels_per_vector(p, params) * p->vec +
+               p->vec; /* weights, lanes */
+    default: return tile + 16;
+    }
+}
+
+/* Work-items of the plan's work-group as the layer runs it: fit_work_group (layer.c) halves an
+ * extent until the group fits the device's maximum. */
+static uint64_t work_group_items(const clconvt_device *device, const plan *p) {
+    const uint64_t items = (uint64_t)p->local[0] * (uint64_t)p->local[1] * (uint64_t)p->local[2];
+    return device->max_work_group_size != 0 && items > device->max_work_group_size
+               ? (uint64_t)device->max_work_group_size
+               : items;
+}
+
+static uint64_t work_group_private_bytes(const clconvt_device *device, const plan *p,
+                                         const clconvt_params *params) {
+    return (uint64_t)private_floats(p, params) * sizeof(float) * work_group_items(device, p);
+}
+
+/* A built-in work-group that would exceed the device's private budget (a small RLIMIT_STACK) is
+ * narrowed, never refused: the default plan must always run. */
+static void fit_private_budget(const clconvt_device *device, const clconvt_params *params,
+                               plan *p) {
+    int *local = p->local;
+    while (device->private_budget_bytes != 0 &&
+           work_group_private_bytes(device, p, params) > device->private_budget_bytes &&
+           (local[0] > 1 || local[1] > 1 || local[2] > 1))
+        local[local[2] > 1 ? 2 : local[1] > 1 ? 1 : 0] /= 2;
+}
+
 /* The built-in choice. Few distinct tile shapes keep the number of programs (about a second
  * each on PoCL) bounded. */
 void clconvt_plan_default(const clconvt_device *device, const clconvt_params *params, plan *out) {
@@ -229,6 +287,7 @@ void clconvt_plan_default(const clconvt_device *device, const clconvt_params *pa
     }
     finish(out, params);
     fixed_local_size(params, out);
+    fit_private_budget(device, params, out);
 }
 
 /* Refuse a plan its kernel cannot run: a sentence naming where the plan came from. */
@@ -280,8 +339,36 @@ static clconvt_status check_shape(const char *origin, const char *text,
     return CLCONVT_SUCCESS;
 }
 
+/* Refuse a plan whose work-items, or whose work-group, would hold more private memory than the
+ * device can: a crash or a silently wrong result otherwise. */
+static clconvt_status check_private_memory(const clconvt_device *device, const char *origin,
+                                           const char *text, const clconvt_params *params,
+                                           const plan *p) {
+    const int64_t tile = accumulators(p, params);
+    if (tile > REGISTER_TILE_MAX)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "%s \"%s\": its register tile holds %lld accumulators per work-item, "
+                            "more than the %d a kernel may hold (p x c; phase_dw: p x vec; "
+                            "phase_fold: p x vec x c / (vec / stride))",
+                            origin, text, (long long)tile, REGISTER_TILE_MAX);
+    const uint64_t bytes = work_group_private_bytes(device, p, params);
+    if (device->private_budget_bytes != 0 && bytes > device->private_budget_bytes)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "%s \"%s\": its work-group of %llu work-items would hold %llu bytes of "
+                            "private memory (%lld per work-item), more than the %llu this device "
+                            "gives a work-group (a quarter of the thread stack, RLIMIT_STACK); "
+                            "lower lp, lc, lr, p or c",
+                            origin, text, (unsigned long long)work_group_items(device, p),
+                            (unsigned long long)bytes,
+                            (long long)private_floats(p, params) * (long long)sizeof(float),
+                            (unsigned long long)device->private_budget_bytes);
+    return CLCONVT_SUCCESS;
+}
+
 static const char *const KEYS[] = {"vec", "p", "c", "lp", "lc", "chunk", "lr"};
 #define KEY_COUNT (sizeof KEYS / sizeof KEYS[0])
+#define CHUNK_KEY 5         /* the one key that may be 0 */
+#define PLAN_VALUE_MAX 4096 /* the largest value of any key */
 
 static int *key_fields(plan *p, int *fields[KEY_COUNT]) {
     int *const all[KEY_COUNT] = {&p->vec,      &p->tile_p,   &p->tile_c,  &p->local[0],
@@ -312,21 +399,32 @@ clconvt_status clconvt_plan_parse(const clconvt_device *device, const clconvt_pa
                       "phase_fold)");
     int *fields[KEY_COUNT];
     key_fields(&p, fields);
+    int given[KEY_COUNT] = {0};
     for (const char *s = colon; s != NULL && *s; s = strchr(s, ',')) {
         ++s;
-        char key[8];
-        int value, used, known = 0;
-        if (sscanf(s, "%7[a-z]=%d%n", key, &value, &used) != 2 || (s[used] && s[used] != ',') ||
-            value < (strcmp(key, "chunk") == 0 ? 0 : 1) || value > 4096)
-            return refuse(origin, text,
-                          "expected key=value pairs with values in 1..4096 (chunk: 0..4096)");
-        for (size_t k = 0; k < KEY_COUNT; ++k)
-            if (strcmp(key, KEYS[k]) == 0) {
-                *fields[k] = value;
-                known = 1;
-            }
-        if (!known)
+        const size_t item = strcspn(s, ","), key_length = strcspn(s, "=,");
+        size_t k = 0;
+        while (k < KEY_COUNT &&
+               !(strlen(KEYS[k]) == key_length && strncmp(s, KEYS[k], key_length) == 0))
+            ++k;
+        if (key_length == item)
+            return refuse(origin, text, "expected key=value pairs separated by commas");
+        if (k == KEY_COUNT)
             return refuse(origin, text, "unknown key (vec, p, c, lp, lc, chunk, lr)");
+        if (given[k]++)
+            return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                                "%s \"%s\": the key %s is given twice", origin, text, KEYS[k]);
+        /* Whole digits only: "vec=4294967312" must not wrap to 16, nor "-1" pass as a number. */
+        uint64_t value;
+        const uint64_t lowest = k == CHUNK_KEY ? 0 : 1;
+        if (!clconvt_parse_decimal(s + key_length + 1, item - key_length - 1, PLAN_VALUE_MAX,
+                                   &value) ||
+            value < lowest)
+            return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                                "%s \"%s\": %s=%.*s must be a whole number in %d..%d", origin, text,
+                                KEYS[k], (int)(item - key_length - 1), s + key_length + 1,
+                                (int)lowest, PLAN_VALUE_MAX);
+        *fields[k] = (int)value;
     }
     if (p.path == PATH_PHASE)
         p.vec = 1;
@@ -337,6 +435,8 @@ clconvt_status clconvt_plan_parse(const clconvt_device *device, const clconvt_pa
         return status;
     finish(&p, params);
     fixed_local_size(params, &p);
+    if ((status = check_private_memory(device, origin, text, params, &p)) != CLCONVT_SUCCESS)
+        return status;
     *out = p;
     return CLCONVT_SUCCESS;
 }
@@ -344,10 +444,10 @@ clconvt_status clconvt_plan_parse(const clconvt_device *device, const clconvt_pa
 /* Whether a plan string states this key for this path (the others do not apply to it). */
 static int key_applies(plan_path path, size_t key) {
     if (path == PATH_GEMM)
-        return key >= 3 && key != 5; /* lp, lc, lr */
+        return key >= 3 && key != CHUNK_KEY; /* lp, lc, lr */
     if (key == 0)
         return path != PATH_PHASE; /* vec */
-    if (key == 5)
+    if (key == CHUNK_KEY)
         return path == PATH_PHASE_POS ||
                path == PATH_PHASE_FOLD; /* chunk, also when 0: the default may chunk */
     return 1;
@@ -359,7 +459,7 @@ void clconvt_plan_format(const plan *p, char *text, size_t size) {
     size_t used = (size_t)snprintf(text, size, "%s", PATHS[p->path].name);
     const char *separator = ":";
     for (size_t k = 0; k < KEY_COUNT && used < size; ++k)
-        if (key_applies(p->path, k) && (*fields[k] != 0 || k == 5)) {
+        if (key_applies(p->path, k) && (*fields[k] != 0 || k == CHUNK_KEY)) {
             used += (size_t)snprintf(text + used, size - used, "%s%s=%d", separator, KEYS[k],
                                      *fields[k]);
             separator = ",";

@@ -191,6 +191,25 @@ Test(device, open_by_keyword_selector, .init = clear_env) {
     } else {
         expect_no_device(CLCONVT_DEVICE_CPU, "gpu", "gpu", list, count);
     }
+    /* Keywords in any case: "CPU" once fell through to a name search and found nothing. */
+    const char *const anys[] = {"ANY", "Any", "aNy"};
+    for (size_t i = 0; i < sizeof anys / sizeof anys[0]; ++i) {
+        device = open_ok(CLCONVT_DEVICE_CPU, anys[i]);
+        expect_is(device, any, anys[i]);
+        clconvt_device_release(device);
+    }
+    if (cpu != NULL) {
+        device = open_ok(CLCONVT_DEVICE_GPU, "CPU");
+        expect_is(device, cpu, "selector CPU");
+        clconvt_device_release(device);
+        cr_assert_eq(setenv("CLCONVT_DEVICE", "Cpu", 1), 0);
+        device = open_ok(CLCONVT_DEVICE_GPU, NULL);
+        expect_is(device, cpu, "CLCONVT_DEVICE=Cpu");
+        clconvt_device_release(device);
+        unsetenv("CLCONVT_DEVICE");
+    }
+    if (gpu == NULL)
+        expect_no_device(CLCONVT_DEVICE_CPU, "GPU", "GPU", list, count);
 }
 
 Test(device, open_by_index, .init = clear_env) {
@@ -210,6 +229,41 @@ Test(device, open_by_index, .init = clear_env) {
     expect_no_device(CLCONVT_DEVICE_ANY, "9:9", "9:9", list, count);
     snprintf(selector, sizeof selector, "%u:%u", last->platform_index, last->device_index + 1);
     expect_no_device(CLCONVT_DEVICE_ANY, selector, selector, list, count);
+}
+
+/* An index pair is read strictly: "4294967296:0" and "0:-0" once wrapped to 0:0. */
+static void expect_bad_index_pair(const char *selector, int from_env) {
+    clconvt_device *device = NULL;
+    if (from_env)
+        cr_assert_eq(setenv("CLCONVT_DEVICE", selector, 1), 0);
+    const clconvt_status st =
+        clconvt_device_open(CLCONVT_DEVICE_ANY, from_env ? NULL : selector, &device);
+    const char *message = clconvt_last_error();
+    cr_assert_eq(st, CLCONVT_ERROR_INVALID_ARGUMENT, "\"%s\" gave %s: %s", selector,
+                 clconvt_status_string(st), message);
+    cr_assert_null(device);
+    char quoted[64];
+    snprintf(quoted, sizeof quoted, "%s \"%s\"", from_env ? "CLCONVT_DEVICE" : "selector",
+             selector);
+    cr_assert(strstr(message, quoted) != NULL, "the message should quote %s: %s", quoted, message);
+    cr_assert(strstr(message, "two whole numbers") != NULL, "%s", message);
+    unsetenv("CLCONVT_DEVICE");
+}
+
+Test(device, index_pairs_are_read_strictly, .init = clear_env) {
+    const char *const bad[] = {"4294967296:0", "0:4294967296",          "0:-0", "-0:0", "+0:0",
+                               "0:+0",         "18446744073709551616:0"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+        expect_bad_index_pair(bad[i], 0);
+        expect_bad_index_pair(bad[i], 1);
+    }
+    /* Leading zeros are still the index; "0:0x" is no pair but a name, which nothing matches. */
+    raw_device list[MAX_RAW];
+    const size_t count = raw_list(list);
+    clconvt_device *device = open_ok(CLCONVT_DEVICE_ANY, "00:000");
+    expect_is(device, &list[0], "selector 00:000");
+    clconvt_device_release(device);
+    expect_no_device(CLCONVT_DEVICE_ANY, "0:0x", "\"0:0x\"", list, count);
 }
 
 Test(device, open_by_name_substring, .init = clear_env) {

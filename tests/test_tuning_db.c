@@ -553,8 +553,10 @@ Test(tuning_db, unusable_plan_warns_once_and_gives_the_default) {
 Test(tuning_db, unknown_path_and_bad_values_give_the_default) {
     const clconvt_params p = ncl_params();
     const char *klass = class_of(&p);
-    const char *plans[] = {"no_such_path", "phase_pos:vec=3", "phase_pos:p=0", "phase_pos:zz=1",
-                           "phase_pos:vec=16,p=8"};
+    const char *plans[] = {"no_such_path",          "phase_pos:vec=3",
+                           "phase_pos:p=0",         "phase_pos:zz=1",
+                           "phase_pos:vec=16,p=8",  "phase_pos:vec=4294967312",
+                           "phase_pos:vec=8,vec=16"};
     for (size_t i = 0; i < sizeof plans / sizeof plans[0]; ++i) {
         char name[32];
         snprintf(name, sizeof name, "bad-plan%zu.json", i);
@@ -563,6 +565,25 @@ Test(tuning_db, unknown_path_and_bad_values_give_the_default) {
         const char *err = layers_get(&p, path, 2, default_plan_of(&p));
         cr_expect_eq(count_lines(err), 1, "%s: one warning expected, got: %s", plans[i], err);
         cr_expect(strstr(err, plans[i]) != NULL, "the warning should quote %s: %s", plans[i], err);
+    }
+}
+
+/* A plan past what the device holds (4096 work-items of 4.6 KiB: PoCL crashed in its work-group
+ * function; a 1024 x 1024 register tile: 140 s of compile, then a smashed stack) is refused with
+ * the one warning, and the layer gets the default plan. */
+Test(tuning_db, oversized_plan_warns_once_and_gives_the_default) {
+    const clconvt_params p = ncl_params();
+    const char *klass = class_of(&p);
+    const char *plans[] = {"phase_pos:vec=16,p=64,c=16,lp=64,lc=64", "phase:p=1024,c=1024"};
+    const char *reasons[] = {"private memory", "accumulators per work-item"};
+    for (size_t i = 0; i < sizeof plans / sizeof plans[0]; ++i) {
+        char name[32];
+        snprintf(name, sizeof name, "oversized%zu.json", i);
+        const char *path =
+            database(name, this_device_json("2025-01-01T00:00:00Z", klass, plans[i]), NULL, NULL);
+        const char *err = layers_get(&p, path, 2, default_plan_of(&p));
+        cr_expect_eq(count_lines(err), 1, "%s: one warning expected, got: %s", plans[i], err);
+        cr_expect(strstr(err, reasons[i]) != NULL, "%s: got: %s", plans[i], err);
     }
 }
 
