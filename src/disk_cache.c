@@ -1,6 +1,7 @@
 /* The on-disk program binary cache (see disk_cache.h for the format and the rules). */
 #include "disk_cache.h"
 #include "disk_cache_prune.h"
+#include "file_open.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -251,9 +252,11 @@ static int read_entry(const char *path, const unsigned char key[DISK_CACHE_KEY_S
         DISK_CACHE_FIXED_HEADER + DISK_CACHE_MAX_NAME + 8 + DISK_CACHE_MAX_BINARY;
     unsigned char *buffer = NULL;
     int result = 0;
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, st) != 0 || !S_ISREG(st->st_mode))
-        goto cleanup; /* missing, unreadable, or not ours to remove */
+    char why[256];
+    /* Never a blocking open: a FIFO in place of the entry would hang layer creation. */
+    const int fd = clconvt_open_regular(path, st, why, sizeof why);
+    if (fd < 0)
+        goto cleanup; /* missing, unreadable, or not a regular file: a miss, not ours to remove */
     result = -1;
     if (st->st_size <= 0 || (uint64_t)st->st_size > largest)
         goto cleanup;

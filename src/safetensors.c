@@ -6,7 +6,6 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "file_open.h"
 
 /* The reference implementation refuses larger headers; so do we, before allocating one. */
 #define MAX_HEADER_BYTES 100000000u
@@ -368,16 +368,9 @@ clconvt_status clconvt_safetensors_open(const char *path, safetensors_file *out)
         status = clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
         goto cleanup;
     }
-    if ((f.fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-        status = clconvt_fail(CLCONVT_ERROR_FILE, "%s: cannot open: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    if (fstat(f.fd, &st) != 0) {
-        status = clconvt_fail(CLCONVT_ERROR_FILE, "%s: cannot stat: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        status = clconvt_fail(CLCONVT_ERROR_FILE, "%s: not a regular file", path);
+    char why[256];
+    if ((f.fd = clconvt_open_regular(path, &st, why, sizeof why)) < 0) {
+        status = clconvt_fail(CLCONVT_ERROR_FILE, "%s: %s", path, why);
         goto cleanup;
     }
     status = read_header(&f, (uint64_t)st.st_size);

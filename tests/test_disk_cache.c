@@ -501,6 +501,21 @@ Test(disk_cache, a_directory_in_the_way_is_left_alone) {
     cr_assert_eq(others, 0, "a temporary file was left behind");
 }
 
+/* A FIFO in place of the entry would block open() for ever: it is a miss, never a hang (the
+ * timeout fails the test should that regress), and the store replaces it with a valid entry. */
+Test(disk_cache, a_fifo_in_place_of_an_entry_is_a_miss, .timeout = 120) {
+    const clconvt_params p = small_layer(4);
+    char path[512];
+    seed_entry(&p, path, sizeof path);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    clconvt_device *device = open_device();
+    run_checked(device, &p, 50, NULL, NULL);
+    cr_assert_eq(programs_built(device), 1);
+    clconvt_device_release(device);
+    check_entry(path);
+}
+
 /* ---- Where the cache lives ------------------------------------------------------------------ */
 
 /* Run one layer on a fresh handle and release it. */

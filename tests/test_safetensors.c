@@ -656,6 +656,20 @@ Test(safetensors, unsupported_dtype_and_names) {
     clconvt_layer_release(layer);
 }
 
+/* A FIFO (or a device) would block a read for ever: refused by kind, never read. */
+Test(safetensors, fifo_is_refused_without_blocking, .timeout = 60) {
+    const char *path = test_tmp_path("fifo.safetensors");
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    expect_bad(path, CLCONVT_ERROR_FILE,
+               FRAGMENTS("fifo.safetensors: is a FIFO, not a regular file"));
+    clconvt_params p;
+    clconvt_params_init(&p, 1, 1, 1);
+    clconvt_layer *layer = make_layer(&p);
+    expect_error(clconvt_layer_load_safetensors(layer, path, "", CLCONVT_WEIGHT_MAX),
+                 CLCONVT_ERROR_FILE, FRAGMENTS("is a FIFO, not a regular file"));
+    clconvt_layer_release(layer);
+}
+
 /* Float32 little-endian bytes of v into buf (for files written by hand). */
 static void put_f32(unsigned char *buf, float v) {
     memcpy(buf, &v, 4);

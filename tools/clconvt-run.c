@@ -4,10 +4,12 @@
  * Everything that can be checked without a device is checked first (arguments, files, shapes,
  * the library's parameter validation), so most mistakes are reported quickly and the device is
  * only opened for a run that can succeed. The output is written atomically and only after the
- * forward succeeded: a failed run never creates, truncates or replaces the output file.
+ * forward succeeded: a failed run never creates, truncates or replaces the output file. Devices
+ * and FIFOs are written in place, never replaced (npy_write, src/file_output.h).
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +153,17 @@ static const char help_text[] =
     "  --weight-g/--weight-v) may hold '<f4' (converted with round-to-nearest-even) or the\n"
     "  --dtype's own type.\n"
     "\n"
+    "The output (--output):\n"
+    "  A new or regular file is written atomically, only on success: a temporary file beside\n"
+    "  it, renamed over it, keeping an existing file's permissions. A read-only file (no write\n"
+    "  permission, even for root) is refused, not replaced. A symbolic link is followed: the\n"
+    "  file it leads to is replaced and the link stays; a dangling link is refused. A\n"
+    "  character device (/dev/null, a terminal) or a FIFO is written in place, never replaced;\n"
+    "  a FIFO needs its reader already running, and a failed write (/dev/full: \"No space left\n"
+    "  on device\") is an error. Directories, block devices and sockets are refused.\n"
+    "  Inputs (--input, --weight, --weights, ...) must be regular files: a FIFO or a device is\n"
+    "  refused at once rather than waited on.\n"
+    "\n"
     "Device:\n"
     "  --device SELECTOR     \"gpu\", \"cpu\", \"any\", \"P:D\" (platform:device index) or a\n"
     "                        case-insensitive substring of the device or platform name\n"
@@ -167,7 +180,7 @@ static const char help_text[] =
     "      operator refuses, a device or OpenCL error\n"
     "  2   usage error: an unknown, repeated, missing or malformed option\n"
     "On failure one line \"" PROGRAM ": <message>\" goes to stderr and the output file is\n"
-    "not created or changed.\n";
+    "not created or changed (a device or FIFO may have received part of it).\n";
 
 static void set_error(char *err, size_t err_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -924,6 +937,8 @@ int main(int argc, char **argv) {
         report(err);
         return EXIT_USAGE;
     }
+    /* A FIFO's reader that quits early must give "write failed: Broken pipe", not a silent kill. */
+    signal(SIGPIPE, SIG_IGN);
     const int rc = run(&opt, err, sizeof err);
     if (rc != 0)
         report(err);
