@@ -1002,6 +1002,42 @@ Test(cli, help_documents_checkpoints) {
     free(out);
 }
 
+/* ---- Messages ------------------------------------------------------------------------------ */
+
+Test(cli, dtype_mismatch_names_each_accepted_type_once) {
+    write_valid_files();
+    double w[12] = {0};
+    const int64_t w_shape[3] = {2, 2, 3};
+    write_npy("w.npy", NPY_F64, 3, w_shape, w);
+    const char *f32[] = {X, W, Y, NCL_PT, NULL};
+    expect_failure(f32, 1,
+                   "w.npy holds '<f8' (f64), but with --dtype f32 it must hold '<f4' (f32)\n");
+    uint16_t h[8] = {0};
+    const int64_t x_shape[3] = {1, 2, 4};
+    write_npy("x.npy", NPY_F16, 3, x_shape, h);
+    const char *f16[] = {X, W, Y, NCL_PT, "--dtype", "f16", NULL};
+    expect_failure(f16, 1, "with --dtype f16 it must hold '<f4' (f32) or '<f2' (f16)\n");
+}
+
+Test(cli, half_a_weight_norm_pair_names_the_missing_tensor) {
+    write_valid_files();
+    const float one = 1;
+    write_safetensors(
+        "g_only.safetensors",
+        "{\"l.weight_g\":{\"dtype\":\"F32\",\"shape\":[1,1,1],\"data_offsets\":[0,4]}}", &one,
+        sizeof one);
+    write_safetensors(
+        "v_only.safetensors",
+        "{\"l.weight_v\":{\"dtype\":\"F32\",\"shape\":[1,1,1],\"data_offsets\":[0,4]}}", &one,
+        sizeof one);
+    const char *g_only[] = {X, "--weights", test_tmp_path("g_only.safetensors"), "--name", "l",
+                            Y, NULL};
+    expect_failure(g_only, 1, "has 'l.weight_g' but no 'l.weight_v' (weight norm needs both)");
+    const char *v_only[] = {X, "--weights", test_tmp_path("v_only.safetensors"), "--name", "l",
+                            Y, NULL};
+    expect_failure(v_only, 1, "has 'l.weight_v' but no 'l.weight_g' (weight norm needs both)");
+}
+
 /* ---- Special files: FIFOs, devices, links, read-only outputs ------------------------------ */
 
 /* The known-values run (SPEC §5) writing to output. */

@@ -620,11 +620,32 @@ Test(disk_cache, directory_under_a_regular_file) {
     write_file(file, (const unsigned char *)"x", 1);
     setenv("CLCONVT_CACHE_DIR", dir, 1);
     const clconvt_params p = small_layer(4);
+    test_capture_stderr_begin();
     run_once(&p, 1);
     run_once(&p, 1);
+    const char *captured = test_capture_stderr_end();
     struct stat st;
     cr_assert_eq(stat(file, &st), 0);
     cr_assert(S_ISREG(st.st_mode) && st.st_size == 1, "the file in the way was changed");
+    /* One warning naming the directory, the cause and the cure. */
+    char expected[600];
+    snprintf(expected, sizeof expected,
+             "clconvt: cannot use the program cache directory %s: Not a directory; set "
+             "CLCONVT_CACHE_DIR to a writable directory, or to off to turn the disk cache off\n",
+             dir);
+    cr_expect_str_eq(captured, expected);
+}
+
+Test(disk_cache, a_regular_file_as_the_directory_is_named) {
+    write_file(cache_dir, (const unsigned char *)"x", 1);
+    const clconvt_params p = small_layer(4);
+    test_capture_stderr_begin();
+    run_once(&p, 1);
+    const char *captured = test_capture_stderr_end();
+    cr_expect(strstr(captured, "cannot use the program cache directory") != NULL &&
+                  strstr(captured, "cache: it is a regular file, not a directory; set "
+                                   "CLCONVT_CACHE_DIR") != NULL,
+              "stderr: %s", captured);
 }
 
 Test(disk_cache, read_only_directory) {
@@ -634,9 +655,14 @@ Test(disk_cache, read_only_directory) {
     }
     cr_assert_eq(mkdir(cache_dir, 0500), 0);
     const clconvt_params p = small_layer(4);
+    test_capture_stderr_begin();
     run_once(&p, 1);
     run_once(&p, 1);
+    const char *captured = test_capture_stderr_end();
     cr_assert_eq(count_files(cache_dir), 0);
+    cr_expect(strstr(captured, "cannot use the program cache directory") != NULL &&
+                  strstr(captured, "Permission denied; set CLCONVT_CACHE_DIR") != NULL,
+              "stderr: %s", captured);
 }
 
 /* ---- Size limit ----------------------------------------------------------------------------- */

@@ -491,9 +491,11 @@ static int read_parameter_file(const char *option, const char *path, clconvt_dty
         *host_dtype = dtype;
         return 0;
     }
-    set_error(err, err_size, "%s %s holds %s, but with --dtype %s it must hold '<f4' (f32) or %s",
+    /* f32 is accepted with every dtype: name it once when it is the run's own type too. */
+    const int only_f32 = npy_type_of(dtype) == NPY_F32;
+    set_error(err, err_size, "%s %s holds %s, but with --dtype %s it must hold '<f4' (f32)%s%s",
               option, path, npy_type_label(out->type), clconvt_dtype_name(dtype),
-              npy_type_label(npy_type_of(dtype)));
+              only_f32 ? "" : " or ", only_f32 ? "" : npy_type_label(npy_type_of(dtype)));
     return EXIT_FAILURE_RUN;
 }
 
@@ -761,6 +763,31 @@ static int checkpoint_order(const options *opt, const char *label, const npy_arr
     return EXIT_FAILURE_RUN;
 }
 
+/* A checkpoint with one half of the weight-norm pair: name the half that is there and the one
+ * that is missing, not the plain weight. */
+static int half_a_pair(const options *opt, const char *has, const char *lacks, char *err,
+                       size_t err_size) {
+    set_error(err, err_size, "--weights %s has '%s' but no '%s' (weight norm needs both)",
+              opt->weights, has, lacks);
+    return EXIT_FAILURE_RUN;
+}
+
+/* Neither PREFIX.weight nor PREFIX.weight_v: perhaps only weight_g, else a wrong --name. */
+static int missing_weight(const options *opt, const checkpoint_names *n, char *err,
+                          size_t err_size) {
+    npy_array g;
+    const clconvt_status st = checkpoint_shape(opt->weights, n->g, &g);
+    if (st == CLCONVT_SUCCESS)
+        return half_a_pair(opt, n->g, n->v, err, err_size);
+    if (st != CLCONVT_ERROR_NOT_FOUND)
+        return library_error(st, err, err_size);
+    set_error(err, err_size,
+              "--weights %s has no tensor '%s' (nor the weight-norm pair '%s' + '%s'); is --name "
+              "right?",
+              opt->weights, n->weight, n->g, n->v);
+    return EXIT_FAILURE_RUN;
+}
+
 /* --weights CKPT --name PREFIX: shapes and order from the file, before any device work. */
 static int prepare_checkpoint(const options *opt, run_inputs *in, char *err, size_t err_size) {
     checkpoint_names n;
@@ -772,15 +799,12 @@ static int prepare_checkpoint(const options *opt, run_inputs *in, char *err, siz
     const int norm = st == CLCONVT_SUCCESS;
     if (st == CLCONVT_ERROR_NOT_FOUND)
         st = checkpoint_shape(opt->weights, n.weight, &in->w);
-    if (st == CLCONVT_ERROR_NOT_FOUND) {
-        set_error(err, err_size,
-                  "--weights %s has no tensor '%s' (nor the weight-norm pair '%s' + '%s'); is "
-                  "--name right?",
-                  opt->weights, n.weight, n.g, n.v);
-        return EXIT_FAILURE_RUN;
-    }
+    if (st == CLCONVT_ERROR_NOT_FOUND)
+        return missing_weight(opt, &n, err, err_size);
     if (st == CLCONVT_SUCCESS && norm)
         st = checkpoint_shape(opt->weights, n.g, &in->g);
+    if (st == CLCONVT_ERROR_NOT_FOUND)
+        return half_a_pair(opt, n.v, n.g, err, err_size);
     if (st != CLCONVT_SUCCESS)
         return library_error(st, err, err_size);
     st = checkpoint_shape(opt->weights, n.bias, &in->b);
