@@ -335,7 +335,8 @@ CLCONVT_API clconvt_status clconvt_safetensors_tensor_shape(
  * "{name}.weight", or the weight-norm pair "{name}.weight_g" + "{name}.weight_v" (folded as by
  * clconvt_layer_set_weight_norm), and "{name}.bias". name "" means no prefix ("weight", "bias").
  * - The file is validated as a whole (header length, JSON, every tensor's dtype, shape and
- *   data_offsets, no overlaps or holes); only the tensors needed are read.
+ *   data_offsets, no overlaps or holes, no NUL character in a name or string); only the tensors
+ *   needed are read. path must be a regular file: a FIFO or a device is refused, never read.
  * - Tensors may be F32, F16 or BF16 whatever the layer's dtype; they are converted.
  * - The weight's order comes from its shape: (Cin, Cout/groups, K) is a PyTorch checkpoint,
  *   (K, Cout/groups, Cin) a MAX one. When both fit (Cin == K), order_if_ambiguous decides.

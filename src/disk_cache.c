@@ -1,8 +1,11 @@
 /* The on-disk program binary cache (see disk_cache.h for the format and the rules). */
 #include "disk_cache.h"
 #include "disk_cache_prune.h"
+#include "error.h"
+#include "file_open.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,9 +254,11 @@ static int read_entry(const char *path, const unsigned char key[DISK_CACHE_KEY_S
         DISK_CACHE_FIXED_HEADER + DISK_CACHE_MAX_NAME + 8 + DISK_CACHE_MAX_BINARY;
     unsigned char *buffer = NULL;
     int result = 0;
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, st) != 0 || !S_ISREG(st->st_mode))
-        goto cleanup; /* missing, unreadable, or not ours to remove */
+    char why[256];
+    /* Never a blocking open: a FIFO in place of the entry would hang layer creation. */
+    const int fd = clconvt_open_regular(path, st, why, sizeof why);
+    if (fd < 0)
+        goto cleanup; /* missing, unreadable, or not a regular file: a miss, not ours to remove */
     result = -1;
     if (st->st_size <= 0 || (uint64_t)st->st_size > largest)
         goto cleanup;
@@ -381,31 +386,53 @@ cleanup:
     return rc;
 }
 
-/* mkdir -p with mode 0700 for what it creates; 0 when directory is a directory afterwards. */
-static int make_directories(const char *directory) {
+/* mkdir -p with mode 0700 for what it creates; 0 when directory is a directory afterwards, else
+ * -1 with why saying what is wrong. */
+static int make_directories(const char *directory, char *why, size_t why_size) {
     struct stat st;
-    if (directory[0] == '\0')
+    if (stat(directory, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return 0;
+        snprintf(why, why_size, "it is %s, not a directory", clconvt_file_kind(st.st_mode));
         return -1;
-    if (stat(directory, &st) == 0)
-        return S_ISDIR(st.st_mode) ? 0 : -1;
+    }
     char *path = strdup(directory);
     int rc = -1;
+    snprintf(why, why_size, "%s", strerror(ENOMEM));
     if (path == NULL)
         goto cleanup;
     for (char *p = path + 1; *p != '\0'; ++p)
         if (*p == '/' && p[-1] != '/') {
             *p = '\0';
             const int made = mkdir(path, 0700) == 0 || errno == EEXIST;
+            snprintf(why, why_size, "%s", strerror(errno));
             *p = '/';
             if (!made)
                 goto cleanup;
         }
-    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        snprintf(why, why_size, "%s", strerror(errno));
         goto cleanup;
-    rc = stat(directory, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+    }
+    if (stat(directory, &st) != 0)
+        snprintf(why, why_size, "%s", strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        snprintf(why, why_size, "it is %s, not a directory", clconvt_file_kind(st.st_mode));
+    else
+        rc = 0;
 cleanup:
     free(path);
     return rc;
+}
+
+/* The one warning for a cache directory that cannot be used: which, why, and what to do. The
+ * library goes on without the disk cache (builds are slower, results the same). */
+static void warn_unusable_directory(const char *directory, const char *why) {
+    static atomic_int warned;
+    clconvt_warn_once(&warned,
+                      "cannot use the program cache directory %s: %s; set CLCONVT_CACHE_DIR to a "
+                      "writable directory, or to off to turn the disk cache off",
+                      directory, why);
 }
 
 /* Make the rename durable; best effort. */
@@ -425,15 +452,22 @@ int clconvt_disk_cache_store(disk_cache *cache, cl_device_id device, const char 
     size_t binary_size = 0;
     char *path = NULL, *temp = NULL;
     int fd = -1, temp_exists = 0, rc = -1;
-    if (make_key(cache, source, options, key) != 0 || make_directories(cache->directory) != 0 ||
+    char why[256];
+    if (make_key(cache, source, options, key) != 0 ||
         (path = entry_path(cache, key, "", "")) == NULL ||
         (temp = entry_path(cache, key, ".", ".tmp-XXXXXX")) == NULL)
         goto cleanup;
+    if (make_directories(cache->directory, why, sizeof why) != 0) {
+        warn_unusable_directory(cache->directory, why);
+        goto cleanup;
+    }
     /* A private temporary file (mode 0600) beside the entry; readers only open entry names. Made
      * before the binary is asked for, which can take seconds, so a read-only directory costs none.
      */
-    if ((fd = mkstemp(temp)) < 0)
+    if ((fd = mkstemp(temp)) < 0) {
+        warn_unusable_directory(cache->directory, strerror(errno));
         goto cleanup;
+    }
     temp_exists = 1;
     if (program_binary(program, device, &binary, &binary_size) != 0)
         goto cleanup;

@@ -6,7 +6,6 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "file_open.h"
 
 /* The reference implementation refuses larger headers; so do we, before allocating one. */
 #define MAX_HEADER_BYTES 100000000u
@@ -290,6 +290,40 @@ static clconvt_status collect_tensors(safetensors_file *f, const cJSON *root) {
     return check_layout(f);
 }
 
+/*
+ * The offset of the first JSON string in text that holds an escaped NUL ("\u0000"), or size if
+ * none; *is_key says whether that string is an object key. cJSON keeps strings as C strings, so
+ * such a name would be cut short ("l.weight\u0000junk" read as "l.weight"). Escapes are skipped
+ * whole, so "\\u0000" (a backslash, then "u0000") is no NUL. text is valid JSON here.
+ */
+static size_t find_escaped_nul(const char *text, size_t size, int *is_key) {
+    size_t start = 0;
+    int in_string = 0, has_nul = 0;
+    for (size_t i = 0; i < size; ++i) {
+        if (!in_string) {
+            if (text[i] == '"') {
+                in_string = 1;
+                has_nul = 0;
+                start = i;
+            }
+        } else if (text[i] == '\\') {
+            has_nul |= i + 5 < size && memcmp(text + i + 1, "u0000", 5) == 0;
+            ++i; /* the escaped character; the hex digits of \uXXXX are ordinary characters */
+        } else if (text[i] == '"') {
+            in_string = 0;
+            if (!has_nul)
+                continue;
+            size_t next = i + 1;
+            while (next < size && (text[next] == ' ' || text[next] == '\t' || text[next] == '\n' ||
+                                   text[next] == '\r'))
+                ++next;
+            *is_key = next < size && text[next] == ':';
+            return start;
+        }
+    }
+    return size;
+}
+
 /* Parses the header text (not NUL-terminated) into f. */
 static clconvt_status parse_header(safetensors_file *f, const char *text, size_t size) {
     if (text[0] != '{')
@@ -306,6 +340,14 @@ static clconvt_status parse_header(safetensors_file *f, const char *text, size_t
                             f->path, size, at);
     }
     f->header = root;
+    int is_key = 0;
+    const size_t json_size = (size_t)(end - text);
+    const size_t nul = find_escaped_nul(text, json_size, &is_key);
+    if (nul < json_size)
+        return clconvt_fail(CLCONVT_ERROR_FILE,
+                            "%s: a %s in the header holds a NUL character (\\u0000), at byte %zu; "
+                            "clconvt cannot represent it",
+                            f->path, is_key ? "name" : "string", nul);
     /* The writer may pad the header with spaces for alignment; anything else is garbage. */
     for (const char *p = end; p < text + size; ++p)
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
@@ -368,16 +410,9 @@ clconvt_status clconvt_safetensors_open(const char *path, safetensors_file *out)
         status = clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
         goto cleanup;
     }
-    if ((f.fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-        status = clconvt_fail(CLCONVT_ERROR_FILE, "%s: cannot open: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    if (fstat(f.fd, &st) != 0) {
-        status = clconvt_fail(CLCONVT_ERROR_FILE, "%s: cannot stat: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        status = clconvt_fail(CLCONVT_ERROR_FILE, "%s: not a regular file", path);
+    char why[256];
+    if ((f.fd = clconvt_open_regular(path, &st, why, sizeof why)) < 0) {
+        status = clconvt_fail(CLCONVT_ERROR_FILE, "%s: %s", path, why);
         goto cleanup;
     }
     status = read_header(&f, (uint64_t)st.st_size);

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "file_open.h"
+#include "file_output.h"
 
 /* ---- Shape classes and identities ---------------------------------------------------------- */
 
@@ -210,16 +212,13 @@ int clconvt_tuning_db_read(const char *path, cJSON **root, char *reason, size_t 
     char *text = NULL;
     cJSON *json = NULL;
     *root = NULL;
-    FILE *file = fopen(path, "rb");
+    struct stat st;
+    char why[256];
+    /* Never a blocking open: a FIFO named by CLCONVT_TUNING_DB would hang every layer creation. */
+    FILE *file = clconvt_fopen_regular(path, &st, why, sizeof why);
     if (file == NULL) {
         rc = errno == ENOENT ? 1 : -1;
-        problem(reason, size, "%s%s",
-                rc == 1 ? "it does not exist" : "cannot open it: ", rc == 1 ? "" : strerror(errno));
-        goto cleanup;
-    }
-    struct stat st;
-    if (fstat(fileno(file), &st) != 0 || !S_ISREG(st.st_mode)) {
-        problem(reason, size, "it is not a regular file");
+        problem(reason, size, "%s", rc == 1 ? "it does not exist" : why);
         goto cleanup;
     }
     if (st.st_size > TUNING_DB_MAX_BYTES) {
@@ -351,51 +350,17 @@ cJSON *clconvt_tuning_db_device_entry(cJSON *root, const tuning_identity *identi
 }
 
 int clconvt_tuning_db_write(const char *path, const cJSON *root, char *reason, size_t size) {
-    int rc = -1, fd = -1, created = 0;
-    FILE *file = NULL;
     char *text = cJSON_Print(root);
-    const size_t tmp_size = strlen(path) + sizeof ".tmp.XXXXXX";
-    char *tmp = malloc(tmp_size);
-    if (text == NULL || tmp == NULL) {
-        problem(reason, size, "out of host memory");
-        goto cleanup;
+    if (text == NULL)
+        return problem(reason, size, "out of host memory");
+    /* Atomic for a file, in place for a device or FIFO, never over a read-only file. */
+    clconvt_output out;
+    int rc = clconvt_output_begin(&out, path, reason, size);
+    if (rc == 0) {
+        clconvt_output_write(&out, text, strlen(text));
+        clconvt_output_write(&out, "\n", 1);
+        rc = clconvt_output_commit(&out, reason, size);
     }
-    snprintf(tmp, tmp_size, "%s.tmp.XXXXXX", path);
-    if ((fd = mkstemp(tmp)) < 0) {
-        problem(reason, size, "cannot create a temporary file beside it: %s", strerror(errno));
-        goto cleanup;
-    }
-    created = 1;
-    const mode_t mask = umask(0);
-    umask(mask);
-    if (fchmod(fd, 0666 & ~mask) != 0 || (file = fdopen(fd, "w")) == NULL) {
-        problem(reason, size, "cannot prepare %s: %s", tmp, strerror(errno));
-        goto cleanup;
-    }
-    fd = -1; /* the stream owns it now */
-    const int wrote = fputs(text, file) >= 0 && fputc('\n', file) != EOF && fflush(file) == 0 &&
-                      fsync(fileno(file)) == 0;
-    const int saved_errno = errno;
-    const int closed = fclose(file) == 0;
-    file = NULL;
-    if (!wrote || !closed) {
-        problem(reason, size, "writing %s failed: %s", tmp, strerror(wrote ? errno : saved_errno));
-        goto cleanup;
-    }
-    if (rename(tmp, path) != 0) {
-        problem(reason, size, "renaming %s over it failed: %s", tmp, strerror(errno));
-        goto cleanup;
-    }
-    created = 0;
-    rc = 0;
-cleanup:
-    if (file != NULL)
-        fclose(file);
-    if (fd >= 0)
-        close(fd);
-    if (created)
-        unlink(tmp);
-    free(tmp);
     cJSON_free(text);
     return rc;
 }

@@ -105,8 +105,9 @@ const cJSON *clconvt_tuning_db_find(const cJSON *root, const tuning_identity *id
  * only when out of memory). */
 cJSON *clconvt_tuning_db_device_entry(cJSON *root, const tuning_identity *identity, int create);
 
-/* Write a database atomically: a temporary file beside path, flushed, then renamed over it.
- * Returns 0, or -1 with reason (nothing is left behind). */
+/* Write a database atomically: a temporary file beside path, flushed, then renamed over it (a
+ * device or FIFO is written in place, a read-only file refused: src/file_output.h). Returns 0, or
+ * -1 with reason (nothing is left behind). */
 int clconvt_tuning_db_write(const char *path, const cJSON *root, char *reason, size_t size);
 
 #endif

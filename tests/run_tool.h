@@ -10,4 +10,10 @@
 int test_run_tool(const char *exe, const char *const *args, const char *out_path,
                   const char *err_path);
 
+/* As test_run_tool, but a tool still running after seconds is killed and the test fails ("hung"):
+ * for cases where a regression would block for ever (a FIFO opened for reading, say). A guard
+ * against hangs, not a timing check: give it ample time. */
+int test_run_tool_within(const char *exe, const char *const *args, const char *out_path,
+                         const char *err_path, int seconds);
+
 #endif

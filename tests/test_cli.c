@@ -7,15 +7,21 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
+#define _XOPEN_SOURCE 700 /* mknod, for private copies of /dev/null and /dev/full */
 
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "clconvt.h"
@@ -47,12 +53,14 @@ static int file_exists(const char *path) {
 
 /*
  * Runs clconvt-run with args (NULL-terminated, without the program name); stdout and stderr go to
- * files in the temporary directory. Returns the exit status, or 128 + signal.
+ * files in the temporary directory. Returns the exit status, or 128 + signal. A run that blocks
+ * (on a FIFO, say) is killed and fails the test rather than hang the suite.
  */
 static int run_cli(const char *const *args) {
     const char *exe = getenv("CLCONVT_RUN");
     cr_assert_not_null(exe, "CLCONVT_RUN is not set (run through meson test)");
-    return test_run_tool(exe, args, test_tmp_path("stdout.txt"), test_tmp_path("stderr.txt"));
+    return test_run_tool_within(exe, args, test_tmp_path("stdout.txt"), test_tmp_path("stderr.txt"),
+                                120);
 }
 
 static void write_npy(const char *name, npy_type type, int ndim, const int64_t *shape,
@@ -139,6 +147,14 @@ static void expect_known_ncl(const double *y) {
                          y[co * 8 + o], known_y[co][o]);
 }
 
+/* The known-values run's output file name: (1, 2, 8) float32 holding known_y. */
+static void expect_known_output(const char *name) {
+    const int64_t shape[3] = {1, 2, 8};
+    double *y = read_output(name, NPY_F32, 3, shape);
+    expect_known_ncl(y);
+    free(y);
+}
+
 Test(cli, known_values_ncl_pytorch_order) {
     write_known_ncl_pytorch(1);
     const char *args[] = {"--input",
@@ -161,10 +177,7 @@ Test(cli, known_values_ncl_pytorch_order) {
                           "1",
                           NULL};
     expect_success(args);
-    const int64_t shape[3] = {1, 2, 8};
-    double *y = read_output("y.npy", NPY_F32, 3, shape);
-    expect_known_ncl(y);
-    free(y);
+    expect_known_output("y.npy");
 }
 
 Test(cli, known_values_nlc_max_order_by_default) {
@@ -984,6 +997,257 @@ Test(cli, help_documents_checkpoints) {
     char *out = test_read_text(test_tmp_path("stdout.txt"));
     static const char *const needles[] = {"--weights", "--name",      "--weight-g", "--weight-v",
                                           "weight_g",  "safetensors", "Cin == K"};
+    for (size_t i = 0; i < sizeof needles / sizeof needles[0]; ++i)
+        cr_assert_not_null(strstr(out, needles[i]), "--help does not mention %s", needles[i]);
+    free(out);
+}
+
+/* ---- Messages ------------------------------------------------------------------------------ */
+
+Test(cli, dtype_mismatch_names_each_accepted_type_once) {
+    write_valid_files();
+    double w[12] = {0};
+    const int64_t w_shape[3] = {2, 2, 3};
+    write_npy("w.npy", NPY_F64, 3, w_shape, w);
+    const char *f32[] = {X, W, Y, NCL_PT, NULL};
+    expect_failure(f32, 1,
+                   "w.npy holds '<f8' (f64), but with --dtype f32 it must hold '<f4' (f32)\n");
+    uint16_t h[8] = {0};
+    const int64_t x_shape[3] = {1, 2, 4};
+    write_npy("x.npy", NPY_F16, 3, x_shape, h);
+    const char *f16[] = {X, W, Y, NCL_PT, "--dtype", "f16", NULL};
+    expect_failure(f16, 1, "with --dtype f16 it must hold '<f4' (f32) or '<f2' (f16)\n");
+}
+
+Test(cli, half_a_weight_norm_pair_names_the_missing_tensor) {
+    write_valid_files();
+    const float one = 1;
+    write_safetensors(
+        "g_only.safetensors",
+        "{\"l.weight_g\":{\"dtype\":\"F32\",\"shape\":[1,1,1],\"data_offsets\":[0,4]}}", &one,
+        sizeof one);
+    write_safetensors(
+        "v_only.safetensors",
+        "{\"l.weight_v\":{\"dtype\":\"F32\",\"shape\":[1,1,1],\"data_offsets\":[0,4]}}", &one,
+        sizeof one);
+    const char *g_only[] = {X, "--weights", test_tmp_path("g_only.safetensors"), "--name", "l",
+                            Y, NULL};
+    expect_failure(g_only, 1, "has 'l.weight_g' but no 'l.weight_v' (weight norm needs both)");
+    const char *v_only[] = {X, "--weights", test_tmp_path("v_only.safetensors"), "--name", "l",
+                            Y, NULL};
+    expect_failure(v_only, 1, "has 'l.weight_v' but no 'l.weight_g' (weight norm needs both)");
+}
+
+/* ---- Special files: FIFOs, devices, links, read-only outputs ------------------------------ */
+
+/* The known-values run (SPEC §5) writing to output. */
+#define KNOWN_RUN(output)                                                                          \
+    X, W, B, "--output", (output), NCL_PT, "--stride", "2", "--padding", "1", "--output-padding",  \
+        "1", NULL
+
+static mode_t lstat_mode(const char *path) {
+    struct stat st;
+    cr_assert_eq(lstat(path, &st), 0, "%s: %s", path, strerror(errno));
+    return st.st_mode;
+}
+
+Test(cli, fifo_inputs_are_refused_without_blocking) {
+    write_valid_files();
+    const char *fifo = test_tmp_path("fifo");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    const char *input[] = {"--input", fifo, W, Y, NCL_PT, NULL};
+    expect_failure(input, 1, "fifo: is a FIFO, not a regular file");
+    const char *weight[] = {X, "--weight", fifo, Y, NCL_PT, NULL};
+    expect_failure(weight, 1, "fifo: is a FIFO, not a regular file");
+    const char *bias[] = {X, W, "--bias", fifo, Y, NCL_PT, NULL};
+    expect_failure(bias, 1, "fifo: is a FIFO, not a regular file");
+    const char *weights[] = {X, "--weights", fifo, Y, NULL};
+    expect_failure(weights, 1, "fifo: is a FIFO, not a regular file");
+    const char *directory[] = {"--input", tmp_dir, W, Y, NCL_PT, NULL};
+    expect_failure(directory, 1, "is a directory, not a regular file");
+    cr_assert(S_ISFIFO(lstat_mode(fifo)));
+}
+
+Test(cli, fifo_tuning_database_is_ignored_with_a_warning) {
+    write_valid_files();
+    const char *fifo = test_tmp_path("tuning.json");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    setenv("CLCONVT_TUNING_DB", fifo, 1);
+    const char *args[] = {KNOWN_RUN(test_tmp_path("y.npy"))};
+    cr_assert_eq(run_cli(args), 0);
+    char *err = test_read_text(test_tmp_path("stderr.txt"));
+    cr_assert_not_null(strstr(err, "ignoring tuning database"), "stderr: %s", err);
+    cr_assert_not_null(
+        strstr(err, "tuning.json (CLCONVT_TUNING_DB): is a FIFO, not a regular file"), "stderr: %s",
+        err);
+    free(err);
+    expect_known_output("y.npy");
+}
+
+/*
+ * A private copy of the character device major:minor in the temporary directory, so that a
+ * regression damages the copy, not the machine's /dev; NULL where mknod is not allowed (not root).
+ */
+static const char *device_copy(const char *name, unsigned major, unsigned minor) {
+    const char *path = test_tmp_path(name);
+    if (mknodat(AT_FDCWD, path, S_IFCHR | 0666, makedev(major, minor)) != 0)
+        return NULL;
+    const int fd = open(path, O_WRONLY);
+    if (fd < 0) { /* a nodev file system */
+        unlink(path);
+        return NULL;
+    }
+    close(fd);
+    return path;
+}
+
+static void expect_character_device(const char *path, unsigned major, unsigned minor) {
+    struct stat st;
+    cr_assert_eq(lstat(path, &st), 0, "%s: %s", path, strerror(errno));
+    cr_assert(S_ISCHR(st.st_mode), "%s is no longer a character device (mode %o, %lld bytes)", path,
+              (unsigned)st.st_mode, (long long)st.st_size);
+    cr_assert(st.st_rdev == makedev(major, minor), "%s is another device now", path);
+}
+
+/* The device itself only after its copy passed (or where nobody may replace it: not root). */
+static int may_use_the_real_device(const char *copy) {
+    return copy != NULL || geteuid() != 0;
+}
+
+Test(cli, output_to_dev_null_writes_in_place) {
+    write_valid_files();
+    const char *copy = device_copy("null", 1, 3);
+    if (copy != NULL) {
+        const char *args[] = {KNOWN_RUN(copy)};
+        expect_success(args);
+        expect_character_device(copy, 1, 3);
+    }
+    if (may_use_the_real_device(copy)) {
+        const char *args[] = {KNOWN_RUN("/dev/null")};
+        expect_success(args);
+        expect_character_device("/dev/null", 1, 3);
+    }
+    cr_assert(!file_exists(test_tmp_path("y.npy")));
+}
+
+Test(cli, output_to_dev_full_reports_the_write_error) {
+    write_valid_files();
+    const char *copy = device_copy("full", 1, 7);
+    if (copy != NULL) {
+        const char *args[] = {KNOWN_RUN(copy)};
+        expect_failure_once(args, 1, "full: write failed: No space left on device");
+        expect_character_device(copy, 1, 7);
+    }
+    if (may_use_the_real_device(copy)) {
+        const char *args[] = {KNOWN_RUN("/dev/full")};
+        expect_failure_once(args, 1, "/dev/full: write failed: No space left on device");
+        expect_character_device("/dev/full", 1, 7);
+    }
+}
+
+Test(cli, output_to_a_fifo_writes_to_its_reader) {
+    write_valid_files();
+    const char *fifo = test_tmp_path("out.fifo");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    /* The reader is this process: opened before the run, read after it (the 184-byte output
+     * fits in the pipe's buffer, so the tool never waits for it). */
+    const int reader = open(fifo, O_RDONLY | O_NONBLOCK);
+    cr_assert_geq(reader, 0, "%s", strerror(errno));
+    const char *args[] = {KNOWN_RUN(fifo)};
+    expect_success(args);
+    cr_assert(S_ISFIFO(lstat_mode(fifo)), "the FIFO was replaced");
+    char data[4096];
+    const ssize_t n = read(reader, data, sizeof data);
+    close(reader);
+    cr_assert_gt(n, 0, "nothing came through the FIFO");
+    const int copy = open(test_tmp_path("y.npy"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert_eq(write(copy, data, (size_t)n), n);
+    close(copy);
+    expect_known_output("y.npy");
+}
+
+Test(cli, output_to_a_fifo_without_reader_fails_at_once) {
+    write_valid_files();
+    const char *fifo = test_tmp_path("out.fifo");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    const char *args[] = {KNOWN_RUN(fifo)};
+    expect_failure_once(args, 1, "out.fifo: is a FIFO with no reader");
+    cr_assert(S_ISFIFO(lstat_mode(fifo)), "the FIFO was replaced");
+}
+
+Test(cli, output_kinds_that_are_refused) {
+    write_valid_files();
+    const char *socket_path = test_tmp_path("out.sock");
+    const int sock = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    cr_assert_lt(strlen(socket_path), sizeof address.sun_path);
+    strcpy(address.sun_path, socket_path);
+    cr_assert_eq(bind(sock, (const struct sockaddr *)&address, sizeof address), 0, "%s",
+                 strerror(errno));
+    const char *to_socket[] = {KNOWN_RUN(socket_path)};
+    expect_failure_once(to_socket, 1, "out.sock: is a socket; an output must be a regular file");
+    cr_assert(S_ISSOCK(lstat_mode(socket_path)), "the socket was replaced");
+    close(sock);
+    const char *to_directory[] = {KNOWN_RUN(tmp_dir)};
+    expect_failure_once(to_directory, 1, "is a directory; an output must be a regular file");
+    /* A block device (loop0's numbers; it is never opened) where mknod is allowed. */
+    const char *block = test_tmp_path("block");
+    if (mknodat(AT_FDCWD, block, S_IFBLK | 0600, makedev(7, 0)) == 0) {
+        const char *to_block[] = {KNOWN_RUN(block)};
+        expect_failure_once(to_block, 1, "block: is a block device; an output must be");
+        cr_assert(S_ISBLK(lstat_mode(block)), "the block device was replaced");
+    }
+}
+
+Test(cli, output_through_a_symbolic_link_replaces_its_target) {
+    write_valid_files();
+    test_write_text(test_tmp_path("target.npy"), "old contents");
+    const char *link = test_tmp_path("link.npy");
+    cr_assert_eq(symlink("target.npy", link), 0); /* relative: resolved from the link's directory */
+    const char *args[] = {KNOWN_RUN(link)};
+    expect_success(args);
+    cr_assert(S_ISLNK(lstat_mode(link)), "the link was replaced by a file");
+    char target[64] = "";
+    cr_assert_gt(readlink(link, target, sizeof target - 1), 0);
+    cr_assert_str_eq(target, "target.npy");
+    expect_known_output("target.npy");
+    /* A dangling link is not written through (as cp refuses to). */
+    const char *dangling = test_tmp_path("dangling.npy");
+    cr_assert_eq(symlink("missing/nothing.npy", dangling), 0);
+    const char *to_dangling[] = {KNOWN_RUN(dangling)};
+    expect_failure_once(to_dangling, 1, "dangling.npy: is a dangling symbolic link");
+    cr_assert(S_ISLNK(lstat_mode(dangling)));
+}
+
+Test(cli, read_only_output_is_refused) {
+    write_valid_files();
+    const char *out = test_tmp_path("y.npy");
+    test_write_text(out, "keep me");
+    cr_assert_eq(chmod(out, 0444), 0);
+    const char *args[] = {KNOWN_RUN(out)};
+    expect_failure_once(args, 1, "y.npy: is read-only");
+    char *now = test_read_text(out);
+    cr_assert_str_eq(now, "keep me", "a read-only output was replaced");
+    free(now);
+    cr_assert_eq(lstat_mode(out) & 07777, 0444);
+    chmod(out, 0644);
+}
+
+Test(cli, replacing_an_output_keeps_its_permissions) {
+    write_valid_files();
+    const char *out = test_tmp_path("y.npy");
+    test_write_text(out, "private");
+    cr_assert_eq(chmod(out, 0600), 0);
+    const char *args[] = {KNOWN_RUN(out)};
+    expect_success(args);
+    cr_assert_eq(lstat_mode(out) & 07777, 0600, "mode %o", lstat_mode(out) & 07777);
+}
+
+Test(cli, help_documents_special_outputs) {
+    const char *args[] = {"--help", NULL};
+    cr_assert_eq(run_cli(args), 0);
+    char *out = test_read_text(test_tmp_path("stdout.txt"));
+    static const char *const needles[] = {"/dev/null", "FIFO", "symbolic link", "read-only"};
     for (size_t i = 0; i < sizeof needles / sizeof needles[0]; ++i)
         cr_assert_not_null(strstr(out, needles[i]), "--help does not mention %s", needles[i]);
     free(out);

@@ -501,6 +501,21 @@ Test(disk_cache, a_directory_in_the_way_is_left_alone) {
     cr_assert_eq(others, 0, "a temporary file was left behind");
 }
 
+/* A FIFO in place of the entry would block open() for ever: it is a miss, never a hang (the
+ * timeout fails the test should that regress), and the store replaces it with a valid entry. */
+Test(disk_cache, a_fifo_in_place_of_an_entry_is_a_miss, .timeout = 120) {
+    const clconvt_params p = small_layer(4);
+    char path[512];
+    seed_entry(&p, path, sizeof path);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    clconvt_device *device = open_device();
+    run_checked(device, &p, 50, NULL, NULL);
+    cr_assert_eq(programs_built(device), 1);
+    clconvt_device_release(device);
+    check_entry(path);
+}
+
 /* ---- Where the cache lives ------------------------------------------------------------------ */
 
 /* Run one layer on a fresh handle and release it. */
@@ -605,11 +620,32 @@ Test(disk_cache, directory_under_a_regular_file) {
     write_file(file, (const unsigned char *)"x", 1);
     setenv("CLCONVT_CACHE_DIR", dir, 1);
     const clconvt_params p = small_layer(4);
+    test_capture_stderr_begin();
     run_once(&p, 1);
     run_once(&p, 1);
+    const char *captured = test_capture_stderr_end();
     struct stat st;
     cr_assert_eq(stat(file, &st), 0);
     cr_assert(S_ISREG(st.st_mode) && st.st_size == 1, "the file in the way was changed");
+    /* One warning naming the directory, the cause and the cure. */
+    char expected[600];
+    snprintf(expected, sizeof expected,
+             "clconvt: cannot use the program cache directory %s: Not a directory; set "
+             "CLCONVT_CACHE_DIR to a writable directory, or to off to turn the disk cache off\n",
+             dir);
+    cr_expect_str_eq(captured, expected);
+}
+
+Test(disk_cache, a_regular_file_as_the_directory_is_named) {
+    write_file(cache_dir, (const unsigned char *)"x", 1);
+    const clconvt_params p = small_layer(4);
+    test_capture_stderr_begin();
+    run_once(&p, 1);
+    const char *captured = test_capture_stderr_end();
+    cr_expect(strstr(captured, "cannot use the program cache directory") != NULL &&
+                  strstr(captured, "cache: it is a regular file, not a directory; set "
+                                   "CLCONVT_CACHE_DIR") != NULL,
+              "stderr: %s", captured);
 }
 
 Test(disk_cache, read_only_directory) {
@@ -619,9 +655,14 @@ Test(disk_cache, read_only_directory) {
     }
     cr_assert_eq(mkdir(cache_dir, 0500), 0);
     const clconvt_params p = small_layer(4);
+    test_capture_stderr_begin();
     run_once(&p, 1);
     run_once(&p, 1);
+    const char *captured = test_capture_stderr_end();
     cr_assert_eq(count_files(cache_dir), 0);
+    cr_expect(strstr(captured, "cannot use the program cache directory") != NULL &&
+                  strstr(captured, "Permission denied; set CLCONVT_CACHE_DIR") != NULL,
+              "stderr: %s", captured);
 }
 
 /* ---- Size limit ----------------------------------------------------------------------------- */

@@ -656,6 +656,54 @@ Test(safetensors, unsupported_dtype_and_names) {
     clconvt_layer_release(layer);
 }
 
+/* cJSON keeps names as C strings: a "\u0000" in one would cut it short and load "l.weight" for
+ * "l.weight\u0000junk". Such names are refused; an escaped backslash before u0000 is no NUL. */
+Test(safetensors, names_with_nul_are_refused) {
+    const char *path = write_st("nul.safetensors",
+                                "{\"l.weight\\u0000junk\":{\"dtype\":\"F32\",\"shape\":[1,1,1],"
+                                "\"data_offsets\":[0,4]}}",
+                                4);
+    clconvt_params p;
+    clconvt_params_init(&p, 1, 1, 1);
+    clconvt_layer *layer = make_layer(&p);
+    expect_error(
+        clconvt_layer_load_safetensors(layer, path, "l", CLCONVT_WEIGHT_MAX), CLCONVT_ERROR_FILE,
+        FRAGMENTS("nul.safetensors: a name in the header holds a NUL character (\\u0000)"));
+    /* In the metadata too: any key cJSON would cut is refused. */
+    path = write_st("nul_meta.safetensors",
+                    "{\"__metadata__\":{\"a\\u0000b\":\"x\"},"
+                    "\"l.weight\":{\"dtype\":\"F32\",\"shape\":[1,1,1],\"data_offsets\":[0,4]}}",
+                    4);
+    expect_error(clconvt_layer_load_safetensors(layer, path, "l", CLCONVT_WEIGHT_MAX),
+                 CLCONVT_ERROR_FILE, FRAGMENTS("holds a NUL character"));
+    /* "\\u0000" is a backslash, then "u0000": a legal name, loaded (and not "l.weight"). */
+    path = write_st("backslash.safetensors",
+                    "{\"l.weight\\\\u0000\":{\"dtype\":\"F32\",\"shape\":[1,1,1],"
+                    "\"data_offsets\":[0,4]}}",
+                    4);
+    expect_error(clconvt_layer_load_safetensors(layer, path, "l", CLCONVT_WEIGHT_MAX),
+                 CLCONVT_ERROR_NOT_FOUND, FRAGMENTS("has no tensor 'l.weight'"));
+    int64_t shape[CLCONVT_SAFETENSORS_MAX_DIMS];
+    int ndim = 0;
+    cr_assert_eq(clconvt_safetensors_tensor_shape(path, "l.weight\\u0000", shape, &ndim, NULL),
+                 CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    clconvt_layer_release(layer);
+}
+
+/* A FIFO (or a device) would block a read for ever: refused by kind, never read. */
+Test(safetensors, fifo_is_refused_without_blocking, .timeout = 60) {
+    const char *path = test_tmp_path("fifo.safetensors");
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    expect_bad(path, CLCONVT_ERROR_FILE,
+               FRAGMENTS("fifo.safetensors: is a FIFO, not a regular file"));
+    clconvt_params p;
+    clconvt_params_init(&p, 1, 1, 1);
+    clconvt_layer *layer = make_layer(&p);
+    expect_error(clconvt_layer_load_safetensors(layer, path, "", CLCONVT_WEIGHT_MAX),
+                 CLCONVT_ERROR_FILE, FRAGMENTS("is a FIFO, not a regular file"));
+    clconvt_layer_release(layer);
+}
+
 /* Float32 little-endian bytes of v into buf (for files written by hand). */
 static void put_f32(unsigned char *buf, float v) {
     memcpy(buf, &v, 4);

@@ -389,7 +389,12 @@ Test(tune, usage_errors) {
 Test(tune, bad_inputs_fail_and_touch_nothing) {
     const char *csv = test_tmp_path("bad.csv"), *db = test_tmp_path("db.json");
     expect_failure((const char *[]){"--shapes", test_tmp_path("missing.csv"), "--output", db, NULL},
-                   1, "cannot open the shapes file");
+                   1, "cannot use the shapes file");
+    /* A FIFO is refused at once, not read (which would wait for a writer for ever). */
+    const char *fifo = test_tmp_path("fifo.csv");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    expect_failure((const char *[]){"--shapes", fifo, "--output", db, NULL}, 1,
+                   "fifo.csv: is a FIFO, not a regular file");
     test_write_text(csv,
                     "name,batch,in_channels,out_channels,kernel,padding,output_padding,dilation,"
                     "groups,length_in,layout,bias\nx,1,2,2,2,0,0,1,1,8,ncl,0\n");

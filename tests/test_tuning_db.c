@@ -482,6 +482,19 @@ Test(tuning_db, directory_warns_once) {
     expect_one_warning(path, NULL, "tuning database");
 }
 
+/* A FIFO would block open() for ever: it is refused, named, and never opened for a blocking read
+ * (the timeout fails the test should that regress). */
+Test(tuning_db, fifo_warns_once_without_blocking, .timeout = 60) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/a-fifo.json", tmp_dir);
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    expect_one_warning(path, NULL, "is a FIFO, not a regular file");
+    cJSON *root = NULL;
+    char reason[512];
+    cr_expect_eq(clconvt_tuning_db_read(path, &root, reason, sizeof reason), -1);
+    cr_expect_str_eq(reason, "is a FIFO, not a regular file");
+}
+
 Test(tuning_db, missing_user_cache_is_silent) {
     user_cache_in_tmp();
     const clconvt_params p = ncl_params();

@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include "clconvt.h"
+#include "file_open.h"
+#include "file_output.h"
 #include "reference.h"
 #include "tool_util.h"
 
@@ -272,9 +274,9 @@ static int load_rows(const bench_options *opt, bench_row **rows_out, size_t *cou
 
     for (int c = 0; c < COL_COUNT; ++c)
         map[c] = -1;
-    if (!(f = fopen(opt->shapes, "r"))) {
-        fprintf(stderr, "%s: cannot open shapes file '%s': %s\n", program, opt->shapes,
-                strerror(errno));
+    char why[256];
+    if (!(f = clconvt_fopen_regular(opt->shapes, NULL, why, sizeof why))) { /* never a FIFO */
+        fprintf(stderr, "%s: shapes file '%s': %s\n", program, opt->shapes, why);
         goto cleanup;
     }
     for (;;) {
@@ -601,90 +603,49 @@ cleanup:
 
 /* ---- Output --------------------------------------------------------------------------------- */
 
-/* The CSV is written atomically: into a temporary file beside it, created before any row runs (so
- * that an unwritable path fails at once), renamed over the target at the end. */
+/* The CSV is written as src/file_output.h says (atomically for a file, in place for a device or
+ * FIFO), begun before any row runs so that an unwritable path fails at once. */
+#define CSV_HEADER                                                                                 \
+    "name,plan,median_ms,min_ms,gflops,normalised_error,peak_device_bytes,first_call_ms\n"
+
 typedef struct csv_output {
     const char *path;
-    char *tmp; /* the temporary file's name while it exists */
-    FILE *f;
+    clconvt_output out;
 } csv_output;
 
 static int csv_begin(csv_output *csv, const char *path) {
-    int rc = -1, fd = -1;
-    const size_t length = strlen(path);
-
+    char why[512];
     csv->path = path;
-    if (!(csv->tmp = malloc(length + sizeof ".XXXXXX"))) {
-        fprintf(stderr, "%s: out of host memory for --csv '%s'\n", program, path);
-        goto cleanup;
+    if (clconvt_output_begin(&csv->out, path, why, sizeof why) != 0) {
+        fprintf(stderr, "%s: --csv '%s': %s\n", program, path, why);
+        return -1;
     }
-    memcpy(csv->tmp, path, length);
-    memcpy(csv->tmp + length, ".XXXXXX", sizeof ".XXXXXX");
-    if ((fd = mkstemp(csv->tmp)) < 0) {
-        fprintf(stderr, "%s: --csv '%s': cannot create a file beside it: %s\n", program, path,
-                strerror(errno));
-        free(csv->tmp);
-        csv->tmp = NULL; /* nothing to remove */
-        goto cleanup;
-    }
-    const mode_t mask = umask(0);
-    umask(mask);
-    if (fchmod(fd, (mode_t)0666 & ~mask) != 0 || !(csv->f = fdopen(fd, "w"))) {
-        fprintf(stderr, "%s: --csv '%s': cannot write '%s': %s\n", program, path, csv->tmp,
-                strerror(errno));
-        goto cleanup;
-    }
-    fd = -1; /* csv->f owns it now */
-    rc = 0;
-cleanup:
-    if (fd >= 0)
-        close(fd);
-    return rc;
+    return 0;
 }
 
-/* Drop the temporary file, if any (after a failure, or when nothing is to be written). */
+/* Drop the output (after a failure, or when nothing is to be written). */
 static void csv_abort(csv_output *csv) {
-    if (csv->f)
-        fclose(csv->f);
-    csv->f = NULL;
-    if (csv->tmp)
-        unlink(csv->tmp);
-    free(csv->tmp);
-    csv->tmp = NULL;
+    clconvt_output_abort(&csv->out);
 }
 
-/* Write the rows that ran and rename the file into place; the temporary is gone either way. */
+/* Write the rows that ran and commit the file; the temporary is gone either way. */
 static int csv_commit(csv_output *csv, const bench_row *rows, const bench_result *results,
                       size_t count) {
-    int rc = -1;
-    FILE *f = csv->f;
-    fprintf(f, "name,plan,median_ms,min_ms,gflops,normalised_error,peak_device_bytes,"
-               "first_call_ms\n");
+    char line[1024], why[512];
+    clconvt_output_write(&csv->out, CSV_HEADER, strlen(CSV_HEADER));
     for (size_t i = 0; i < count; ++i) {
         const bench_result *r = &results[i];
         if (!r->ran)
             continue;
-        fprintf(f, "%s,%s,%.4f,%.4f,%.3f,%.3e,%" PRIu64 ",%.3f\n", rows[i].label, r->plan,
-                r->median_ms, r->min_ms, r->gflops, r->error, r->peak_bytes, r->first_ms);
+        snprintf(line, sizeof line, "%s,%s,%.4f,%.4f,%.3f,%.3e,%" PRIu64 ",%.3f\n", rows[i].label,
+                 r->plan, r->median_ms, r->min_ms, r->gflops, r->error, r->peak_bytes, r->first_ms);
+        clconvt_output_write(&csv->out, line, strlen(line));
     }
-    const int write_failed = ferror(f) != 0;
-    const int close_failed = fclose(f) != 0;
-    csv->f = NULL;
-    if (write_failed || close_failed) {
-        fprintf(stderr, "%s: --csv '%s': writing '%s' failed\n", program, csv->path, csv->tmp);
-        goto cleanup;
+    if (clconvt_output_commit(&csv->out, why, sizeof why) != 0) {
+        fprintf(stderr, "%s: --csv '%s': %s\n", program, csv->path, why);
+        return -1;
     }
-    if (rename(csv->tmp, csv->path) != 0) {
-        fprintf(stderr, "%s: --csv: cannot rename '%s' to '%s': %s\n", program, csv->tmp, csv->path,
-                strerror(errno));
-        goto cleanup;
-    }
-    free(csv->tmp);
-    csv->tmp = NULL;
-    rc = 0;
-cleanup:
-    csv_abort(csv);
-    return rc;
+    return 0;
 }
 
 static void usage(FILE *to) {

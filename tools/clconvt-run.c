@@ -4,10 +4,12 @@
  * Everything that can be checked without a device is checked first (arguments, files, shapes,
  * the library's parameter validation), so most mistakes are reported quickly and the device is
  * only opened for a run that can succeed. The output is written atomically and only after the
- * forward succeeded: a failed run never creates, truncates or replaces the output file.
+ * forward succeeded: a failed run never creates, truncates or replaces the output file. Devices
+ * and FIFOs are written in place, never replaced (npy_write, src/file_output.h).
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +153,17 @@ static const char help_text[] =
     "  --weight-g/--weight-v) may hold '<f4' (converted with round-to-nearest-even) or the\n"
     "  --dtype's own type.\n"
     "\n"
+    "The output (--output):\n"
+    "  A new or regular file is written atomically, only on success: a temporary file beside\n"
+    "  it, renamed over it, keeping an existing file's permissions. A read-only file (no write\n"
+    "  permission, even for root) is refused, not replaced. A symbolic link is followed: the\n"
+    "  file it leads to is replaced and the link stays; a dangling link is refused. A\n"
+    "  character device (/dev/null, a terminal) or a FIFO is written in place, never replaced;\n"
+    "  a FIFO needs its reader already running, and a failed write (/dev/full: \"No space left\n"
+    "  on device\") is an error. Directories, block devices and sockets are refused.\n"
+    "  Inputs (--input, --weight, --weights, ...) must be regular files: a FIFO or a device is\n"
+    "  refused at once rather than waited on.\n"
+    "\n"
     "Device:\n"
     "  --device SELECTOR     \"gpu\", \"cpu\", \"any\", \"P:D\" (platform:device index) or a\n"
     "                        case-insensitive substring of the device or platform name\n"
@@ -167,7 +180,7 @@ static const char help_text[] =
     "      operator refuses, a device or OpenCL error\n"
     "  2   usage error: an unknown, repeated, missing or malformed option\n"
     "On failure one line \"" PROGRAM ": <message>\" goes to stderr and the output file is\n"
-    "not created or changed.\n";
+    "not created or changed (a device or FIFO may have received part of it).\n";
 
 static void set_error(char *err, size_t err_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -478,9 +491,11 @@ static int read_parameter_file(const char *option, const char *path, clconvt_dty
         *host_dtype = dtype;
         return 0;
     }
-    set_error(err, err_size, "%s %s holds %s, but with --dtype %s it must hold '<f4' (f32) or %s",
+    /* f32 is accepted with every dtype: name it once when it is the run's own type too. */
+    const int only_f32 = npy_type_of(dtype) == NPY_F32;
+    set_error(err, err_size, "%s %s holds %s, but with --dtype %s it must hold '<f4' (f32)%s%s",
               option, path, npy_type_label(out->type), clconvt_dtype_name(dtype),
-              npy_type_label(npy_type_of(dtype)));
+              only_f32 ? "" : " or ", only_f32 ? "" : npy_type_label(npy_type_of(dtype)));
     return EXIT_FAILURE_RUN;
 }
 
@@ -748,6 +763,31 @@ static int checkpoint_order(const options *opt, const char *label, const npy_arr
     return EXIT_FAILURE_RUN;
 }
 
+/* A checkpoint with one half of the weight-norm pair: name the half that is there and the one
+ * that is missing, not the plain weight. */
+static int half_a_pair(const options *opt, const char *has, const char *lacks, char *err,
+                       size_t err_size) {
+    set_error(err, err_size, "--weights %s has '%s' but no '%s' (weight norm needs both)",
+              opt->weights, has, lacks);
+    return EXIT_FAILURE_RUN;
+}
+
+/* Neither PREFIX.weight nor PREFIX.weight_v: perhaps only weight_g, else a wrong --name. */
+static int missing_weight(const options *opt, const checkpoint_names *n, char *err,
+                          size_t err_size) {
+    npy_array g;
+    const clconvt_status st = checkpoint_shape(opt->weights, n->g, &g);
+    if (st == CLCONVT_SUCCESS)
+        return half_a_pair(opt, n->g, n->v, err, err_size);
+    if (st != CLCONVT_ERROR_NOT_FOUND)
+        return library_error(st, err, err_size);
+    set_error(err, err_size,
+              "--weights %s has no tensor '%s' (nor the weight-norm pair '%s' + '%s'); is --name "
+              "right?",
+              opt->weights, n->weight, n->g, n->v);
+    return EXIT_FAILURE_RUN;
+}
+
 /* --weights CKPT --name PREFIX: shapes and order from the file, before any device work. */
 static int prepare_checkpoint(const options *opt, run_inputs *in, char *err, size_t err_size) {
     checkpoint_names n;
@@ -759,15 +799,12 @@ static int prepare_checkpoint(const options *opt, run_inputs *in, char *err, siz
     const int norm = st == CLCONVT_SUCCESS;
     if (st == CLCONVT_ERROR_NOT_FOUND)
         st = checkpoint_shape(opt->weights, n.weight, &in->w);
-    if (st == CLCONVT_ERROR_NOT_FOUND) {
-        set_error(err, err_size,
-                  "--weights %s has no tensor '%s' (nor the weight-norm pair '%s' + '%s'); is "
-                  "--name right?",
-                  opt->weights, n.weight, n.g, n.v);
-        return EXIT_FAILURE_RUN;
-    }
+    if (st == CLCONVT_ERROR_NOT_FOUND)
+        return missing_weight(opt, &n, err, err_size);
     if (st == CLCONVT_SUCCESS && norm)
         st = checkpoint_shape(opt->weights, n.g, &in->g);
+    if (st == CLCONVT_ERROR_NOT_FOUND)
+        return half_a_pair(opt, n.v, n.g, err, err_size);
     if (st != CLCONVT_SUCCESS)
         return library_error(st, err, err_size);
     st = checkpoint_shape(opt->weights, n.bias, &in->b);
@@ -924,6 +961,8 @@ int main(int argc, char **argv) {
         report(err);
         return EXIT_USAGE;
     }
+    /* A FIFO's reader that quits early must give "write failed: Broken pipe", not a silent kill. */
+    signal(SIGPIPE, SIG_IGN);
     const int rc = run(&opt, err, sizeof err);
     if (rc != 0)
         report(err);

@@ -26,11 +26,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clconvt.h"
 #include "device.h"
+#include "file_open.h"
+#include "file_output.h"
 #include "plan.h"
 #include "reference.h"
 #include "tool_util.h"
@@ -308,10 +311,10 @@ static int read_shapes(const char *path, shape_row **rows, int *count) {
     size_t line_size = 0;
     shape_row *list = NULL;
     *count = 0;
-    FILE *file = fopen(path, "r");
+    char why[256];
+    FILE *file = clconvt_fopen_regular(path, NULL, why, sizeof why); /* never waits on a FIFO */
     if (file == NULL) {
-        fprintf(stderr, "clconvt-tune: cannot open the shapes file %s: %s\n", path,
-                strerror(errno));
+        fprintf(stderr, "clconvt-tune: cannot use the shapes file %s: %s\n", path, why);
         goto cleanup;
     }
     while (getline(&line, &line_size, file) >= 0) {
@@ -1102,26 +1105,20 @@ static void print_table(const shape_row *rows, int count, const cJSON *device) {
 
 /* ---- main ---------------------------------------------------------------------------------- */
 
-/* Fail at the start, not after the first class, when the database cannot be written: make and
- * remove a temporary file where clconvt_tuning_db_write will make one. 0, or -1 after a message. */
+/* Fail at the start, not after the first class, when the database cannot be written: begin the
+ * output as clconvt_tuning_db_write will, then abandon it. 0, or -1 after a message. */
 static int probe_output(const char *path) {
-    const size_t size = strlen(path) + sizeof ".tmp.XXXXXX";
-    char *probe = malloc(size);
-    if (probe == NULL) {
-        fprintf(stderr, "clconvt-tune: out of host memory\n");
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISFIFO(st.st_mode))
+        return 0; /* opening it now would end its reader's input; it is written at the end */
+    clconvt_output out;
+    char why[512];
+    if (clconvt_output_begin(&out, path, why, sizeof why) != 0) {
+        fprintf(stderr, "clconvt-tune: cannot write %s: %s\n", path, why);
         return -1;
     }
-    snprintf(probe, size, "%s.tmp.XXXXXX", path);
-    const int fd = mkstemp(probe);
-    if (fd < 0)
-        fprintf(stderr, "clconvt-tune: cannot write %s: cannot create a file beside it: %s\n", path,
-                strerror(errno));
-    else {
-        close(fd);
-        unlink(probe);
-    }
-    free(probe);
-    return fd < 0 ? -1 : 0;
+    clconvt_output_abort(&out);
+    return 0;
 }
 
 static int parse_number(const char *option, const char *text, double min, double max, double *out) {

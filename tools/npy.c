@@ -4,7 +4,9 @@
  * The reader trusts nothing in the file: every length is checked against the file size before it
  * is used, every product against SIZE_MAX, and the header dictionary is parsed as the small Python
  * literal numpy writes (keys in any order, any whitespace) rather than matched as a fixed string.
- * The writer never touches the destination until a complete, synced copy exists beside it.
+ * The reader opens only regular files, without blocking on a FIFO (src/file_open.h). The writer
+ * never touches a regular destination until a complete, synced copy exists beside it, and never
+ * replaces a device or a FIFO (src/file_output.h says what it does with each kind of path).
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -23,6 +25,8 @@
 #include <unistd.h>
 
 #include "clconvt.h"
+#include "file_open.h"
+#include "file_output.h"
 
 /* Magic string (6 bytes) + version (2 bytes); the header length follows. */
 static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
@@ -429,14 +433,11 @@ int npy_read(const char *path, npy_array *out, char *err, size_t err_size) {
     }
     int rc = -1;
     void *data = NULL;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        set_error(err, err_size, "%s: cannot open: %s", path, strerror(errno));
-        goto cleanup;
-    }
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        set_error(err, err_size, "%s: not a regular file", path);
+    char why[256];
+    FILE *f = clconvt_fopen_regular(path, &st, why, sizeof why);
+    if (f == NULL) {
+        set_error(err, err_size, "%s: %s", path, why);
         goto cleanup;
     }
     const uint64_t file_size = (uint64_t)st.st_size;
@@ -541,73 +542,6 @@ static size_t build_header(npy_type type, int ndim, const int64_t *shape, char *
     return total;
 }
 
-/*
- * The mode a new file would get from open(path, O_CREAT, 0666): mkstemp makes 0600, which would
- * surprise users. The umask is read from /proc (umask(2) cannot read it without a racy write);
- * where /proc is missing, the common 022 is assumed.
- */
-static mode_t default_file_mode(void) {
-    unsigned mask = 022;
-    FILE *f = fopen("/proc/self/status", "r");
-    if (f != NULL) {
-        char line[256];
-        while (fgets(line, sizeof line, f) != NULL) {
-            if (sscanf(line, "Umask: %o", &mask) == 1)
-                break;
-        }
-        fclose(f);
-    }
-    return (mode_t)(0666 & ~mask);
-}
-
-/* Makes "DIR/.BASE.tmpXXXXXX" for path; NULL when out of memory. */
-static char *temp_template(const char *path) {
-    const char *slash = strrchr(path, '/');
-    const size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0;
-    const char *base = path + dir_len;
-    const size_t len = dir_len + 1 + strlen(base) + sizeof ".tmpXXXXXX";
-    char *tmpl = malloc(len);
-    if (tmpl != NULL)
-        snprintf(tmpl, len, "%.*s.%s.tmpXXXXXX", (int)dir_len, path, base);
-    return tmpl;
-}
-
-/* Makes the rename durable; failure only weakens crash safety, so it is not an error. */
-static void sync_parent_dir(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (slash == NULL)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else if ((size_t)(slash - path) < sizeof dir)
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    else
-        return;
-    const int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
-/* Writes header and data to the open temporary file and syncs it; closes f either way. */
-static int write_stream(FILE *f, const char *path, const char *header, size_t header_len,
-                        const void *data, size_t bytes, char *err, size_t err_size) {
-    int ok = fwrite(header, 1, header_len, f) == header_len &&
-             (bytes == 0 || fwrite(data, 1, bytes, f) == bytes) && fflush(f) == 0 &&
-             fsync(fileno(f)) == 0;
-    const int saved = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = 0;
-    } else {
-        errno = saved;
-    }
-    if (!ok)
-        set_error(err, err_size, "%s: write failed: %s", path, strerror(errno));
-    return ok ? 0 : -1;
-}
-
 static int check_write_args(const char *path, npy_type type, int ndim, const int64_t *shape,
                             const void *data, size_t *bytes, char *err, size_t err_size) {
     size_t count = 0;
@@ -647,40 +581,17 @@ int npy_write(const char *path, npy_type type, int ndim, const int64_t *shape, c
         set_error(err, err_size, "%s: npy_write: header does not fit", path);
         return -1;
     }
-    int rc = -1, created = 0;
-    char *tmp = temp_template(path);
-    if (tmp == NULL) {
-        set_error(err, err_size, "%s: out of memory", path);
-        goto cleanup;
+    clconvt_output out;
+    char why[512];
+    if (clconvt_output_begin(&out, path, why, sizeof why) != 0) {
+        set_error(err, err_size, "%s: %s", path, why);
+        return -1;
     }
-    const int fd = mkstemp(tmp);
-    if (fd < 0) {
-        set_error(err, err_size, "%s: cannot create a temporary file beside it: %s", path,
-                  strerror(errno));
-        goto cleanup;
+    clconvt_output_write(&out, header, header_len);
+    clconvt_output_write(&out, data, bytes);
+    if (clconvt_output_commit(&out, why, sizeof why) != 0) {
+        set_error(err, err_size, "%s: %s", path, why);
+        return -1;
     }
-    created = 1;
-    (void)fchmod(fd, default_file_mode());
-    FILE *f = fdopen(fd, "wb");
-    if (f == NULL) {
-        set_error(err, err_size, "%s: fdopen failed: %s", path, strerror(errno));
-        close(fd);
-        goto cleanup;
-    }
-    /* write_stream closes f (and with it fd) whatever happens. */
-    if (write_stream(f, path, header, header_len, data, bytes, err, err_size) != 0)
-        goto cleanup;
-    if (rename(tmp, path) != 0) {
-        set_error(err, err_size, "%s: cannot rename the temporary file into place: %s", path,
-                  strerror(errno));
-        goto cleanup;
-    }
-    sync_parent_dir(path);
-    rc = 0;
-cleanup:
-    /* On any failure the temporary file goes, so a failed write leaves no trace. */
-    if (rc != 0 && created)
-        unlink(tmp);
-    free(tmp);
-    return rc;
+    return 0;
 }

@@ -34,14 +34,16 @@ size_t npy_type_size(npy_type type);
 
 /*
  * Read path into *out. Returns 0, or -1 with a message (naming path) in err[err_size]; on failure
- * *out holds nothing to free.
+ * *out holds nothing to free. Only a regular file is read: a FIFO or a device is refused at once.
  */
 int npy_read(const char *path, npy_array *out, char *err, size_t err_size);
 
 /*
- * Write count = product(shape) elements of type from data to path, atomically: a temporary file in
- * the same directory is written, flushed and renamed over path, so path is either absent/unchanged
- * or complete. Returns 0, or -1 with a message in err.
+ * Write count = product(shape) elements of type from data to path. A regular file (or a new one)
+ * is written atomically: a temporary file in the same directory is written, flushed and renamed
+ * over path, so path is either absent/unchanged or complete. A character device or a FIFO is
+ * written in place; symbolic links are followed; read-only files, directories, block devices and
+ * sockets are refused (src/file_output.h). Returns 0, or -1 with a message in err.
  */
 int npy_write(const char *path, npy_type type, int ndim, const int64_t *shape, const void *data,
               char *err, size_t err_size);
