@@ -167,7 +167,9 @@ CLCONVT_API clconvt_status clconvt_device_open(clconvt_device_kind kind, const c
 /**
  * Use a caller's context, device and (optionally NULL) queue. clconvt retains them while the handle
  * lives and releases only its own references: the caller keeps ownership. With queue == NULL an
- * in-order queue is created on the context and owned by the handle.
+ * in-order queue is created on the context and owned by the handle. The queue may be out of order
+ * (CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE), as may the queue passed to clconvt_layer_forward:
+ * every command clconvt enqueues waits on an event of the one before it.
  */
 CLCONVT_API clconvt_status clconvt_device_wrap(cl_context context, cl_device_id device,
                                                cl_command_queue queue, clconvt_device **out);

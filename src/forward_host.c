@@ -47,8 +47,10 @@ typedef struct split {
 } split;
 
 /* Copy a piece's inputs to the device: whole samples are contiguous in either layout; a range of
- * positions is contiguous in NLC and a set of row segments in NCL. */
-static clconvt_status write_input(const split *s, const piece *pc, cl_command_queue queue) {
+ * positions is contiguous in NLC and a set of row segments in NCL. *written completes with the
+ * copy (the queue may be out of order: the kernel waits on it). */
+static clconvt_status write_input(const split *s, const piece *pc, cl_command_queue queue,
+                                  cl_event *written) {
     const clconvt_params *p = &s->layer->params;
     const size_t cin = (size_t)p->in_channels, length = (size_t)(pc->i_hi - pc->i_lo);
     const size_t samples = (size_t)pc->samples, l_in = (size_t)s->length_in;
@@ -59,7 +61,7 @@ static clconvt_status write_input(const split *s, const piece *pc, cl_command_qu
                                  : (size_t)pc->n0 * cin * l_in;
         err =
             clEnqueueWriteBuffer(queue, s->in_buffer, CL_FALSE, 0, samples * cin * length * s->elem,
-                                 (const char *)s->in + first * s->elem, 0, NULL, NULL);
+                                 (const char *)s->in + first * s->elem, 0, NULL, written);
         return err == CL_SUCCESS ? CLCONVT_SUCCESS
                                  : clconvt_fail_cl("clEnqueueWriteBuffer(input)", err);
     }
@@ -68,13 +70,14 @@ static clconvt_status write_input(const split *s, const piece *pc, cl_command_qu
     const size_t region[3] = {length * s->elem, cin, 1};
     err =
         clEnqueueWriteBufferRect(queue, s->in_buffer, CL_FALSE, buffer_origin, host_origin, region,
-                                 length * s->elem, 0, l_in * s->elem, 0, s->in, 0, NULL, NULL);
+                                 length * s->elem, 0, l_in * s->elem, 0, s->in, 0, NULL, written);
     return err == CL_SUCCESS ? CLCONVT_SUCCESS
                              : clconvt_fail_cl("clEnqueueWriteBufferRect(input)", err);
 }
 
-/* Copy a piece's outputs back, waiting for them. */
-static clconvt_status read_output(const split *s, const piece *pc, cl_command_queue queue) {
+/* Copy a piece's outputs back once computed is complete, waiting for the copy. */
+static clconvt_status read_output(const split *s, const piece *pc, cl_command_queue queue,
+                                  cl_event computed) {
     const clconvt_params *p = &s->layer->params;
     const size_t cout = (size_t)p->out_channels, length = (size_t)(pc->o_hi - pc->o_lo);
     const size_t samples = (size_t)pc->samples, l_out = (size_t)s->length_out;
@@ -85,7 +88,7 @@ static clconvt_status read_output(const split *s, const piece *pc, cl_command_qu
                                  : (size_t)pc->n0 * cout * l_out;
         err =
             clEnqueueReadBuffer(queue, s->out_buffer, CL_TRUE, 0, samples * cout * length * s->elem,
-                                (char *)s->out + first * s->elem, 0, NULL, NULL);
+                                (char *)s->out + first * s->elem, 1, &computed, NULL);
         return err == CL_SUCCESS ? CLCONVT_SUCCESS
                                  : clconvt_fail_cl("clEnqueueReadBuffer(output)", err);
     }
@@ -93,24 +96,37 @@ static clconvt_status read_output(const split *s, const piece *pc, cl_command_qu
     const size_t host_origin[3] = {(size_t)pc->o_lo * s->elem, (size_t)pc->n0 * cout, 0};
     const size_t region[3] = {length * s->elem, cout, 1};
     err = clEnqueueReadBufferRect(queue, s->out_buffer, CL_TRUE, buffer_origin, host_origin, region,
-                                  length * s->elem, 0, l_out * s->elem, 0, s->out, 0, NULL, NULL);
+                                  length * s->elem, 0, l_out * s->elem, 0, s->out, 1, &computed,
+                                  NULL);
     return err == CL_SUCCESS ? CLCONVT_SUCCESS
                              : clconvt_fail_cl("clEnqueueReadBufferRect(output)", err);
 }
 
+/* Write, compute and read one piece, each command waiting on the one before: the queue may be
+ * out of order (a wrapped caller's queue). The read blocks, so the next piece's write into the same
+ * buffers comes after this piece's kernel. */
 static clconvt_status run_piece(const split *s, const piece *pc) {
     const clconvt_params *p = &s->layer->params;
     clconvt_layer *layer = (clconvt_layer *)s->layer;
     cl_command_queue queue = layer->device->queue;
     /* The left padding that maps the piece's first input to its first output. */
     const int64_t pad = p->pad_left + pc->o_lo - pc->i_lo * p->stride;
-    clconvt_status status = write_input(s, pc, queue);
+    cl_event written = NULL, computed = NULL;
+    clconvt_status status = write_input(s, pc, queue, &written);
     if (status == CLCONVT_SUCCESS)
-        status =
-            clconvt_layer_enqueue(layer, queue, s->in_buffer, s->out_buffer, pc->samples,
-                                  pc->i_hi - pc->i_lo, pc->o_hi - pc->o_lo, pad, 0, NULL, NULL);
+        status = clconvt_layer_enqueue(layer, queue, s->in_buffer, s->out_buffer, pc->samples,
+                                       pc->i_hi - pc->i_lo, pc->o_hi - pc->o_lo, pad, 1, &written,
+                                       &computed);
     if (status == CLCONVT_SUCCESS)
-        status = read_output(s, pc, queue);
+        status = read_output(s, pc, queue, computed);
+    /* After a failure the copy may still be reading the caller's input: it must be done before
+     * the call returns. */
+    if (status != CLCONVT_SUCCESS && written != NULL)
+        clWaitForEvents(1, &written);
+    if (written != NULL)
+        clReleaseEvent(written);
+    if (computed != NULL)
+        clReleaseEvent(computed);
     return status;
 }
 

@@ -65,10 +65,11 @@ static clconvt_status clblast_failed(const char *call, CLBlastStatusCode code) {
     return clconvt_fail(CLCONVT_ERROR_OPENCL, "%s failed with CLBlast status %d", call, (int)code);
 }
 
-/* col[n][g] = W_g^T x[n][g] for samples [n0, n0 + samples) and positions [i_lo, i_lo + count). */
+/* col[n][g] = W_g^T x[n][g] for samples [n0, n0 + samples) and positions [i_lo, i_lo + count);
+ * done[g] gets group g's event (the caller releases those that are not NULL). */
 static clconvt_status enqueue_gemms(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
                                     cl_mem col, int64_t length_in, int64_t n0, int64_t samples,
-                                    int64_t i_lo, int64_t count) {
+                                    int64_t i_lo, int64_t count, cl_event *done) {
     const clconvt_params *p = &layer->params;
     const size_t groups = (size_t)p->groups, cin = (size_t)p->in_channels;
     const size_t cin_g = cin / groups, m = (size_t)(p->out_channels / p->groups * p->kernel_length);
@@ -83,7 +84,7 @@ static clconvt_status enqueue_gemms(clconvt_layer *layer, cl_command_queue queue
             CLBlastLayoutRowMajor, CLBlastTransposeNo,
             ncl ? CLBlastTransposeNo : CLBlastTransposeYes, m, n, cin_g, 1.0f, layer->weight,
             g * m * cin_g, cin_g, 0, in, b_offset, ncl ? l_in : cin, cin * l_in, 0.0f, col,
-            g * m * n, n, groups * m * n, (size_t)samples, &queue, NULL);
+            g * m * n, n, groups * m * n, (size_t)samples, &queue, &done[g]);
         if (code != CLBlastSuccess)
             return clblast_failed("CLBlastSgemmStridedBatched", code);
     }
@@ -94,7 +95,8 @@ static clconvt_status enqueue_gemms(clconvt_layer *layer, cl_command_queue queue
 static clconvt_status enqueue_col2im(clconvt_layer *layer, cl_command_queue queue, cl_mem col,
                                      cl_mem out, int64_t pad_left, int64_t length_out, int64_t n0,
                                      int64_t samples, int64_t i_lo, int64_t count, int64_t o_first,
-                                     int64_t o_count, int accumulate, cl_event *done) {
+                                     int64_t o_count, int accumulate, cl_uint num_wait,
+                                     const cl_event *wait, cl_event *done) {
     const clconvt_params *p = &layer->params;
     const phase_steps steps = clconvt_layer_phase_steps(p);
     const cl_int has_bias = p->has_bias != 0, cout_g = (cl_int)(p->out_channels / p->groups);
@@ -141,10 +143,60 @@ static clconvt_status enqueue_col2im(clconvt_layer *layer, cl_command_queue queu
     clconvt_status status = CLCONVT_SUCCESS;
     if (err != CL_SUCCESS)
         status = clconvt_fail_cl("clSetKernelArg(col2im_forward)", err);
-    else if ((err = clEnqueueNDRangeKernel(queue, kernel, 3, NULL, global, local, 0, NULL, done)) !=
-             CL_SUCCESS)
+    else if ((err = clEnqueueNDRangeKernel(queue, kernel, 3, NULL, global, local, num_wait, wait,
+                                           done)) != CL_SUCCESS)
         status = clconvt_fail_cl("clEnqueueNDRangeKernel(col2im_forward)", err);
     clReleaseKernel(kernel);
+    return status;
+}
+
+/* The outputs [*o_first, *o_end) that inputs [i_lo, i_lo + count) reach; the first chunk of a row
+ * covers all of it (outputs no input reaches get the bias alone). */
+static void chunk_outputs(const clconvt_params *p, int64_t i_lo, int64_t count, int64_t length_out,
+                          int64_t pad_left, int64_t *o_first, int64_t *o_end) {
+    const int64_t reach = p->dilation * (p->kernel_length - 1); /* an input's output span */
+    *o_first = 0;
+    *o_end = length_out;
+    if (i_lo > 0) {
+        *o_first = i_lo * p->stride - pad_left;
+        *o_end = (i_lo + count - 1) * p->stride - pad_left + reach + 1;
+        *o_first = *o_first < 0 ? 0 : *o_first;
+        *o_end = *o_end > length_out ? length_out : *o_end;
+    }
+}
+
+/* One chunk: its GEMMs after *step (the previous chunk's last command, or the caller's wait list
+ * for the first chunk), then col2im after the GEMMs; *step becomes the chunk's last command. Every
+ * command waits on the one before, so any queue works, out-of-order ones included: the column
+ * buffer is rewritten only after the previous col2im read it, and the accumulation of a row's
+ * chunks into the output happens in order. */
+static clconvt_status enqueue_chunk(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
+                                    cl_mem col, cl_mem out, int64_t length_in, int64_t length_out,
+                                    int64_t pad_left, int64_t n0, int64_t samples, int64_t i_lo,
+                                    int64_t count, cl_uint num_wait, const cl_event *wait,
+                                    cl_event *gemms, cl_event *step) {
+    const cl_uint groups = (cl_uint)layer->params.groups;
+    cl_int err = CL_SUCCESS;
+    clconvt_status status = CLCONVT_SUCCESS;
+    /* CLBlast takes no wait list: a barrier holds its GEMMs back instead. */
+    if (num_wait > 0 &&
+        (err = clEnqueueBarrierWithWaitList(queue, num_wait, wait, NULL)) != CL_SUCCESS)
+        status = clconvt_fail_cl("clEnqueueBarrierWithWaitList", err);
+    if (status == CLCONVT_SUCCESS)
+        status = enqueue_gemms(layer, queue, in, col, length_in, n0, samples, i_lo, count, gemms);
+    int64_t o_first, o_end;
+    chunk_outputs(&layer->params, i_lo, count, length_out, pad_left, &o_first, &o_end);
+    if (status == CLCONVT_SUCCESS && o_end > o_first)
+        status = enqueue_col2im(layer, queue, col, out, pad_left, length_out, n0, samples, i_lo,
+                                count, o_first, o_end - o_first, i_lo > 0, groups, gemms, step);
+    else if (status == CLCONVT_SUCCESS &&
+             (err = clEnqueueMarkerWithWaitList(queue, groups, gemms, step)) != CL_SUCCESS)
+        status = clconvt_fail_cl("clEnqueueMarkerWithWaitList", err);
+    for (cl_uint g = 0; g < groups; ++g)
+        if (gemms[g] != NULL) {
+            clReleaseEvent(gemms[g]);
+            gemms[g] = NULL;
+        }
     return status;
 }
 
@@ -152,45 +204,38 @@ clconvt_status clconvt_gemm_enqueue(clconvt_layer *layer, cl_command_queue queue
                                     cl_mem out, int64_t batch, int64_t length_in,
                                     int64_t length_out, int64_t pad_left, cl_uint num_wait,
                                     const cl_event *wait, cl_event *done) {
-    const clconvt_params *p = &layer->params;
     chunking chunks = {0, 0, 0};
     cl_mem col = NULL;
-    clconvt_status status = choose_chunks(layer, batch, length_in, &chunks);
+    cl_event *gemms = calloc((size_t)layer->params.groups, sizeof *gemms), step = NULL;
+    clconvt_status status = gemms != NULL
+                                ? CLCONVT_SUCCESS
+                                : clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY,
+                                               "out of host memory for the gemm path's events");
+    if (status == CLCONVT_SUCCESS)
+        status = choose_chunks(layer, batch, length_in, &chunks);
     if (status == CLCONVT_SUCCESS)
         status = clconvt_device_buffer_create(layer->device, CL_MEM_READ_WRITE, chunks.column_bytes,
                                               NULL, "gemm column buffer", &col);
-    /* CLBlast takes no wait list: a barrier holds its first GEMM back instead. */
-    cl_int err = CL_SUCCESS;
-    if (status == CLCONVT_SUCCESS && num_wait > 0 &&
-        (err = clEnqueueBarrierWithWaitList(queue, num_wait, wait, NULL)) != CL_SUCCESS)
-        status = clconvt_fail_cl("clEnqueueBarrierWithWaitList", err);
-    const int64_t reach = p->dilation * (p->kernel_length - 1); /* an input's output span */
     for (int64_t n0 = 0; status == CLCONVT_SUCCESS && n0 < batch; n0 += chunks.samples) {
         const int64_t samples = batch - n0 < chunks.samples ? batch - n0 : chunks.samples;
         for (int64_t i_lo = 0; status == CLCONVT_SUCCESS && i_lo < length_in;
              i_lo += chunks.positions) {
             const int64_t count =
                 length_in - i_lo < chunks.positions ? length_in - i_lo : chunks.positions;
-            /* The first chunk of a row writes all of it (outputs no input reaches get the bias
-             * alone); later ones add to the outputs their inputs reach. */
-            int64_t o_first = 0, o_end = length_out;
-            if (i_lo > 0) {
-                o_first = i_lo * p->stride - pad_left;
-                o_end = (i_lo + count - 1) * p->stride - pad_left + reach + 1;
-                o_first = o_first < 0 ? 0 : o_first;
-                o_end = o_end > length_out ? length_out : o_end;
-            }
-            const int last = n0 + samples >= batch && i_lo + count >= length_in;
-            status = enqueue_gemms(layer, queue, in, col, length_in, n0, samples, i_lo, count);
-            if (status == CLCONVT_SUCCESS && o_end > o_first)
-                status =
-                    enqueue_col2im(layer, queue, col, out, pad_left, length_out, n0, samples, i_lo,
-                                   count, o_first, o_end - o_first, i_lo > 0, last ? done : NULL);
-            else if (status == CLCONVT_SUCCESS && last && done != NULL &&
-                     (err = clEnqueueMarkerWithWaitList(queue, 0, NULL, done)) != CL_SUCCESS)
-                status = clconvt_fail_cl("clEnqueueMarkerWithWaitList", err);
+            cl_event before = step;
+            step = NULL;
+            status = enqueue_chunk(layer, queue, in, col, out, length_in, length_out, pad_left, n0,
+                                   samples, i_lo, count, before ? 1 : num_wait,
+                                   before ? &before : wait, gemms, &step);
+            if (before != NULL)
+                clReleaseEvent(before);
         }
     }
+    if (status == CLCONVT_SUCCESS && done != NULL)
+        *done = step; /* the last col2im: it waits, through the chain, on every command before */
+    else if (step != NULL)
+        clReleaseEvent(step);
+    free(gemms);
     /* Released now, freed by the runtime once the enqueued commands that use it are done. */
     clconvt_device_buffer_release(layer->device, col);
     return status;

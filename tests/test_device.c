@@ -752,3 +752,163 @@ Test(device, no_build_per_length_or_batch) {
     clconvt_layer_release(layer);
     data_free(&d);
 }
+
+/* ---- Out-of-order queues -------------------------------------------------------------------- */
+
+/* Runs of each forward below: the unchained commands gave wrong results in 1-3 of 30. */
+#define OOO_RUNS 40
+
+/* The layer: N 4, 8 -> 8 channels, K 4, stride 2, L_in 300, NCL, with a bias. */
+static clconvt_params ooo_params(void) {
+    clconvt_params p;
+    clconvt_params_init(&p, 8, 8, 4);
+    p.stride = 2;
+    p.has_bias = 1;
+    p.layout = CLCONVT_LAYOUT_NCL;
+    return p;
+}
+
+/* A context and out-of-order queue of the caller's; 0 (the test skipped, with a message) when
+ * the device cannot run one. */
+static int ooo_objects(cl_context *context, cl_command_queue *queue) {
+    cl_device_id id = clconvt_device_id(support_device());
+    cl_command_queue_properties supported = 0;
+    cr_assert_eq(
+        clGetDeviceInfo(id, CL_DEVICE_QUEUE_PROPERTIES, sizeof supported, &supported, NULL),
+        CL_SUCCESS);
+    if (!(supported & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE)) {
+        cr_skip_test("the device has no out-of-order queues (CL_DEVICE_QUEUE_PROPERTIES)");
+        return 0;
+    }
+    cl_command_queue in_order;
+    caller_objects(context, &in_order);
+    clReleaseCommandQueue(in_order);
+    cl_int err;
+    *queue = clCreateCommandQueue(*context, id, CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE, &err);
+    cr_assert_eq(err, CL_SUCCESS, "clCreateCommandQueue(out of order): %d", err);
+    return 1;
+}
+
+static clconvt_layer *layer_with_plan(clconvt_device *device, const data *d, const char *plan) {
+    clconvt_layer *layer = NULL;
+    cr_assert_eq(clconvt_layer_create_with_plan(device, &d->p, plan, &layer), CLCONVT_SUCCESS, "%s",
+                 clconvt_last_error());
+    cr_assert_eq(clconvt_layer_set_weight(layer, d->w_pt, CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32),
+                 CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    cr_assert_eq(clconvt_layer_set_bias(layer, d->b, CLCONVT_F32), CLCONVT_SUCCESS, "%s",
+                 clconvt_last_error());
+    return layer;
+}
+
+/* A caller's context and out-of-order queue, a device wrapped on them, and a layer with data. */
+typedef struct ooo_case {
+    cl_context context;
+    cl_command_queue queue;
+    clconvt_device *device;
+    data d;
+    clconvt_layer *layer;
+    float *y;
+} ooo_case;
+
+/* 0 when skipped. wrap_queue: the device's queue is the out-of-order one (forward_host uses it),
+ * else the device makes its own and only the caller's forwards use the out-of-order one. */
+static int ooo_make(ooo_case *c, int wrap_queue, const char *plan, uint64_t seed) {
+    if (!ooo_objects(&c->context, &c->queue))
+        return 0;
+    c->device = NULL;
+    cr_assert_eq(clconvt_device_wrap(c->context, clconvt_device_id(support_device()),
+                                     wrap_queue ? c->queue : NULL, &c->device),
+                 CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    data_make(&c->d, ooo_params(), 4, 300, seed);
+    c->layer = layer_with_plan(c->device, &c->d, plan);
+    c->y = malloc(c->d.ny * sizeof *c->y);
+    cr_assert(c->y != NULL);
+    return 1;
+}
+
+static void ooo_free(ooo_case *c) {
+    free(c->y);
+    clconvt_layer_release(c->layer);
+    data_free(&c->d);
+    clconvt_device_release(c->device);
+    clReleaseCommandQueue(c->queue);
+    clReleaseContext(c->context);
+}
+
+static void ooo_expect_matches(const ooo_case *c, const char *forward, const char *plan, int run) {
+    char what[128];
+    snprintf(what, sizeof what, "%s on an out-of-order queue (%s), run %d", forward,
+             plan ? plan : "default plan", run);
+    expect_matches(&c->d, c->y, what);
+}
+
+/* Every run of forward_host on the wrapped out-of-order queue matches the reference. */
+static void ooo_forward_host(const char *plan) {
+    ooo_case c;
+    if (!ooo_make(&c, 1, plan, 4242))
+        return;
+    for (int run = 0; run < OOO_RUNS; ++run) {
+        for (size_t i = 0; i < c.d.ny; ++i)
+            c.y[i] = NAN;
+        cr_assert_eq(clconvt_layer_forward_host(c.layer, c.d.x, c.y, c.d.batch, c.d.length_in),
+                     CLCONVT_SUCCESS, "%s", clconvt_last_error());
+        ooo_expect_matches(&c, "forward_host", plan, run);
+    }
+    ooo_free(&c);
+}
+
+/* Every forward on the caller's out-of-order queue (the device's own is in order) matches. */
+static void ooo_forward(const char *plan) {
+    ooo_case c;
+    if (!ooo_make(&c, 0, plan, 4343))
+        return;
+    const size_t in_bytes = c.d.nx * sizeof(float), out_bytes = c.d.ny * sizeof(float);
+    cl_int err;
+    cl_mem in =
+        clCreateBuffer(c.context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, in_bytes, c.d.x, &err);
+    cr_assert_eq(err, CL_SUCCESS);
+    cl_mem out = clCreateBuffer(c.context, CL_MEM_READ_WRITE, out_bytes, NULL, &err);
+    cr_assert_eq(err, CL_SUCCESS);
+    for (int run = 0; run < OOO_RUNS; ++run) {
+        for (size_t i = 0; i < c.d.ny; ++i)
+            c.y[i] = NAN; /* stale contents of the last run would pass */
+        cl_event filled = NULL, done = NULL;
+        cr_assert_eq(
+            clEnqueueWriteBuffer(c.queue, out, CL_FALSE, 0, out_bytes, c.y, 0, NULL, &filled),
+            CL_SUCCESS);
+        cr_assert_eq(clconvt_layer_forward(c.layer, c.queue, in, out, c.d.batch, c.d.length_in, 1,
+                                           &filled, &done),
+                     CLCONVT_SUCCESS, "%s", clconvt_last_error());
+        cr_assert_eq(clEnqueueReadBuffer(c.queue, out, CL_TRUE, 0, out_bytes, c.y, 1, &done, NULL),
+                     CL_SUCCESS);
+        ooo_expect_matches(&c, "forward", plan, run);
+        clReleaseEvent(filled);
+        clReleaseEvent(done);
+    }
+    clReleaseMemObject(in);
+    clReleaseMemObject(out);
+    ooo_free(&c);
+}
+
+Test(device, out_of_order_queue_forward_host) {
+    ooo_forward_host(NULL);
+}
+
+Test(device, out_of_order_queue_forward_host_gemm) {
+    setenv("CLCONVT_GEMM_COLUMN_BYTES", "4096", 1); /* ten chunks per sample */
+    ooo_forward_host("gemm");
+}
+
+Test(device, out_of_order_queue_forward_host_split) {
+    setenv("CLCONVT_MAX_ALLOC_BYTES", "2048", 1); /* pieces of positions of one sample */
+    ooo_forward_host(NULL);
+}
+
+Test(device, out_of_order_queue_forward) {
+    ooo_forward(NULL);
+}
+
+Test(device, out_of_order_queue_forward_gemm) {
+    setenv("CLCONVT_GEMM_COLUMN_BYTES", "4096", 1);
+    ooo_forward("gemm");
+}
