@@ -174,7 +174,12 @@ CLCONVT_API clconvt_status clconvt_device_open(clconvt_device_kind kind, const c
 CLCONVT_API clconvt_status clconvt_device_wrap(cl_context context, cl_device_id device,
                                                cl_command_queue queue, clconvt_device **out);
 
-/** Release a device handle (NULL is ignored). Every layer made on it must be released first. */
+/**
+ * Release a device handle (NULL is ignored). Every layer made on it must be released first.
+ * When a gemm layer ran on it, this also empties CLBlast's process-wide kernel cache (CLBlast can
+ * only clear all of it), so that no program of the context outlives it: gemm layers of other
+ * devices build CLBlast's kernels again on their next forward.
+ */
 CLCONVT_API void clconvt_device_release(clconvt_device *device);
 
 /** What clconvt knows of a device; strings are owned by the handle. */

@@ -200,12 +200,25 @@ static clconvt_status enqueue_chunk(clconvt_layer *layer, cl_command_queue queue
     return status;
 }
 
+/* CLBlast keeps the programs it builds in a process-wide cache keyed by context and device, and a
+ * program holds its context: without this, each device opened and released leaks its context
+ * (3 MB on PoCL), and at exit CLBlast's static cache releases programs of contexts that are gone
+ * (Oclgrind aborts). CLBlast 1.5 can only clear the whole cache (CLBlastClearCache: its programs
+ * and compiled binaries, for every context), so other devices' next GEMMs build their kernels
+ * again. It is thread-safe: each cache operation takes CLBlast's lock, and a GEMM running on
+ * another thread holds a shared reference to its program, which outlives the clearing. */
+void clconvt_gemm_forget_device(clconvt_device *device) {
+    if (atomic_load(&device->used_clblast))
+        CLBlastClearCache();
+}
+
 clconvt_status clconvt_gemm_enqueue(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
                                     cl_mem out, int64_t batch, int64_t length_in,
                                     int64_t length_out, int64_t pad_left, cl_uint num_wait,
                                     const cl_event *wait, cl_event *done) {
     chunking chunks = {0, 0, 0};
     cl_mem col = NULL;
+    atomic_store(&layer->device->used_clblast, 1);
     cl_event *gemms = calloc((size_t)layer->params.groups, sizeof *gemms), step = NULL;
     clconvt_status status = gemms != NULL
                                 ? CLCONVT_SUCCESS
