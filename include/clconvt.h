@@ -15,8 +15,9 @@
  * - Every function that can fail returns a clconvt_status; on failure clconvt_last_error() holds a
  *   sentence naming what was wrong, nothing was written to any output, and nothing leaked.
  * - Handles are opaque. A device may be shared by any number of layers and threads. A layer's
- *   forward functions may be called from several threads at once; setting its weight or bias must
- *   not overlap a forward of the same layer.
+ *   forward functions may be called from several threads at once, and its weight and bias may be
+ *   set (or read back) while other threads forward: each forward uses the weight and the bias it
+ *   started with, each entirely the old or entirely the new one.
  * - Sizes and lengths are int64_t so that a negative value can be reported, not wrapped.
  */
 #ifndef CLCONVT_H
@@ -247,7 +248,10 @@ CLCONVT_API int64_t clconvt_layer_weight_count(const clconvt_layer *layer);
 /**
  * Stage the weight: host holds clconvt_layer_weight_count() elements of host_dtype in the given
  * order (MAX's (K, Cout/groups, Cin) or PyTorch's (Cin, Cout/groups, K)). They are converted to the
- * layer's dtype and packed for the kernel. Replaces any earlier weight.
+ * layer's dtype and packed for the kernel. Replaces any earlier weight. Safe while other threads
+ * forward on the layer: a forward that started before uses the old weight entirely (the commands
+ * it enqueued keep it alive), one that starts after uses the new one; a weight and a bias set one
+ * after the other are two replacements, and a forward may start between them.
  */
 CLCONVT_API clconvt_status clconvt_layer_set_weight(clconvt_layer *layer, const void *host,
                                                     clconvt_weight_order order,
@@ -255,7 +259,7 @@ CLCONVT_API clconvt_status clconvt_layer_set_weight(clconvt_layer *layer, const 
 
 /**
  * Stage the bias: host holds Cout elements of host_dtype. Refused on a layer made without
- * has_bias. Replaces any earlier bias.
+ * has_bias. Replaces any earlier bias; safe during forwards, as clconvt_layer_set_weight.
  */
 CLCONVT_API clconvt_status clconvt_layer_set_bias(clconvt_layer *layer, const void *host,
                                                   clconvt_dtype host_dtype);

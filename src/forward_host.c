@@ -39,6 +39,7 @@ typedef struct piece {
 
 typedef struct split {
     const clconvt_layer *layer;
+    const layer_buffers *buffers; /* every piece uses the same weight and bias */
     const void *in;
     void *out;
     int64_t batch, length_in, length_out;
@@ -114,9 +115,9 @@ static clconvt_status run_piece(const split *s, const piece *pc) {
     cl_event written = NULL, computed = NULL;
     clconvt_status status = write_input(s, pc, queue, &written);
     if (status == CLCONVT_SUCCESS)
-        status = clconvt_layer_enqueue(layer, queue, s->in_buffer, s->out_buffer, pc->samples,
-                                       pc->i_hi - pc->i_lo, pc->o_hi - pc->o_lo, pad, 1, &written,
-                                       &computed);
+        status = clconvt_layer_enqueue(layer, s->buffers, queue, s->in_buffer, s->out_buffer,
+                                       pc->samples, pc->i_hi - pc->i_lo, pc->o_hi - pc->o_lo, pad,
+                                       1, &written, &computed);
     if (status == CLCONVT_SUCCESS)
         status = read_output(s, pc, queue, computed);
     /* After a failure the copy may still be reading the caller's input: it must be done before
@@ -151,23 +152,21 @@ static void input_range(const clconvt_params *p, int64_t length_in, piece *pc) {
     pc->i_hi = hi;
 }
 
-clconvt_status clconvt_layer_forward_host(clconvt_layer *layer, const void *in, void *out,
-                                          int64_t batch, int64_t length_in) {
+/* clconvt_layer_forward_host once the layer is ready and the shape valid (setup). */
+static clconvt_status forward_in_pieces(clconvt_layer *layer, const forward_setup *setup,
+                                        const void *in, void *out, int64_t batch,
+                                        int64_t length_in) {
     static const char *const function = "clconvt_layer_forward_host";
-    CLCONVT_CHECK_NOT_NULL(layer, function);
-    forward_shape shape;
-    clconvt_status status = clconvt_layer_check_forward(layer, function, batch, length_in, &shape);
-    if (status != CLCONVT_SUCCESS)
-        return status;
-    if (batch == 0) {
-        clconvt_clear_error();
+    const forward_setup shape = *setup;
+    if (batch == 0)
         return CLCONVT_SUCCESS;
-    }
     CLCONVT_CHECK_NOT_NULL(in, function);
     CLCONVT_CHECK_NOT_NULL(out, function);
     const clconvt_params *p = &layer->params;
     const size_t limit = allocation_limit(layer->device), elem = clconvt_dtype_size(p->dtype);
-    split s = {layer, in, out, batch, length_in, shape.length_out, elem, NULL, NULL};
+    clconvt_status status = CLCONVT_SUCCESS;
+    split s = {layer,     &setup->buffers,  in,   out,  batch,
+               length_in, shape.length_out, elem, NULL, NULL};
     const size_t sample_in = shape.in_bytes / (size_t)batch;
     const size_t sample_out = shape.out_bytes / (size_t)batch;
     /* Whole samples per piece when one fits; else one sample, in ranges of outputs. */
@@ -216,7 +215,16 @@ clconvt_status clconvt_layer_forward_host(clconvt_layer *layer, const void *in, 
         }
     clconvt_device_buffer_release(layer->device, s.in_buffer);
     clconvt_device_buffer_release(layer->device, s.out_buffer);
-    if (status == CLCONVT_SUCCESS)
-        clconvt_clear_error();
     return status;
+}
+
+clconvt_status clconvt_layer_forward_host(clconvt_layer *layer, const void *in, void *out,
+                                          int64_t batch, int64_t length_in) {
+    static const char *const function = "clconvt_layer_forward_host";
+    CLCONVT_CHECK_NOT_NULL(layer, function);
+    forward_setup setup;
+    clconvt_status status = clconvt_layer_check_forward(layer, function, batch, length_in, &setup);
+    if (status == CLCONVT_SUCCESS)
+        status = forward_in_pieces(layer, &setup, in, out, batch, length_in);
+    return clconvt_layer_forward_done(&setup, status);
 }

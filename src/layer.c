@@ -90,6 +90,10 @@ clconvt_status clconvt_layer_create_with_plan(clconvt_device *device, const clco
     clconvt_layer *layer = calloc(1, sizeof *layer);
     if (layer == NULL)
         return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for a layer");
+    if (pthread_mutex_init(&layer->lock, NULL) != 0) {
+        free(layer);
+        return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "pthread_mutex_init failed");
+    }
     layer->device = device;
     layer->params = *params;
     int tuned = 0;
@@ -106,6 +110,7 @@ clconvt_status clconvt_layer_create_with_plan(clconvt_device *device, const clco
         status = prepare_plan(layer);
     }
     if (status != CLCONVT_SUCCESS) {
+        pthread_mutex_destroy(&layer->lock);
         free(layer);
         return status;
     }
@@ -120,6 +125,7 @@ void clconvt_layer_release(clconvt_layer *layer) {
     clconvt_device_buffer_release(layer->device, layer->weight);
     clconvt_device_buffer_release(layer->device, layer->bias);
     clconvt_weights_free(&layer->weight_host);
+    pthread_mutex_destroy(&layer->lock);
     free(layer);
 }
 
@@ -192,11 +198,15 @@ clconvt_status clconvt_layer_set_weight(clconvt_layer *layer, const void *host,
         return status;
     }
     /* Only now, with everything in hand, replace the old weight: a failure above changed nothing.
-     */
-    clconvt_device_buffer_release(layer->device, layer->weight);
-    clconvt_weights_free(&layer->weight_host);
+     * Forwards running meanwhile hold references of their own to the old buffer. */
+    pthread_mutex_lock(&layer->lock);
+    cl_mem old = layer->weight;
+    staged_weight old_host = layer->weight_host;
     layer->weight = buffer;
     layer->weight_host = staged;
+    pthread_mutex_unlock(&layer->lock);
+    clconvt_device_buffer_release(layer->device, old);
+    clconvt_weights_free(&old_host);
     clconvt_clear_error();
     return CLCONVT_SUCCESS;
 }
@@ -231,8 +241,11 @@ clconvt_status clconvt_layer_set_bias(clconvt_layer *layer, const void *host,
     free(converted);
     if (status != CLCONVT_SUCCESS)
         return status;
-    clconvt_device_buffer_release(layer->device, layer->bias);
+    pthread_mutex_lock(&layer->lock);
+    cl_mem old = layer->bias;
     layer->bias = buffer;
+    pthread_mutex_unlock(&layer->lock);
+    clconvt_device_buffer_release(layer->device, old);
     clconvt_clear_error();
     return CLCONVT_SUCCESS;
 }
@@ -240,26 +253,68 @@ clconvt_status clconvt_layer_set_bias(clconvt_layer *layer, const void *host,
 clconvt_status clconvt_layer_get_weight(const clconvt_layer *layer, void *host) {
     CLCONVT_CHECK_NOT_NULL(layer, "clconvt_layer_get_weight");
     CLCONVT_CHECK_NOT_NULL(host, "clconvt_layer_get_weight");
-    if (layer->weight_host.max_order == NULL)
+    /* The lock is the layer's, not part of its value: taking it changes nothing the caller sees. */
+    pthread_mutex_t *lock = (pthread_mutex_t *)&layer->lock;
+    pthread_mutex_lock(lock);
+    const int ready = layer->weight_host.max_order != NULL;
+    if (ready)
+        memcpy(host, layer->weight_host.max_order, layer->weight_host.max_bytes);
+    pthread_mutex_unlock(lock);
+    if (!ready)
         return clconvt_fail(CLCONVT_ERROR_NOT_READY,
                             "clconvt_layer_get_weight: the layer has no weight yet");
-    memcpy(host, layer->weight_host.max_order, layer->weight_host.max_bytes);
     clconvt_clear_error();
     return CLCONVT_SUCCESS;
 }
 
-clconvt_status clconvt_layer_check_forward(const clconvt_layer *layer, const char *function,
-                                           int64_t batch, int64_t length_in, forward_shape *shape) {
+void clconvt_layer_buffers_release(layer_buffers *buffers) {
+    if (buffers->weight != NULL)
+        clReleaseMemObject(buffers->weight);
+    if (buffers->bias != NULL)
+        clReleaseMemObject(buffers->bias);
+    *buffers = (layer_buffers){NULL, NULL};
+}
+
+clconvt_status clconvt_layer_forward_done(forward_setup *setup, clconvt_status status) {
+    /* The runtime keeps the buffers enqueued commands use until they are done. */
+    clconvt_layer_buffers_release(&setup->buffers);
+    if (status == CLCONVT_SUCCESS)
+        clconvt_clear_error();
+    return status;
+}
+
+/* References to the layer's weight and bias as they are now, taken under its lock. */
+static clconvt_status acquire_buffers(clconvt_layer *layer, const char *function,
+                                      layer_buffers *out) {
+    clconvt_status status = CLCONVT_SUCCESS;
+    cl_int err = CL_SUCCESS;
+    *out = (layer_buffers){NULL, NULL};
+    pthread_mutex_lock(&layer->lock);
+    const cl_mem weight = layer->weight, bias = layer->bias;
+    if (weight == NULL)
+        status = clconvt_fail(CLCONVT_ERROR_NOT_READY,
+                              "%s: the layer's weight has not been set (clconvt_layer_set_weight)",
+                              function);
+    else if (layer->params.has_bias && bias == NULL)
+        status = clconvt_fail(CLCONVT_ERROR_NOT_READY,
+                              "%s: the layer has has_bias=1 but its bias has not been set "
+                              "(clconvt_layer_set_bias)",
+                              function);
+    else if ((err = clRetainMemObject(weight)) != CL_SUCCESS)
+        status = clconvt_fail_cl("clRetainMemObject(weight)", err);
+    else if (bias != NULL && (err = clRetainMemObject(bias)) != CL_SUCCESS) {
+        clReleaseMemObject(weight);
+        status = clconvt_fail_cl("clRetainMemObject(bias)", err);
+    }
+    pthread_mutex_unlock(&layer->lock);
+    if (status == CLCONVT_SUCCESS)
+        *out = (layer_buffers){weight, bias};
+    return status;
+}
+
+static clconvt_status check_shape(const clconvt_layer *layer, int64_t batch, int64_t length_in,
+                                  forward_setup *shape) {
     const clconvt_params *p = &layer->params;
-    if (layer->weight == NULL)
-        return clconvt_fail(CLCONVT_ERROR_NOT_READY,
-                            "%s: the layer's weight has not been set (clconvt_layer_set_weight)",
-                            function);
-    if (p->has_bias && layer->bias == NULL)
-        return clconvt_fail(CLCONVT_ERROR_NOT_READY,
-                            "%s: the layer has has_bias=1 but its bias has not been set "
-                            "(clconvt_layer_set_bias)",
-                            function);
     if (batch < 0)
         return clconvt_fail(CLCONVT_ERROR_INVALID_PARAMETER,
                             "batch must be a non-negative integer, but got batch=%lld",
@@ -273,6 +328,15 @@ clconvt_status clconvt_layer_check_forward(const clconvt_layer *layer, const cha
                                       &shape->out_bytes);
     if (status == CLCONVT_SUCCESS && batch > INT64_MAX / 2 / p->stride)
         status = clconvt_fail(CLCONVT_ERROR_TOO_LARGE, "batch=%lld is too large", (long long)batch);
+    return status;
+}
+
+clconvt_status clconvt_layer_check_forward(clconvt_layer *layer, const char *function,
+                                           int64_t batch, int64_t length_in, forward_setup *setup) {
+    clconvt_status status = acquire_buffers(layer, function, &setup->buffers);
+    if (status == CLCONVT_SUCCESS &&
+        (status = check_shape(layer, batch, length_in, setup)) != CLCONVT_SUCCESS)
+        clconvt_layer_buffers_release(&setup->buffers);
     return status;
 }
 
@@ -324,10 +388,10 @@ phase_steps clconvt_layer_phase_steps(const clconvt_params *params) {
 }
 
 /* Set the planned kernel's arguments (every path takes the same ones) and enqueue it. */
-static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
-                                    cl_mem out, int64_t batch, int64_t length_in,
-                                    int64_t length_out, int64_t pad, cl_uint num_wait,
-                                    const cl_event *wait, cl_event *done) {
+static clconvt_status enqueue_phase(clconvt_layer *layer, const layer_buffers *buffers,
+                                    cl_command_queue queue, cl_mem in, cl_mem out, int64_t batch,
+                                    int64_t length_in, int64_t length_out, int64_t pad,
+                                    cl_uint num_wait, const cl_event *wait, cl_event *done) {
     const clconvt_params *p = &layer->params;
     const plan *plan = &layer->plan;
     const phase_steps steps = clconvt_layer_phase_steps(p);
@@ -338,7 +402,7 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
     const cl_int dilation = (cl_int)p->dilation, tap_step = steps.tap_step, dm = steps.dm;
     const cl_long pad_left = pad, l_in = length_in, l_out = length_out, n = batch;
     /* Kernels take every buffer argument; without a bias the weight stands in, never read. */
-    cl_mem bias = layer->bias ? layer->bias : layer->weight;
+    cl_mem weight = buffers->weight, bias = buffers->bias ? buffers->bias : weight;
     size_t global[3] = {
         (size_t)clconvt_plan_position_tiles(plan, p, length_out, pad),
         (size_t)clconvt_plan_channel_tiles(plan, p),
@@ -359,7 +423,7 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
         const void *value;
     } args[] = {
         {sizeof(cl_mem), &in},
-        {sizeof(cl_mem), &layer->weight},
+        {sizeof(cl_mem), &weight},
         {sizeof(cl_mem), &bias},
         {sizeof(cl_mem), &out},
         {sizeof has_bias, &has_bias},
@@ -388,15 +452,44 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
     return status;
 }
 
-clconvt_status clconvt_layer_enqueue(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
-                                     cl_mem out, int64_t batch, int64_t length_in,
-                                     int64_t length_out, int64_t pad_left, cl_uint num_wait,
-                                     const cl_event *wait, cl_event *done) {
+clconvt_status clconvt_layer_enqueue(clconvt_layer *layer, const layer_buffers *buffers,
+                                     cl_command_queue queue, cl_mem in, cl_mem out, int64_t batch,
+                                     int64_t length_in, int64_t length_out, int64_t pad_left,
+                                     cl_uint num_wait, const cl_event *wait, cl_event *done) {
     if (layer->plan.path == PATH_GEMM)
-        return clconvt_gemm_enqueue(layer, queue, in, out, batch, length_in, length_out, pad_left,
-                                    num_wait, wait, done);
-    return enqueue_phase(layer, queue, in, out, batch, length_in, length_out, pad_left, num_wait,
-                         wait, done);
+        return clconvt_gemm_enqueue(layer, buffers, queue, in, out, batch, length_in, length_out,
+                                    pad_left, num_wait, wait, done);
+    return enqueue_phase(layer, buffers, queue, in, out, batch, length_in, length_out, pad_left,
+                         num_wait, wait, done);
+}
+
+/* clconvt_layer_forward once the layer is ready and the shape valid (setup). */
+static clconvt_status forward_with(clconvt_layer *layer, const forward_setup *setup,
+                                   cl_command_queue queue, cl_mem in, cl_mem out, int64_t batch,
+                                   int64_t length_in, cl_uint num_wait, const cl_event *wait_list,
+                                   cl_event *done) {
+    static const char *const function = "clconvt_layer_forward";
+    clconvt_status status;
+    if (queue == NULL)
+        queue = layer->device->queue;
+    else if ((status = check_queue(layer->device, queue)) != CLCONVT_SUCCESS)
+        return status;
+    if (batch == 0) {
+        /* Nothing to compute, but the caller's event contract still holds. */
+        cl_int err = CL_SUCCESS;
+        if (done != NULL)
+            err = clEnqueueMarkerWithWaitList(queue, num_wait, wait_list, done);
+        return err == CL_SUCCESS ? CLCONVT_SUCCESS
+                                 : clconvt_fail_cl("clEnqueueMarkerWithWaitList", err);
+    }
+    CLCONVT_CHECK_NOT_NULL(in, function);
+    CLCONVT_CHECK_NOT_NULL(out, function);
+    if ((status = check_buffer(in, "input", setup->in_bytes)) != CLCONVT_SUCCESS ||
+        (status = check_buffer(out, "output", setup->out_bytes)) != CLCONVT_SUCCESS)
+        return status;
+    return clconvt_layer_enqueue(layer, &setup->buffers, queue, in, out, batch, length_in,
+                                 setup->length_out, layer->params.pad_left, num_wait, wait_list,
+                                 done);
 }
 
 clconvt_status clconvt_layer_forward(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
@@ -407,32 +500,10 @@ clconvt_status clconvt_layer_forward(clconvt_layer *layer, cl_command_queue queu
     if ((num_wait > 0) != (wait_list != NULL))
         return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT, "%s: num_wait=%u but wait_list is %s",
                             function, (unsigned)num_wait, wait_list ? "not NULL" : "NULL");
-    forward_shape shape;
-    clconvt_status status = clconvt_layer_check_forward(layer, function, batch, length_in, &shape);
-    if (status != CLCONVT_SUCCESS)
-        return status;
-    if (queue == NULL)
-        queue = layer->device->queue;
-    else if ((status = check_queue(layer->device, queue)) != CLCONVT_SUCCESS)
-        return status;
-    if (batch == 0) {
-        /* Nothing to compute, but the caller's event contract still holds. */
-        cl_int err = CL_SUCCESS;
-        if (done != NULL)
-            err = clEnqueueMarkerWithWaitList(queue, num_wait, wait_list, done);
-        if (err != CL_SUCCESS)
-            return clconvt_fail_cl("clEnqueueMarkerWithWaitList", err);
-        clconvt_clear_error();
-        return CLCONVT_SUCCESS;
-    }
-    CLCONVT_CHECK_NOT_NULL(in, function);
-    CLCONVT_CHECK_NOT_NULL(out, function);
-    if ((status = check_buffer(in, "input", shape.in_bytes)) != CLCONVT_SUCCESS ||
-        (status = check_buffer(out, "output", shape.out_bytes)) != CLCONVT_SUCCESS)
-        return status;
-    status = clconvt_layer_enqueue(layer, queue, in, out, batch, length_in, shape.length_out,
-                                   layer->params.pad_left, num_wait, wait_list, done);
+    forward_setup setup;
+    clconvt_status status = clconvt_layer_check_forward(layer, function, batch, length_in, &setup);
     if (status == CLCONVT_SUCCESS)
-        clconvt_clear_error();
-    return status;
+        status = forward_with(layer, &setup, queue, in, out, batch, length_in, num_wait, wait_list,
+                              done);
+    return clconvt_layer_forward_done(&setup, status);
 }
