@@ -166,9 +166,10 @@ CLCONVT_API clconvt_status clconvt_device_open(clconvt_device_kind kind, const c
                                                clconvt_device **out);
 
 /**
- * Use a caller's context, device and (optionally NULL) queue. clconvt retains them while the handle
- * lives and releases only its own references: the caller keeps ownership. With queue == NULL an
- * in-order queue is created on the context and owned by the handle. The queue may be out of order
+ * Use a caller's context, device (one of the context's) and (optionally NULL) queue, which must be
+ * of that context and device. clconvt retains them while the handle lives and releases only its
+ * own references: the caller keeps ownership. With queue == NULL an in-order queue is created on
+ * the context and owned by the handle. The queue may be out of order
  * (CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE), as may the queue passed to clconvt_layer_forward:
  * every command clconvt enqueues waits on an event of the one before it.
  */
@@ -272,8 +273,10 @@ CLCONVT_API clconvt_status clconvt_layer_get_weight(const clconvt_layer *layer, 
 /**
  * Enqueue a forward on device buffers. in holds batch * Cin * length_in elements and out room for
  * batch * Cout * L_out elements of the layer's dtype, in its layout; the sizes of both are checked.
+ * Both must be buffers (or sub-buffers; not images) of the device's context, and the bytes the
+ * forward reads from in must not overlap those it writes to out.
  * queue: NULL for the device's own queue, or any queue on the device's context and device.
- * The call waits on wait_list and, when done != NULL, returns an event that completes with the
+ * The call waits on wait_list (events of the device's context) and, when done != NULL, returns an event that completes with the
  * output (the caller releases it). batch == 0 is legal and writes nothing.
  * Never compiles for a new length or batch: programs depend only on the layer's parameters.
  */

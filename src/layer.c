@@ -340,23 +340,112 @@ clconvt_status clconvt_layer_check_forward(clconvt_layer *layer, const char *fun
     return status;
 }
 
-static clconvt_status check_buffer(cl_mem buffer, const char *name, size_t needed) {
-    size_t size = 0;
-    cl_int err = clGetMemObjectInfo(buffer, CL_MEM_SIZE, sizeof size, &size, NULL);
-    if (err != CL_SUCCESS && err != CL_INVALID_MEM_OBJECT) {
-        char call[96];
-        snprintf(call, sizeof call, "clGetMemObjectInfo(%s, CL_MEM_SIZE)", name);
+/* One property of a caller's cl_mem: CL_INVALID_MEM_OBJECT is the caller's mistake, another error
+ * the runtime's. */
+static clconvt_status mem_info(cl_mem buffer, const char *name, cl_mem_info param,
+                               const char *param_name, size_t size, void *value) {
+    const cl_int err = clGetMemObjectInfo(buffer, param, size, value, NULL);
+    if (err == CL_SUCCESS)
+        return CLCONVT_SUCCESS;
+    char call[96];
+    snprintf(call, sizeof call, "clGetMemObjectInfo(%s, %s)", name, param_name);
+    if (err != CL_INVALID_MEM_OBJECT)
         return clconvt_fail_cl(call, err);
+    return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                        "%s failed with %s (%d): is it a valid cl_mem?", call,
+                        clconvt_cl_error_name(err), (int)err);
+}
+
+#define MEM_INFO(buffer, name, param, var)                                                         \
+    mem_info(buffer, name, param, #param, sizeof(var), &(var))
+
+static const char *mem_type_name(cl_mem_object_type type) {
+    switch (type) {
+    case CL_MEM_OBJECT_IMAGE1D: return "1-D image";
+    case CL_MEM_OBJECT_IMAGE1D_ARRAY: return "1-D image array";
+    case CL_MEM_OBJECT_IMAGE1D_BUFFER: return "1-D image buffer";
+    case CL_MEM_OBJECT_IMAGE2D: return "2-D image";
+    case CL_MEM_OBJECT_IMAGE2D_ARRAY: return "2-D image array";
+    case CL_MEM_OBJECT_IMAGE3D: return "3-D image";
     }
-    if (err != CL_SUCCESS)
+    return "memory object of another kind (a pipe?)";
+}
+
+/* The bytes of a buffer a forward uses: in the buffer it is part of (itself, or a sub-buffer's
+ * parent), from offset on. */
+typedef struct buffer_span {
+    cl_mem root;
+    size_t offset, bytes;
+} buffer_span;
+
+/* parameter ("in") is a buffer of the device's context holding at least needed bytes. */
+static clconvt_status check_buffer(const clconvt_device *device, cl_mem buffer,
+                                   const char *parameter, const char *name, size_t needed,
+                                   buffer_span *span) {
+    static const char *const function = "clconvt_layer_forward";
+    cl_mem_object_type type = 0;
+    cl_context context = NULL;
+    cl_mem parent = NULL;
+    size_t size = 0, offset = 0;
+    clconvt_status status = MEM_INFO(buffer, name, CL_MEM_TYPE, type);
+    if (status == CLCONVT_SUCCESS && type != CL_MEM_OBJECT_BUFFER)
         return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
-                            "clGetMemObjectInfo(%s, CL_MEM_SIZE) failed with %s (%d): is it a "
-                            "valid cl_mem?",
-                            name, clconvt_cl_error_name(err), (int)err);
-    if (size < needed)
+                            "%s: %s is not a buffer but a %s (CL_MEM_TYPE 0x%x): the %s must be a "
+                            "cl_mem of clCreateBuffer or clCreateSubBuffer",
+                            function, parameter, mem_type_name(type), (unsigned)type, name);
+    if (status == CLCONVT_SUCCESS)
+        status = MEM_INFO(buffer, name, CL_MEM_CONTEXT, context);
+    if (status == CLCONVT_SUCCESS && context != device->context)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "%s: %s is a buffer of another context than the layer's device's "
+                            "(CL_MEM_CONTEXT)",
+                            function, parameter);
+    if (status == CLCONVT_SUCCESS)
+        status = MEM_INFO(buffer, name, CL_MEM_SIZE, size);
+    if (status == CLCONVT_SUCCESS && size < needed)
         return clconvt_fail(CLCONVT_ERROR_SHAPE_MISMATCH,
                             "%s buffer holds %zu bytes but the forward needs %zu", name, size,
                             needed);
+    if (status == CLCONVT_SUCCESS)
+        status = MEM_INFO(buffer, name, CL_MEM_ASSOCIATED_MEMOBJECT, parent);
+    if (status == CLCONVT_SUCCESS && parent != NULL)
+        status = MEM_INFO(buffer, name, CL_MEM_OFFSET, offset);
+    *span = (buffer_span){parent != NULL ? parent : buffer, offset, needed};
+    return status;
+}
+
+/* The forward reads its input while it writes its output (in tiles, across kernels): the two
+ * must not share a byte. */
+static clconvt_status check_no_overlap(const buffer_span *in, const buffer_span *out) {
+    if (in->root != out->root || in->offset >= out->offset + out->bytes ||
+        out->offset >= in->offset + in->bytes)
+        return CLCONVT_SUCCESS;
+    return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                        "clconvt_layer_forward: in and out overlap (bytes %zu to %zu and %zu to "
+                        "%zu of one buffer): the output must not be written over the input",
+                        in->offset, in->offset + in->bytes, out->offset, out->offset + out->bytes);
+}
+
+/* Every event of the wait list is valid and of the device's context. */
+static clconvt_status check_wait_list(const clconvt_device *device, cl_uint num_wait,
+                                      const cl_event *wait_list) {
+    for (cl_uint i = 0; i < num_wait; ++i) {
+        cl_context context = NULL;
+        const cl_int err =
+            clGetEventInfo(wait_list[i], CL_EVENT_CONTEXT, sizeof context, &context, NULL);
+        if (err == CL_INVALID_EVENT)
+            return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                                "clconvt_layer_forward: wait_list[%u] is not a valid event "
+                                "(clGetEventInfo failed with CL_INVALID_EVENT)",
+                                (unsigned)i);
+        if (err != CL_SUCCESS)
+            return clconvt_fail_cl("clGetEventInfo(CL_EVENT_CONTEXT)", err);
+        if (context != device->context)
+            return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                                "clconvt_layer_forward: wait_list[%u] is an event of another "
+                                "context than the layer's device's",
+                                (unsigned)i);
+    }
     return CLCONVT_SUCCESS;
 }
 
@@ -474,6 +563,8 @@ static clconvt_status forward_with(clconvt_layer *layer, const forward_setup *se
         queue = layer->device->queue;
     else if ((status = check_queue(layer->device, queue)) != CLCONVT_SUCCESS)
         return status;
+    if ((status = check_wait_list(layer->device, num_wait, wait_list)) != CLCONVT_SUCCESS)
+        return status;
     if (batch == 0) {
         /* Nothing to compute, but the caller's event contract still holds. */
         cl_int err = CL_SUCCESS;
@@ -484,8 +575,12 @@ static clconvt_status forward_with(clconvt_layer *layer, const forward_setup *se
     }
     CLCONVT_CHECK_NOT_NULL(in, function);
     CLCONVT_CHECK_NOT_NULL(out, function);
-    if ((status = check_buffer(in, "input", setup->in_bytes)) != CLCONVT_SUCCESS ||
-        (status = check_buffer(out, "output", setup->out_bytes)) != CLCONVT_SUCCESS)
+    buffer_span in_span, out_span;
+    if ((status = check_buffer(layer->device, in, "in", "input", setup->in_bytes, &in_span)) !=
+            CLCONVT_SUCCESS ||
+        (status = check_buffer(layer->device, out, "out", "output", setup->out_bytes, &out_span)) !=
+            CLCONVT_SUCCESS ||
+        (status = check_no_overlap(&in_span, &out_span)) != CLCONVT_SUCCESS)
         return status;
     return clconvt_layer_enqueue(layer, &setup->buffers, queue, in, out, batch, length_in,
                                  setup->length_out, layer->params.pad_left, num_wait, wait_list,

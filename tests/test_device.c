@@ -956,3 +956,222 @@ Test(device, release_frees_what_clblast_cached, .timeout = 600) {
     free(y);
     data_free(&d);
 }
+
+/* ---- Arguments of another context, of another kind, or aliased ----------------------------- */
+
+/* A layer on a device wrapped on the caller's context, and what a forward of it needs. */
+typedef struct foreign_case {
+    cl_context context, other_context;
+    cl_command_queue queue, other_queue;
+    clconvt_device *device;
+    data d;
+    clconvt_layer *layer;
+    cl_mem in, out;
+    size_t in_bytes, out_bytes;
+} foreign_case;
+
+static cl_mem buffer_on(cl_context context, size_t bytes, void *host) {
+    cl_int err;
+    cl_mem m = clCreateBuffer(context, CL_MEM_READ_WRITE | (host ? CL_MEM_COPY_HOST_PTR : 0), bytes,
+                              host, &err);
+    cr_assert_eq(err, CL_SUCCESS, "clCreateBuffer: %d", err);
+    return m;
+}
+
+static void foreign_make(foreign_case *c) {
+    caller_objects(&c->context, &c->queue);
+    caller_objects(&c->other_context, &c->other_queue);
+    cr_assert_eq(
+        clconvt_device_wrap(c->context, clconvt_device_id(support_device()), c->queue, &c->device),
+        CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    data_make(&c->d, layer_params(), 2, 16, 8);
+    c->layer = layer_for(c->device, &c->d);
+    c->in_bytes = c->d.nx * sizeof(float);
+    c->out_bytes = c->d.ny * sizeof(float);
+    c->in = buffer_on(c->context, c->in_bytes, c->d.x);
+    c->out = buffer_on(c->context, c->out_bytes, NULL);
+}
+
+static void foreign_free(foreign_case *c) {
+    clReleaseMemObject(c->in);
+    clReleaseMemObject(c->out);
+    clconvt_layer_release(c->layer);
+    data_free(&c->d);
+    clconvt_device_release(c->device);
+    clReleaseCommandQueue(c->queue);
+    clReleaseCommandQueue(c->other_queue);
+    clReleaseContext(c->context);
+    clReleaseContext(c->other_context);
+}
+
+/* The message holds every word (NULL-terminated list). */
+static void expect_message_at(int line, const char *what, const char *const *words) {
+    const char *message = clconvt_last_error();
+    for (const char *const *w = words; *w != NULL; ++w)
+        cr_expect(strstr(message, *w) != NULL, "line %d, %s: the message does not say \"%s\": %s",
+                  line, what, *w, message);
+}
+
+/* A forward refused with CLCONVT_ERROR_INVALID_ARGUMENT and a message holding the words, before
+ * anything was enqueued (no event returned). */
+static void expect_forward_refused_at(int line, foreign_case *c, cl_mem in, cl_mem out,
+                                      int64_t batch, cl_uint num_wait, const cl_event *wait,
+                                      const char *what, const char *const *words) {
+    cl_event done = NULL;
+    const clconvt_status st = clconvt_layer_forward(c->layer, c->queue, in, out, batch,
+                                                    c->d.length_in, num_wait, wait, &done);
+    cr_expect_eq(st, CLCONVT_ERROR_INVALID_ARGUMENT, "line %d, %s: forward gave %s: %s", line, what,
+                 clconvt_status_string(st), clconvt_last_error());
+    cr_expect_null(done, "line %d, %s: a refused forward returned an event", line, what);
+    if (done != NULL)
+        clReleaseEvent(done);
+    expect_message_at(line, what, words);
+}
+
+#define WORDS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define expect_forward_refused(c, in, out, batch, num_wait, wait, what, ...)                       \
+    expect_forward_refused_at(__LINE__, c, in, out, batch, num_wait, wait, what, WORDS(__VA_ARGS__))
+
+/* The forward is right: the arguments that are accepted work. */
+static void expect_forward_works(foreign_case *c, cl_mem in, cl_mem out, const char *what) {
+    cr_assert_eq(clconvt_layer_forward(c->layer, c->queue, in, out, c->d.batch, c->d.length_in, 0,
+                                       NULL, NULL),
+                 CLCONVT_SUCCESS, "%s: %s", what, clconvt_last_error());
+    float *y = malloc(c->out_bytes);
+    cr_assert(y != NULL);
+    cr_assert_eq(clEnqueueReadBuffer(c->queue, out, CL_TRUE, 0, c->out_bytes, y, 0, NULL, NULL),
+                 CL_SUCCESS);
+    expect_matches(&c->d, y, what);
+    free(y);
+}
+
+Test(device, forward_refuses_buffers_of_another_context) {
+    foreign_case c;
+    foreign_make(&c);
+    cl_mem foreign_in = buffer_on(c.other_context, c.in_bytes, c.d.x);
+    cl_mem foreign_out = buffer_on(c.other_context, c.out_bytes, NULL);
+    expect_forward_refused(&c, foreign_in, c.out, c.d.batch, 0, NULL, "input of another context",
+                           "clconvt_layer_forward", "in is a buffer of another context");
+    expect_forward_refused(&c, c.in, foreign_out, c.d.batch, 0, NULL, "output of another context",
+                           "clconvt_layer_forward", "out is a buffer of another context");
+    expect_forward_works(&c, c.in, c.out, "the device's own context");
+    clReleaseMemObject(foreign_in);
+    clReleaseMemObject(foreign_out);
+    foreign_free(&c);
+}
+
+Test(device, forward_refuses_an_image) {
+    foreign_case c;
+    foreign_make(&c);
+    cl_bool images = CL_FALSE;
+    cr_assert_eq(clGetDeviceInfo(clconvt_device_id(c.device), CL_DEVICE_IMAGE_SUPPORT,
+                                 sizeof images, &images, NULL),
+                 CL_SUCCESS);
+    if (!images) {
+        foreign_free(&c);
+        cr_skip_test("the device has no images (CL_DEVICE_IMAGE_SUPPORT)");
+        return;
+    }
+    /* RGBA float texels, enough of them for either tensor's bytes. */
+    const cl_image_format format = {CL_RGBA, CL_FLOAT};
+    const size_t bytes = c.in_bytes > c.out_bytes ? c.in_bytes : c.out_bytes;
+    const cl_image_desc desc = {
+        .image_type = CL_MEM_OBJECT_IMAGE2D, .image_width = bytes / 16 + 1, .image_height = 1};
+    cl_int err;
+    cl_mem image = clCreateImage(c.context, CL_MEM_READ_WRITE, &format, &desc, NULL, &err);
+    cr_assert_eq(err, CL_SUCCESS, "clCreateImage: %d", err);
+    expect_forward_refused(&c, image, c.out, c.d.batch, 0, NULL, "an image as input",
+                           "in is not a buffer but a 2-D image");
+    expect_forward_refused(&c, c.in, image, c.d.batch, 0, NULL, "an image as output",
+                           "out is not a buffer but a 2-D image");
+    clReleaseMemObject(image);
+    foreign_free(&c);
+}
+
+Test(device, forward_refuses_aliased_input_and_output) {
+    foreign_case c;
+    foreign_make(&c);
+    expect_forward_refused(&c, c.out, c.out, c.d.batch, 0, NULL, "the same buffer twice",
+                           "in and out overlap");
+    /* Sub-buffers of one buffer: overlapping ones are refused, disjoint ones work. */
+    cl_uint align_bits = 0;
+    cr_assert_eq(clGetDeviceInfo(clconvt_device_id(c.device), CL_DEVICE_MEM_BASE_ADDR_ALIGN,
+                                 sizeof align_bits, &align_bits, NULL),
+                 CL_SUCCESS);
+    const size_t align = align_bits / 8;
+    const size_t in_span = (c.in_bytes + align - 1) / align * align;
+    cl_mem parent = buffer_on(c.context, in_span + c.out_bytes, NULL);
+    cr_assert_eq(
+        clEnqueueWriteBuffer(c.queue, parent, CL_TRUE, 0, c.in_bytes, c.d.x, 0, NULL, NULL),
+        CL_SUCCESS);
+    const cl_buffer_region in_region = {0, c.in_bytes};
+    const cl_buffer_region overlapping = {in_span - align, c.out_bytes};
+    const cl_buffer_region disjoint = {in_span, c.out_bytes};
+    cl_int err;
+    cl_mem sub_in = clCreateSubBuffer(parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION,
+                                      &in_region, &err);
+    cr_assert_eq(err, CL_SUCCESS, "clCreateSubBuffer: %d", err);
+    cl_mem sub_overlapping = clCreateSubBuffer(parent, CL_MEM_READ_WRITE,
+                                               CL_BUFFER_CREATE_TYPE_REGION, &overlapping, &err);
+    cr_assert_eq(err, CL_SUCCESS, "clCreateSubBuffer: %d", err);
+    cl_mem sub_disjoint =
+        clCreateSubBuffer(parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &disjoint, &err);
+    cr_assert_eq(err, CL_SUCCESS, "clCreateSubBuffer: %d", err);
+    expect_forward_refused(&c, sub_in, sub_overlapping, c.d.batch, 0, NULL,
+                           "overlapping sub-buffers", "in and out overlap");
+    expect_forward_refused(&c, parent, sub_overlapping, c.d.batch, 0, NULL,
+                           "a buffer and a sub-buffer of it", "in and out overlap");
+    /* Only the bytes a forward uses count: the parent's first in_bytes, a sub-buffer after them. */
+    expect_forward_works(&c, sub_in, sub_disjoint, "disjoint sub-buffers");
+    expect_forward_works(&c, parent, sub_disjoint, "a buffer and a sub-buffer past its input");
+    clReleaseMemObject(sub_in);
+    clReleaseMemObject(sub_overlapping);
+    clReleaseMemObject(sub_disjoint);
+    clReleaseMemObject(parent);
+    foreign_free(&c);
+}
+
+Test(device, forward_refuses_an_event_of_another_context) {
+    foreign_case c;
+    foreign_make(&c);
+    cl_int err;
+    cl_event own = clCreateUserEvent(c.context, &err);
+    cr_assert_eq(err, CL_SUCCESS);
+    cl_event foreign = clCreateUserEvent(c.other_context, &err);
+    cr_assert_eq(err, CL_SUCCESS);
+    const cl_event wait[2] = {own, foreign};
+    expect_forward_refused(&c, c.in, c.out, c.d.batch, 2, wait, "a foreign wait-list event",
+                           "wait_list[1]", "another context");
+    expect_forward_refused(&c, c.in, c.out, 0, 2, wait, "a foreign event, batch 0", "wait_list[1]",
+                           "another context");
+    cr_assert_eq(clSetUserEventStatus(own, CL_COMPLETE), CL_SUCCESS);
+    cr_assert_eq(clSetUserEventStatus(foreign, CL_COMPLETE), CL_SUCCESS);
+    clReleaseEvent(own);
+    clReleaseEvent(foreign);
+    foreign_free(&c);
+}
+
+Test(device, wrap_refuses_a_device_not_in_the_context) {
+    cl_device_id root = clconvt_device_id(support_device());
+    const cl_device_partition_property equally[] = {CL_DEVICE_PARTITION_EQUALLY, 1, 0};
+    cl_device_id sub[64];
+    cl_uint count = 0;
+    if (clCreateSubDevices(root, equally, 64, sub, &count) != CL_SUCCESS || count == 0) {
+        cr_skip_test("the device cannot be partitioned: no second device to try");
+        return;
+    }
+    cl_context context;
+    cl_command_queue queue;
+    caller_objects(&context, &queue); /* on the root device only */
+    clconvt_device *device = NULL;
+    const clconvt_status st = clconvt_device_wrap(context, sub[0], NULL, &device);
+    cr_expect_eq(st, CLCONVT_ERROR_INVALID_ARGUMENT, "wrap gave %s: %s", clconvt_status_string(st),
+                 clconvt_last_error());
+    cr_expect_null(device);
+    expect_message_at(__LINE__, "a device not in the context",
+                      WORDS("clconvt_device_wrap", "device", "not one of the context's"));
+    for (cl_uint i = 0; i < count; ++i)
+        clReleaseDevice(sub[i]);
+    clReleaseCommandQueue(queue);
+    clReleaseContext(context);
+}
