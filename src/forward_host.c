@@ -6,8 +6,10 @@
  * smaller ConvTranspose1d whose left padding puts the piece's first output at 0; inputs outside
  * the range contribute nothing to it, so every piece is exact.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 
+#include "env.h"
 #include "error.h"
 #include "layer.h"
 
@@ -16,20 +18,23 @@
  * layer at 4M positions). Larger work is split anyway. */
 #define PIECE_TARGET_BYTES ((size_t)64 << 20)
 
-/* The bytes one piece may take: the target, capped by the device's largest allocation, and by
- * CLCONVT_MAX_ALLOC_BYTES when set (tests use it to split small work). */
-static size_t allocation_limit(const clconvt_device *device) {
-    size_t limit = PIECE_TARGET_BYTES;
-    if (limit > device->max_alloc_bytes)
-        limit = (size_t)device->max_alloc_bytes;
-    const char *env = getenv("CLCONVT_MAX_ALLOC_BYTES");
-    if (env != NULL && *env != '\0') {
-        char *end;
-        const unsigned long long value = strtoull(env, &end, 10);
-        if (*end == '\0' && value > 0 && value < device->max_alloc_bytes)
-            limit = (size_t)value;
-    }
-    return limit;
+/* The bytes one piece may allocate for its input or output, and what set them. */
+typedef struct piece_limit {
+    size_t bytes;
+    int from_variable; /* CLCONVT_MAX_ALLOC_BYTES, below the device's largest allocation */
+    int is_target;     /* PIECE_TARGET_BYTES: work that cannot be split to fit may exceed it */
+} piece_limit;
+
+/* The target, or CLCONVT_MAX_ALLOC_BYTES when set (tests use it to split small work); either
+ * capped by the device's largest allocation. */
+static piece_limit allocation_limit(const clconvt_device *device) {
+    static atomic_int warned;
+    const uint64_t largest = device->max_alloc_bytes;
+    uint64_t bytes = PIECE_TARGET_BYTES;
+    const int from_variable = clconvt_env_bytes("CLCONVT_MAX_ALLOC_BYTES", &warned, &bytes);
+    if (bytes >= largest)
+        return (piece_limit){(size_t)largest, 0, 0};
+    return (piece_limit){(size_t)bytes, from_variable, !from_variable};
 }
 
 /* One piece: samples [n0, n0 + samples), outputs [o_lo, o_hi), inputs [i_lo, i_hi). */
@@ -152,6 +157,33 @@ static void input_range(const clconvt_params *p, int64_t length_in, piece *pc) {
     pc->i_hi = hi;
 }
 
+/* Samples and outputs per piece for pieces of at most limit bytes of input and of output: whole
+ * samples when one fits, else one sample in ranges of outputs. 0 when not even one output position
+ * with the inputs that reach it fits. */
+static int piece_extent(const clconvt_params *p, const forward_setup *shape, int64_t batch,
+                        size_t elem, size_t limit, int64_t *samples, int64_t *outputs) {
+    const size_t sample_in = shape->in_bytes / (size_t)batch;
+    const size_t sample_out = shape->out_bytes / (size_t)batch;
+    *samples = 1;
+    *outputs = shape->length_out;
+    if (sample_in <= limit && sample_out <= limit) {
+        const size_t fit_in = limit / sample_in, fit_out = limit / sample_out;
+        const size_t fit = fit_in < fit_out ? fit_in : fit_out;
+        *samples = (int64_t)fit < batch ? (int64_t)fit : batch;
+        return 1;
+    }
+    const size_t in_position = (size_t)p->in_channels * elem;
+    const size_t out_position = (size_t)p->out_channels * elem;
+    const int64_t reach = p->dilation * (p->kernel_length - 1);
+    /* Outputs per piece: their bytes fit, and so do the inputs reaching them, at most
+     * (outputs + reach) / stride + 2. */
+    const int64_t by_out = (int64_t)(limit / out_position);
+    const int64_t by_in = ((int64_t)(limit / in_position) - 2) * p->stride - reach;
+    *outputs = by_out < by_in ? by_out : by_in;
+    *outputs = *outputs < shape->length_out ? *outputs : shape->length_out;
+    return *outputs >= 1;
+}
+
 /* clconvt_layer_forward_host once the layer is ready and the shape valid (setup). */
 static clconvt_status forward_in_pieces(clconvt_layer *layer, const forward_setup *setup,
                                         const void *in, void *out, int64_t batch,
@@ -163,34 +195,28 @@ static clconvt_status forward_in_pieces(clconvt_layer *layer, const forward_setu
     CLCONVT_CHECK_NOT_NULL(in, function);
     CLCONVT_CHECK_NOT_NULL(out, function);
     const clconvt_params *p = &layer->params;
-    const size_t limit = allocation_limit(layer->device), elem = clconvt_dtype_size(p->dtype);
+    const size_t elem = clconvt_dtype_size(p->dtype);
     clconvt_status status = CLCONVT_SUCCESS;
     split s = {layer,     &setup->buffers,  in,   out,  batch,
                length_in, shape.length_out, elem, NULL, NULL};
-    const size_t sample_in = shape.in_bytes / (size_t)batch;
-    const size_t sample_out = shape.out_bytes / (size_t)batch;
-    /* Whole samples per piece when one fits; else one sample, in ranges of outputs. */
-    int64_t samples = 1, outputs = shape.length_out;
-    if (sample_in <= limit && sample_out <= limit) {
-        const size_t fit_in = limit / sample_in, fit_out = limit / sample_out;
-        const size_t fit = fit_in < fit_out ? fit_in : fit_out;
-        samples = (int64_t)fit < batch ? (int64_t)fit : batch;
-    } else {
-        const size_t in_position = (size_t)p->in_channels * elem;
-        const size_t out_position = (size_t)p->out_channels * elem;
-        const int64_t reach = p->dilation * (p->kernel_length - 1);
-        /* Outputs per piece: their bytes fit, and so do the inputs reaching them, at most
-         * (outputs + reach) / stride + 2. */
-        const int64_t by_out = (int64_t)(limit / out_position);
-        const int64_t by_in = ((int64_t)(limit / in_position) - 2) * p->stride - reach;
-        outputs = by_out < by_in ? by_out : by_in;
-        outputs = outputs < shape.length_out ? outputs : shape.length_out;
-        if (outputs < 1)
-            return clconvt_fail(CLCONVT_ERROR_TOO_LARGE,
-                                "%s: one output position with its inputs needs more than the "
-                                "largest device allocation (%zu bytes)",
-                                function, limit);
+    piece_limit limit = allocation_limit(layer->device);
+    int64_t samples, outputs;
+    int fits = piece_extent(p, &shape, batch, elem, limit.bytes, &samples, &outputs);
+    if (!fits && limit.is_target) { /* the target is a preference, the device's limit a rule */
+        limit = (piece_limit){(size_t)layer->device->max_alloc_bytes, 0, 0};
+        fits = piece_extent(p, &shape, batch, elem, limit.bytes, &samples, &outputs);
     }
+    if (!fits && limit.from_variable)
+        return clconvt_fail(CLCONVT_ERROR_TOO_LARGE,
+                            "%s: one output position with the inputs that reach it needs more "
+                            "than CLCONVT_MAX_ALLOC_BYTES=%zu bytes, the most it lets a piece of "
+                            "the work allocate",
+                            function, limit.bytes);
+    if (!fits)
+        return clconvt_fail(CLCONVT_ERROR_TOO_LARGE,
+                            "%s: one output position with the inputs that reach it needs more "
+                            "than the device's largest allocation (%zu bytes)",
+                            function, limit.bytes);
     /* A piece of outputs reads at most (outputs + reach) / stride + 2 inputs (input_range). */
     const int64_t piece_inputs =
         outputs == shape.length_out

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "env.h"
 #include "error.h"
 #include "layer.h"
 
@@ -22,15 +23,10 @@ typedef struct chunking {
 } chunking;
 
 static size_t column_limit(const clconvt_device *device) {
-    size_t limit = DEFAULT_COLUMN_BYTES;
-    const char *env = getenv("CLCONVT_GEMM_COLUMN_BYTES");
-    if (env != NULL && *env != '\0') {
-        char *end;
-        const unsigned long long value = strtoull(env, &end, 10);
-        if (*end == '\0' && value > 0)
-            limit = (size_t)value;
-    }
-    return limit < device->max_alloc_bytes ? limit : (size_t)device->max_alloc_bytes;
+    static atomic_int warned;
+    uint64_t limit = DEFAULT_COLUMN_BYTES;
+    clconvt_env_bytes("CLCONVT_GEMM_COLUMN_BYTES", &warned, &limit);
+    return (size_t)(limit < device->max_alloc_bytes ? limit : device->max_alloc_bytes);
 }
 
 /* Samples and positions per chunk so that the column buffer stays within the limit. */
