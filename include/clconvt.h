@@ -15,8 +15,9 @@
  * - Every function that can fail returns a clconvt_status; on failure clconvt_last_error() holds a
  *   sentence naming what was wrong, nothing was written to any output, and nothing leaked.
  * - Handles are opaque. A device may be shared by any number of layers and threads. A layer's
- *   forward functions may be called from several threads at once; setting its weight or bias must
- *   not overlap a forward of the same layer.
+ *   forward functions may be called from several threads at once, and its weight and bias may be
+ *   set (or read back) while other threads forward: each forward uses the weight and the bias it
+ *   started with, each entirely the old or entirely the new one.
  * - Sizes and lengths are int64_t so that a negative value can be reported, not wrapped.
  */
 #ifndef CLCONVT_H
@@ -167,14 +168,22 @@ CLCONVT_API clconvt_status clconvt_device_open(clconvt_device_kind kind, const c
                                                clconvt_device **out);
 
 /**
- * Use a caller's context, device and (optionally NULL) queue. clconvt retains them while the handle
- * lives and releases only its own references: the caller keeps ownership. With queue == NULL an
- * in-order queue is created on the context and owned by the handle.
+ * Use a caller's context, device (one of the context's) and (optionally NULL) queue, which must be
+ * of that context and device. clconvt retains them while the handle lives and releases only its
+ * own references: the caller keeps ownership. With queue == NULL an in-order queue is created on
+ * the context and owned by the handle. The queue may be out of order
+ * (CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE), as may the queue passed to clconvt_layer_forward:
+ * every command clconvt enqueues waits on an event of the one before it.
  */
 CLCONVT_API clconvt_status clconvt_device_wrap(cl_context context, cl_device_id device,
                                                cl_command_queue queue, clconvt_device **out);
 
-/** Release a device handle (NULL is ignored). Every layer made on it must be released first. */
+/**
+ * Release a device handle (NULL is ignored). Every layer made on it must be released first.
+ * When a gemm layer ran on it, this also empties CLBlast's process-wide kernel cache (CLBlast can
+ * only clear all of it), so that no program of the context outlives it: gemm layers of other
+ * devices build CLBlast's kernels again on their next forward.
+ */
 CLCONVT_API void clconvt_device_release(clconvt_device *device);
 
 /** What clconvt knows of a device; strings are owned by the handle. */
@@ -247,7 +256,10 @@ CLCONVT_API int64_t clconvt_layer_weight_count(const clconvt_layer *layer);
 /**
  * Stage the weight: host holds clconvt_layer_weight_count() elements of host_dtype in the given
  * order (MAX's (K, Cout/groups, Cin) or PyTorch's (Cin, Cout/groups, K)). They are converted to the
- * layer's dtype and packed for the kernel. Replaces any earlier weight.
+ * layer's dtype and packed for the kernel. Replaces any earlier weight. Safe while other threads
+ * forward on the layer: a forward that started before uses the old weight entirely (the commands
+ * it enqueued keep it alive), one that starts after uses the new one; a weight and a bias set one
+ * after the other are two replacements, and a forward may start between them.
  */
 CLCONVT_API clconvt_status clconvt_layer_set_weight(clconvt_layer *layer, const void *host,
                                                     clconvt_weight_order order,
@@ -255,7 +267,7 @@ CLCONVT_API clconvt_status clconvt_layer_set_weight(clconvt_layer *layer, const 
 
 /**
  * Stage the bias: host holds Cout elements of host_dtype. Refused on a layer made without
- * has_bias. Replaces any earlier bias.
+ * has_bias. Replaces any earlier bias; safe during forwards, as clconvt_layer_set_weight.
  */
 CLCONVT_API clconvt_status clconvt_layer_set_bias(clconvt_layer *layer, const void *host,
                                                   clconvt_dtype host_dtype);
@@ -268,8 +280,10 @@ CLCONVT_API clconvt_status clconvt_layer_get_weight(const clconvt_layer *layer, 
 /**
  * Enqueue a forward on device buffers. in holds batch * Cin * length_in elements and out room for
  * batch * Cout * L_out elements of the layer's dtype, in its layout; the sizes of both are checked.
+ * Both must be buffers (or sub-buffers; not images) of the device's context, and the bytes the
+ * forward reads from in must not overlap those it writes to out.
  * queue: NULL for the device's own queue, or any queue on the device's context and device.
- * The call waits on wait_list and, when done != NULL, returns an event that completes with the
+ * The call waits on wait_list (events of the device's context) and, when done != NULL, returns an event that completes with the
  * output (the caller releases it). batch == 0 is legal and writes nothing.
  * Never compiles for a new length or batch: programs depend only on the layer's parameters.
  */

@@ -117,6 +117,7 @@ static clconvt_status read_capabilities(clconvt_device *d) {
 void clconvt_device_release(clconvt_device *d) {
     if (d == NULL)
         return;
+    clconvt_gemm_forget_device(d);
     clconvt_program_cache_destroy(d->programs);
     if (d->buffers_lock_ready)
         pthread_mutex_destroy(&d->buffers_lock);
@@ -183,11 +184,41 @@ cleanup:
     return CLCONVT_SUCCESS;
 }
 
+/* device is one of the context's (a context made for other devices cannot run its kernels). */
+static clconvt_status check_device_in_context(cl_context context, cl_device_id device) {
+    cl_uint count = 0;
+    cl_device_id *devices = NULL;
+    cl_int err = clGetContextInfo(context, CL_CONTEXT_NUM_DEVICES, sizeof count, &count, NULL);
+    if (err == CL_SUCCESS && (devices = calloc(count ? count : 1, sizeof *devices)) == NULL)
+        return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    if (err == CL_SUCCESS)
+        err = clGetContextInfo(context, CL_CONTEXT_DEVICES, count * sizeof *devices, devices, NULL);
+    int found = 0;
+    for (cl_uint i = 0; err == CL_SUCCESS && i < count; ++i)
+        found |= devices[i] == device;
+    free(devices);
+    if (err == CL_INVALID_CONTEXT)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "clconvt_device_wrap: context is not a valid cl_context "
+                            "(clGetContextInfo failed with CL_INVALID_CONTEXT)");
+    if (err != CL_SUCCESS)
+        return clconvt_fail_cl("clGetContextInfo(CL_CONTEXT_DEVICES)", err);
+    if (!found)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "clconvt_device_wrap: device is not one of the context's %u "
+                            "device%s (CL_CONTEXT_DEVICES)",
+                            (unsigned)count, count == 1 ? "" : "s");
+    return CLCONVT_SUCCESS;
+}
+
 clconvt_status clconvt_device_wrap(cl_context context, cl_device_id device, cl_command_queue queue,
                                    clconvt_device **out) {
     CLCONVT_CHECK_NOT_NULL(out, "clconvt_device_wrap");
     CLCONVT_CHECK_NOT_NULL(context, "clconvt_device_wrap");
     CLCONVT_CHECK_NOT_NULL(device, "clconvt_device_wrap");
+    clconvt_status status = check_device_in_context(context, device);
+    if (status != CLCONVT_SUCCESS)
+        return status;
     if (queue != NULL) {
         cl_context queue_context;
         cl_device_id queue_device;
@@ -203,7 +234,7 @@ clconvt_status clconvt_device_wrap(cl_context context, cl_device_id device, cl_c
                                 "clconvt_device_wrap: the queue belongs to another %s",
                                 queue_context != context ? "context" : "device");
     }
-    clconvt_status status = device_from_handles(context, device, queue, out);
+    status = device_from_handles(context, device, queue, out);
     if (status == CLCONVT_SUCCESS)
         clconvt_clear_error();
     return status;

@@ -30,6 +30,7 @@ struct clconvt_device {
     uint64_t private_budget_bytes;
     int has_fp16;
     program_cache *programs;
+    atomic_int used_clblast; /* a gemm forward ran: CLBlast caches programs of the context */
     atomic_uint_fast64_t allocated_bytes, peak_allocated_bytes; /* device buffers we made */
     /* The size of every buffer clconvt_device_buffer_create made and clconvt_device_buffer_release
      * has not yet released, so that the release needs no OpenCL call (which may fail) to count it.
@@ -48,5 +49,9 @@ clconvt_status clconvt_device_buffer_create(clconvt_device *device, cl_mem_flags
 
 /* Release a buffer made by clconvt_device_buffer_create (NULL is ignored). */
 void clconvt_device_buffer_release(clconvt_device *device, cl_mem buffer);
+
+/* Drop what CLBlast cached for the device's context, if a gemm forward ran on it (gemm_path.c):
+ * before the context is released. */
+void clconvt_gemm_forget_device(clconvt_device *device);
 
 #endif

@@ -12,23 +12,14 @@
 #include <unistd.h>
 
 #include "disk_cache.h"
+#include "env.h"
 #include "error.h"
 
 uint64_t clconvt_disk_cache_max_bytes(void) {
-    const char *text = getenv("CLCONVT_CACHE_MAX_BYTES");
-    if (text == NULL || *text == '\0')
-        return DISK_CACHE_DEFAULT_MAX_BYTES;
-    char *end = NULL;
-    errno = 0;
-    const unsigned long long value = strtoull(text, &end, 10);
-    if (errno == 0 && *end == '\0' && text[0] >= '0' && text[0] <= '9' && value >= 1)
-        return (uint64_t)value;
     static atomic_int warned;
-    clconvt_warn_once(&warned,
-                      "ignoring CLCONVT_CACHE_MAX_BYTES=%s: not a whole number of bytes >= 1; the "
-                      "program cache keeps to %llu bytes",
-                      text, (unsigned long long)DISK_CACHE_DEFAULT_MAX_BYTES);
-    return DISK_CACHE_DEFAULT_MAX_BYTES;
+    uint64_t value = DISK_CACHE_DEFAULT_MAX_BYTES;
+    clconvt_env_bytes("CLCONVT_CACHE_MAX_BYTES", &warned, &value);
+    return value;
 }
 
 /* An entry's name: exactly 2 * DISK_CACHE_KEY_SIZE lowercase hex digits. */

@@ -6,8 +6,10 @@
  * smaller ConvTranspose1d whose left padding puts the piece's first output at 0; inputs outside
  * the range contribute nothing to it, so every piece is exact.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 
+#include "env.h"
 #include "error.h"
 #include "layer.h"
 
@@ -16,20 +18,23 @@
  * layer at 4M positions). Larger work is split anyway. */
 #define PIECE_TARGET_BYTES ((size_t)64 << 20)
 
-/* The bytes one piece may take: the target, capped by the device's largest allocation, and by
- * CLCONVT_MAX_ALLOC_BYTES when set (tests use it to split small work). */
-static size_t allocation_limit(const clconvt_device *device) {
-    size_t limit = PIECE_TARGET_BYTES;
-    if (limit > device->max_alloc_bytes)
-        limit = (size_t)device->max_alloc_bytes;
-    const char *env = getenv("CLCONVT_MAX_ALLOC_BYTES");
-    if (env != NULL && *env != '\0') {
-        char *end;
-        const unsigned long long value = strtoull(env, &end, 10);
-        if (*end == '\0' && value > 0 && value < device->max_alloc_bytes)
-            limit = (size_t)value;
-    }
-    return limit;
+/* The bytes one piece may allocate for its input or output, and what set them. */
+typedef struct piece_limit {
+    size_t bytes;
+    int from_variable; /* CLCONVT_MAX_ALLOC_BYTES, below the device's largest allocation */
+    int is_target;     /* PIECE_TARGET_BYTES: work that cannot be split to fit may exceed it */
+} piece_limit;
+
+/* The target, or CLCONVT_MAX_ALLOC_BYTES when set (tests use it to split small work); either
+ * capped by the device's largest allocation. */
+static piece_limit allocation_limit(const clconvt_device *device) {
+    static atomic_int warned;
+    const uint64_t largest = device->max_alloc_bytes;
+    uint64_t bytes = PIECE_TARGET_BYTES;
+    const int from_variable = clconvt_env_bytes("CLCONVT_MAX_ALLOC_BYTES", &warned, &bytes);
+    if (bytes >= largest)
+        return (piece_limit){(size_t)largest, 0, 0};
+    return (piece_limit){(size_t)bytes, from_variable, !from_variable};
 }
 
 /* One piece: samples [n0, n0 + samples), outputs [o_lo, o_hi), inputs [i_lo, i_hi). */
@@ -39,6 +44,7 @@ typedef struct piece {
 
 typedef struct split {
     const clconvt_layer *layer;
+    const layer_buffers *buffers; /* every piece uses the same weight and bias */
     const void *in;
     void *out;
     int64_t batch, length_in, length_out;
@@ -47,8 +53,10 @@ typedef struct split {
 } split;
 
 /* Copy a piece's inputs to the device: whole samples are contiguous in either layout; a range of
- * positions is contiguous in NLC and a set of row segments in NCL. */
-static clconvt_status write_input(const split *s, const piece *pc, cl_command_queue queue) {
+ * positions is contiguous in NLC and a set of row segments in NCL. *written completes with the
+ * copy (the queue may be out of order: the kernel waits on it). */
+static clconvt_status write_input(const split *s, const piece *pc, cl_command_queue queue,
+                                  cl_event *written) {
     const clconvt_params *p = &s->layer->params;
     const size_t cin = (size_t)p->in_channels, length = (size_t)(pc->i_hi - pc->i_lo);
     const size_t samples = (size_t)pc->samples, l_in = (size_t)s->length_in;
@@ -59,7 +67,7 @@ static clconvt_status write_input(const split *s, const piece *pc, cl_command_qu
                                  : (size_t)pc->n0 * cin * l_in;
         err =
             clEnqueueWriteBuffer(queue, s->in_buffer, CL_FALSE, 0, samples * cin * length * s->elem,
-                                 (const char *)s->in + first * s->elem, 0, NULL, NULL);
+                                 (const char *)s->in + first * s->elem, 0, NULL, written);
         return err == CL_SUCCESS ? CLCONVT_SUCCESS
                                  : clconvt_fail_cl("clEnqueueWriteBuffer(input)", err);
     }
@@ -68,13 +76,14 @@ static clconvt_status write_input(const split *s, const piece *pc, cl_command_qu
     const size_t region[3] = {length * s->elem, cin, 1};
     err =
         clEnqueueWriteBufferRect(queue, s->in_buffer, CL_FALSE, buffer_origin, host_origin, region,
-                                 length * s->elem, 0, l_in * s->elem, 0, s->in, 0, NULL, NULL);
+                                 length * s->elem, 0, l_in * s->elem, 0, s->in, 0, NULL, written);
     return err == CL_SUCCESS ? CLCONVT_SUCCESS
                              : clconvt_fail_cl("clEnqueueWriteBufferRect(input)", err);
 }
 
-/* Copy a piece's outputs back, waiting for them. */
-static clconvt_status read_output(const split *s, const piece *pc, cl_command_queue queue) {
+/* Copy a piece's outputs back once computed is complete, waiting for the copy. */
+static clconvt_status read_output(const split *s, const piece *pc, cl_command_queue queue,
+                                  cl_event computed) {
     const clconvt_params *p = &s->layer->params;
     const size_t cout = (size_t)p->out_channels, length = (size_t)(pc->o_hi - pc->o_lo);
     const size_t samples = (size_t)pc->samples, l_out = (size_t)s->length_out;
@@ -85,7 +94,7 @@ static clconvt_status read_output(const split *s, const piece *pc, cl_command_qu
                                  : (size_t)pc->n0 * cout * l_out;
         err =
             clEnqueueReadBuffer(queue, s->out_buffer, CL_TRUE, 0, samples * cout * length * s->elem,
-                                (char *)s->out + first * s->elem, 0, NULL, NULL);
+                                (char *)s->out + first * s->elem, 1, &computed, NULL);
         return err == CL_SUCCESS ? CLCONVT_SUCCESS
                                  : clconvt_fail_cl("clEnqueueReadBuffer(output)", err);
     }
@@ -93,24 +102,37 @@ static clconvt_status read_output(const split *s, const piece *pc, cl_command_qu
     const size_t host_origin[3] = {(size_t)pc->o_lo * s->elem, (size_t)pc->n0 * cout, 0};
     const size_t region[3] = {length * s->elem, cout, 1};
     err = clEnqueueReadBufferRect(queue, s->out_buffer, CL_TRUE, buffer_origin, host_origin, region,
-                                  length * s->elem, 0, l_out * s->elem, 0, s->out, 0, NULL, NULL);
+                                  length * s->elem, 0, l_out * s->elem, 0, s->out, 1, &computed,
+                                  NULL);
     return err == CL_SUCCESS ? CLCONVT_SUCCESS
                              : clconvt_fail_cl("clEnqueueReadBufferRect(output)", err);
 }
 
+/* Write, compute and read one piece, each command waiting on the one before: the queue may be
+ * out of order (a wrapped caller's queue). The read blocks, so the next piece's write into the same
+ * buffers comes after this piece's kernel. */
 static clconvt_status run_piece(const split *s, const piece *pc) {
     const clconvt_params *p = &s->layer->params;
     clconvt_layer *layer = (clconvt_layer *)s->layer;
     cl_command_queue queue = layer->device->queue;
     /* The left padding that maps the piece's first input to its first output. */
     const int64_t pad = p->pad_left + pc->o_lo - pc->i_lo * p->stride;
-    clconvt_status status = write_input(s, pc, queue);
+    cl_event written = NULL, computed = NULL;
+    clconvt_status status = write_input(s, pc, queue, &written);
     if (status == CLCONVT_SUCCESS)
-        status =
-            clconvt_layer_enqueue(layer, queue, s->in_buffer, s->out_buffer, pc->samples,
-                                  pc->i_hi - pc->i_lo, pc->o_hi - pc->o_lo, pad, 0, NULL, NULL);
+        status = clconvt_layer_enqueue(layer, s->buffers, queue, s->in_buffer, s->out_buffer,
+                                       pc->samples, pc->i_hi - pc->i_lo, pc->o_hi - pc->o_lo, pad,
+                                       1, &written, &computed);
     if (status == CLCONVT_SUCCESS)
-        status = read_output(s, pc, queue);
+        status = read_output(s, pc, queue, computed);
+    /* After a failure the copy may still be reading the caller's input: it must be done before
+     * the call returns. */
+    if (status != CLCONVT_SUCCESS && written != NULL)
+        clWaitForEvents(1, &written);
+    if (written != NULL)
+        clReleaseEvent(written);
+    if (computed != NULL)
+        clReleaseEvent(computed);
     return status;
 }
 
@@ -135,47 +157,66 @@ static void input_range(const clconvt_params *p, int64_t length_in, piece *pc) {
     pc->i_hi = hi;
 }
 
-clconvt_status clconvt_layer_forward_host(clconvt_layer *layer, const void *in, void *out,
-                                          int64_t batch, int64_t length_in) {
-    static const char *const function = "clconvt_layer_forward_host";
-    CLCONVT_CHECK_NOT_NULL(layer, function);
-    forward_shape shape;
-    clconvt_status status = clconvt_layer_check_forward(layer, function, batch, length_in, &shape);
-    if (status != CLCONVT_SUCCESS)
-        return status;
-    if (batch == 0) {
-        clconvt_clear_error();
-        return CLCONVT_SUCCESS;
-    }
-    CLCONVT_CHECK_NOT_NULL(in, function);
-    CLCONVT_CHECK_NOT_NULL(out, function);
-    const clconvt_params *p = &layer->params;
-    const size_t limit = allocation_limit(layer->device), elem = clconvt_dtype_size(p->dtype);
-    split s = {layer, in, out, batch, length_in, shape.length_out, elem, NULL, NULL};
-    const size_t sample_in = shape.in_bytes / (size_t)batch;
-    const size_t sample_out = shape.out_bytes / (size_t)batch;
-    /* Whole samples per piece when one fits; else one sample, in ranges of outputs. */
-    int64_t samples = 1, outputs = shape.length_out;
+/* Samples and outputs per piece for pieces of at most limit bytes of input and of output: whole
+ * samples when one fits, else one sample in ranges of outputs. 0 when not even one output position
+ * with the inputs that reach it fits. */
+static int piece_extent(const clconvt_params *p, const forward_setup *shape, int64_t batch,
+                        size_t elem, size_t limit, int64_t *samples, int64_t *outputs) {
+    const size_t sample_in = shape->in_bytes / (size_t)batch;
+    const size_t sample_out = shape->out_bytes / (size_t)batch;
+    *samples = 1;
+    *outputs = shape->length_out;
     if (sample_in <= limit && sample_out <= limit) {
         const size_t fit_in = limit / sample_in, fit_out = limit / sample_out;
         const size_t fit = fit_in < fit_out ? fit_in : fit_out;
-        samples = (int64_t)fit < batch ? (int64_t)fit : batch;
-    } else {
-        const size_t in_position = (size_t)p->in_channels * elem;
-        const size_t out_position = (size_t)p->out_channels * elem;
-        const int64_t reach = p->dilation * (p->kernel_length - 1);
-        /* Outputs per piece: their bytes fit, and so do the inputs reaching them, at most
-         * (outputs + reach) / stride + 2. */
-        const int64_t by_out = (int64_t)(limit / out_position);
-        const int64_t by_in = ((int64_t)(limit / in_position) - 2) * p->stride - reach;
-        outputs = by_out < by_in ? by_out : by_in;
-        outputs = outputs < shape.length_out ? outputs : shape.length_out;
-        if (outputs < 1)
-            return clconvt_fail(CLCONVT_ERROR_TOO_LARGE,
-                                "%s: one output position with its inputs needs more than the "
-                                "largest device allocation (%zu bytes)",
-                                function, limit);
+        *samples = (int64_t)fit < batch ? (int64_t)fit : batch;
+        return 1;
     }
+    const size_t in_position = (size_t)p->in_channels * elem;
+    const size_t out_position = (size_t)p->out_channels * elem;
+    const int64_t reach = p->dilation * (p->kernel_length - 1);
+    /* Outputs per piece: their bytes fit, and so do the inputs reaching them, at most
+     * (outputs + reach) / stride + 2. */
+    const int64_t by_out = (int64_t)(limit / out_position);
+    const int64_t by_in = ((int64_t)(limit / in_position) - 2) * p->stride - reach;
+    *outputs = by_out < by_in ? by_out : by_in;
+    *outputs = *outputs < shape->length_out ? *outputs : shape->length_out;
+    return *outputs >= 1;
+}
+
+/* clconvt_layer_forward_host once the layer is ready and the shape valid (setup). */
+static clconvt_status forward_in_pieces(clconvt_layer *layer, const forward_setup *setup,
+                                        const void *in, void *out, int64_t batch,
+                                        int64_t length_in) {
+    static const char *const function = "clconvt_layer_forward_host";
+    const forward_setup shape = *setup;
+    if (batch == 0)
+        return CLCONVT_SUCCESS;
+    CLCONVT_CHECK_NOT_NULL(in, function);
+    CLCONVT_CHECK_NOT_NULL(out, function);
+    const clconvt_params *p = &layer->params;
+    const size_t elem = clconvt_dtype_size(p->dtype);
+    clconvt_status status = CLCONVT_SUCCESS;
+    split s = {layer,     &setup->buffers,  in,   out,  batch,
+               length_in, shape.length_out, elem, NULL, NULL};
+    piece_limit limit = allocation_limit(layer->device);
+    int64_t samples, outputs;
+    int fits = piece_extent(p, &shape, batch, elem, limit.bytes, &samples, &outputs);
+    if (!fits && limit.is_target) { /* the target is a preference, the device's limit a rule */
+        limit = (piece_limit){(size_t)layer->device->max_alloc_bytes, 0, 0};
+        fits = piece_extent(p, &shape, batch, elem, limit.bytes, &samples, &outputs);
+    }
+    if (!fits && limit.from_variable)
+        return clconvt_fail(CLCONVT_ERROR_TOO_LARGE,
+                            "%s: one output position with the inputs that reach it needs more "
+                            "than CLCONVT_MAX_ALLOC_BYTES=%zu bytes, the most it lets a piece of "
+                            "the work allocate",
+                            function, limit.bytes);
+    if (!fits)
+        return clconvt_fail(CLCONVT_ERROR_TOO_LARGE,
+                            "%s: one output position with the inputs that reach it needs more "
+                            "than the device's largest allocation (%zu bytes)",
+                            function, limit.bytes);
     /* A piece of outputs reads at most (outputs + reach) / stride + 2 inputs (input_range). */
     const int64_t piece_inputs =
         outputs == shape.length_out
@@ -200,7 +241,16 @@ clconvt_status clconvt_layer_forward_host(clconvt_layer *layer, const void *in, 
         }
     clconvt_device_buffer_release(layer->device, s.in_buffer);
     clconvt_device_buffer_release(layer->device, s.out_buffer);
-    if (status == CLCONVT_SUCCESS)
-        clconvt_clear_error();
     return status;
+}
+
+clconvt_status clconvt_layer_forward_host(clconvt_layer *layer, const void *in, void *out,
+                                          int64_t batch, int64_t length_in) {
+    static const char *const function = "clconvt_layer_forward_host";
+    CLCONVT_CHECK_NOT_NULL(layer, function);
+    forward_setup setup;
+    clconvt_status status = clconvt_layer_check_forward(layer, function, batch, length_in, &setup);
+    if (status == CLCONVT_SUCCESS)
+        status = forward_in_pieces(layer, &setup, in, out, batch, length_in);
+    return clconvt_layer_forward_done(&setup, status);
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "env.h"
 #include "error.h"
 #include "layer.h"
 
@@ -22,15 +23,10 @@ typedef struct chunking {
 } chunking;
 
 static size_t column_limit(const clconvt_device *device) {
-    size_t limit = DEFAULT_COLUMN_BYTES;
-    const char *env = getenv("CLCONVT_GEMM_COLUMN_BYTES");
-    if (env != NULL && *env != '\0') {
-        char *end;
-        const unsigned long long value = strtoull(env, &end, 10);
-        if (*end == '\0' && value > 0)
-            limit = (size_t)value;
-    }
-    return limit < device->max_alloc_bytes ? limit : (size_t)device->max_alloc_bytes;
+    static atomic_int warned;
+    uint64_t limit = DEFAULT_COLUMN_BYTES;
+    clconvt_env_bytes("CLCONVT_GEMM_COLUMN_BYTES", &warned, &limit);
+    return (size_t)(limit < device->max_alloc_bytes ? limit : device->max_alloc_bytes);
 }
 
 /* Samples and positions per chunk so that the column buffer stays within the limit. */
@@ -65,49 +61,65 @@ static clconvt_status clblast_failed(const char *call, CLBlastStatusCode code) {
     return clconvt_fail(CLCONVT_ERROR_OPENCL, "%s failed with CLBlast status %d", call, (int)code);
 }
 
-/* col[n][g] = W_g^T x[n][g] for samples [n0, n0 + samples) and positions [i_lo, i_lo + count). */
-static clconvt_status enqueue_gemms(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
-                                    cl_mem col, int64_t length_in, int64_t n0, int64_t samples,
-                                    int64_t i_lo, int64_t count) {
-    const clconvt_params *p = &layer->params;
+/* One forward on the gemm path: what every chunk's commands use. */
+typedef struct gemm_run {
+    clconvt_layer *layer;
+    const layer_buffers *buffers;
+    cl_command_queue queue;
+    cl_mem in, col, out;
+    int64_t length_in, length_out, pad_left;
+    cl_event *gemms; /* one per group: the GEMMs of the chunk being enqueued */
+} gemm_run;
+
+/* Samples [n0, n0 + samples) and input positions [i_lo, i_lo + count). */
+typedef struct chunk {
+    int64_t n0, samples, i_lo, count;
+} chunk;
+
+/* col[n][g] = W_g^T x[n][g] for the chunk; r->gemms[g] gets group g's event (the caller releases
+ * those that are not NULL). */
+static clconvt_status enqueue_gemms(const gemm_run *r, const chunk *c) {
+    const clconvt_params *p = &r->layer->params;
     const size_t groups = (size_t)p->groups, cin = (size_t)p->in_channels;
     const size_t cin_g = cin / groups, m = (size_t)(p->out_channels / p->groups * p->kernel_length);
-    const size_t l_in = (size_t)length_in, n = (size_t)count;
+    const size_t l_in = (size_t)r->length_in, n = (size_t)c->count;
+    const size_t n0 = (size_t)c->n0, i_lo = (size_t)c->i_lo;
     const int ncl = p->layout == CLCONVT_LAYOUT_NCL;
+    cl_command_queue queue = r->queue;
     for (size_t g = 0; g < groups; ++g) {
         /* NCL: x[n] is Cin x L_in, its group block a Cin_g x L_in matrix. NLC: x[n] is
          * L_in x Cin, so the group block is the transpose of an L_in x Cin_g matrix. */
-        const size_t b_offset = ncl ? ((size_t)n0 * cin + g * cin_g) * l_in + (size_t)i_lo
-                                    : ((size_t)n0 * l_in + (size_t)i_lo) * cin + g * cin_g;
+        const size_t b_offset =
+            ncl ? (n0 * cin + g * cin_g) * l_in + i_lo : (n0 * l_in + i_lo) * cin + g * cin_g;
         const CLBlastStatusCode code = CLBlastSgemmStridedBatched(
             CLBlastLayoutRowMajor, CLBlastTransposeNo,
-            ncl ? CLBlastTransposeNo : CLBlastTransposeYes, m, n, cin_g, 1.0f, layer->weight,
-            g * m * cin_g, cin_g, 0, in, b_offset, ncl ? l_in : cin, cin * l_in, 0.0f, col,
-            g * m * n, n, groups * m * n, (size_t)samples, &queue, NULL);
+            ncl ? CLBlastTransposeNo : CLBlastTransposeYes, m, n, cin_g, 1.0f, r->buffers->weight,
+            g * m * cin_g, cin_g, 0, r->in, b_offset, ncl ? l_in : cin, cin * l_in, 0.0f, r->col,
+            g * m * n, n, groups * m * n, (size_t)c->samples, &queue, &r->gemms[g]);
         if (code != CLBlastSuccess)
             return clblast_failed("CLBlastSgemmStridedBatched", code);
     }
     return CLCONVT_SUCCESS;
 }
 
-/* Gather one chunk's columns into outputs [o_first, o_first + o_count). */
-static clconvt_status enqueue_col2im(clconvt_layer *layer, cl_command_queue queue, cl_mem col,
-                                     cl_mem out, int64_t pad_left, int64_t length_out, int64_t n0,
-                                     int64_t samples, int64_t i_lo, int64_t count, int64_t o_first,
-                                     int64_t o_count, int accumulate, cl_event *done) {
+/* Gather the chunk's columns into outputs [o_first, o_first + o_count), after the chunk's GEMMs. */
+static clconvt_status enqueue_col2im(const gemm_run *r, const chunk *c, int64_t o_first,
+                                     int64_t o_count, cl_event *done) {
+    const clconvt_layer *layer = r->layer;
     const clconvt_params *p = &layer->params;
     const phase_steps steps = clconvt_layer_phase_steps(p);
     const cl_int has_bias = p->has_bias != 0, cout_g = (cl_int)(p->out_channels / p->groups);
     const cl_int groups = (cl_int)p->groups, k_len = (cl_int)p->kernel_length;
-    const cl_int dilation = (cl_int)p->dilation, acc = accumulate;
-    const cl_long pad = pad_left, l_out = length_out, first = o_first, n_out = o_count;
-    const cl_long lo = i_lo, chunk_length = count, n_first = n0;
-    cl_mem bias = layer->bias ? layer->bias : col; /* never read without a bias */
+    const cl_int dilation = (cl_int)p->dilation, acc = c->i_lo > 0;
+    const cl_long pad = r->pad_left, l_out = r->length_out, first = o_first, n_out = o_count;
+    const cl_long lo = c->i_lo, chunk_length = c->count, n_first = c->n0;
+    cl_mem col = r->col, out = r->out;
+    cl_mem bias = r->buffers->bias ? r->buffers->bias : col; /* never read without a bias */
     const size_t local[3] = {(size_t)layer->plan.local[0], (size_t)layer->plan.local[1], 1};
     const size_t global[3] = {
         (size_t)layer_ceil_div(o_count, (int64_t)local[0]) * local[0],
         (size_t)layer_ceil_div(p->out_channels, (int64_t)local[1]) * local[1],
-        (size_t)samples,
+        (size_t)c->samples,
     };
     cl_int err;
     cl_kernel kernel = clCreateKernel(layer->program, clconvt_plan_kernel_name(&layer->plan), &err);
@@ -141,57 +153,109 @@ static clconvt_status enqueue_col2im(clconvt_layer *layer, cl_command_queue queu
     clconvt_status status = CLCONVT_SUCCESS;
     if (err != CL_SUCCESS)
         status = clconvt_fail_cl("clSetKernelArg(col2im_forward)", err);
-    else if ((err = clEnqueueNDRangeKernel(queue, kernel, 3, NULL, global, local, 0, NULL, done)) !=
-             CL_SUCCESS)
+    else if ((err = clEnqueueNDRangeKernel(r->queue, kernel, 3, NULL, global, local,
+                                           (cl_uint)groups, r->gemms, done)) != CL_SUCCESS)
         status = clconvt_fail_cl("clEnqueueNDRangeKernel(col2im_forward)", err);
     clReleaseKernel(kernel);
     return status;
 }
 
-clconvt_status clconvt_gemm_enqueue(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
-                                    cl_mem out, int64_t batch, int64_t length_in,
-                                    int64_t length_out, int64_t pad_left, cl_uint num_wait,
-                                    const cl_event *wait, cl_event *done) {
-    const clconvt_params *p = &layer->params;
+/* The outputs [*o_first, *o_end) the chunk's inputs reach; the first chunk of a row covers all of
+ * it (outputs no input reaches get the bias alone). */
+static void chunk_outputs(const gemm_run *r, const chunk *c, int64_t *o_first, int64_t *o_end) {
+    const clconvt_params *p = &r->layer->params;
+    const int64_t reach = p->dilation * (p->kernel_length - 1); /* an input's output span */
+    *o_first = 0;
+    *o_end = r->length_out;
+    if (c->i_lo > 0) {
+        *o_first = c->i_lo * p->stride - r->pad_left;
+        *o_end = (c->i_lo + c->count - 1) * p->stride - r->pad_left + reach + 1;
+        *o_first = *o_first < 0 ? 0 : *o_first;
+        *o_end = *o_end > r->length_out ? r->length_out : *o_end;
+    }
+}
+
+/* One chunk: its GEMMs after wait (the previous chunk's last command, or the caller's wait list
+ * for the first chunk), then col2im after the GEMMs; *step gets the chunk's last command. Every
+ * command waits on the one before, so any queue works, out-of-order ones included: the column
+ * buffer is rewritten only after the previous col2im read it, and the accumulation of a row's
+ * chunks into the output happens in order. */
+static clconvt_status enqueue_chunk(const gemm_run *r, const chunk *c, cl_uint num_wait,
+                                    const cl_event *wait, cl_event *step) {
+    const cl_uint groups = (cl_uint)r->layer->params.groups;
+    cl_int err = CL_SUCCESS;
+    clconvt_status status = CLCONVT_SUCCESS;
+    /* CLBlast takes no wait list: a barrier holds its GEMMs back instead. */
+    if (num_wait > 0 &&
+        (err = clEnqueueBarrierWithWaitList(r->queue, num_wait, wait, NULL)) != CL_SUCCESS)
+        status = clconvt_fail_cl("clEnqueueBarrierWithWaitList", err);
+    if (status == CLCONVT_SUCCESS)
+        status = enqueue_gemms(r, c);
+    int64_t o_first, o_end;
+    chunk_outputs(r, c, &o_first, &o_end);
+    if (status == CLCONVT_SUCCESS && o_end > o_first)
+        status = enqueue_col2im(r, c, o_first, o_end - o_first, step);
+    else if (status == CLCONVT_SUCCESS &&
+             (err = clEnqueueMarkerWithWaitList(r->queue, groups, r->gemms, step)) != CL_SUCCESS)
+        status = clconvt_fail_cl("clEnqueueMarkerWithWaitList", err);
+    for (cl_uint g = 0; g < groups; ++g)
+        if (r->gemms[g] != NULL) {
+            clReleaseEvent(r->gemms[g]);
+            r->gemms[g] = NULL;
+        }
+    return status;
+}
+
+/* CLBlast keeps the programs it builds in a process-wide cache keyed by context and device, and a
+ * program holds its context: without this, each device opened and released leaks its context
+ * (3 MB on PoCL), and at exit CLBlast's static cache releases programs of contexts that are gone
+ * (Oclgrind aborts). CLBlast 1.5 can only clear the whole cache (CLBlastClearCache: its programs
+ * and compiled binaries, for every context), so other devices' next GEMMs build their kernels
+ * again. It is thread-safe: each cache operation takes CLBlast's lock, and a GEMM running on
+ * another thread holds a shared reference to its program, which outlives the clearing. */
+void clconvt_gemm_forget_device(clconvt_device *device) {
+    if (atomic_load(&device->used_clblast))
+        CLBlastClearCache();
+}
+
+clconvt_status clconvt_gemm_enqueue(clconvt_layer *layer, const layer_buffers *buffers,
+                                    cl_command_queue queue, cl_mem in, cl_mem out, int64_t batch,
+                                    int64_t length_in, int64_t length_out, int64_t pad_left,
+                                    cl_uint num_wait, const cl_event *wait, cl_event *done) {
     chunking chunks = {0, 0, 0};
-    cl_mem col = NULL;
-    clconvt_status status = choose_chunks(layer, batch, length_in, &chunks);
+    gemm_run r = {layer, buffers, queue, in, NULL, out, length_in, length_out, pad_left, NULL};
+    cl_event step = NULL;
+    atomic_store(&layer->device->used_clblast, 1);
+    r.gemms = calloc((size_t)layer->params.groups, sizeof *r.gemms);
+    clconvt_status status = r.gemms != NULL
+                                ? CLCONVT_SUCCESS
+                                : clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY,
+                                               "out of host memory for the gemm path's events");
+    if (status == CLCONVT_SUCCESS)
+        status = choose_chunks(layer, batch, length_in, &chunks);
     if (status == CLCONVT_SUCCESS)
         status = clconvt_device_buffer_create(layer->device, CL_MEM_READ_WRITE, chunks.column_bytes,
-                                              NULL, "gemm column buffer", &col);
-    /* CLBlast takes no wait list: a barrier holds its first GEMM back instead. */
-    cl_int err = CL_SUCCESS;
-    if (status == CLCONVT_SUCCESS && num_wait > 0 &&
-        (err = clEnqueueBarrierWithWaitList(queue, num_wait, wait, NULL)) != CL_SUCCESS)
-        status = clconvt_fail_cl("clEnqueueBarrierWithWaitList", err);
-    const int64_t reach = p->dilation * (p->kernel_length - 1); /* an input's output span */
+                                              NULL, "gemm column buffer", &r.col);
     for (int64_t n0 = 0; status == CLCONVT_SUCCESS && n0 < batch; n0 += chunks.samples) {
         const int64_t samples = batch - n0 < chunks.samples ? batch - n0 : chunks.samples;
         for (int64_t i_lo = 0; status == CLCONVT_SUCCESS && i_lo < length_in;
              i_lo += chunks.positions) {
             const int64_t count =
                 length_in - i_lo < chunks.positions ? length_in - i_lo : chunks.positions;
-            /* The first chunk of a row writes all of it (outputs no input reaches get the bias
-             * alone); later ones add to the outputs their inputs reach. */
-            int64_t o_first = 0, o_end = length_out;
-            if (i_lo > 0) {
-                o_first = i_lo * p->stride - pad_left;
-                o_end = (i_lo + count - 1) * p->stride - pad_left + reach + 1;
-                o_first = o_first < 0 ? 0 : o_first;
-                o_end = o_end > length_out ? length_out : o_end;
-            }
-            const int last = n0 + samples >= batch && i_lo + count >= length_in;
-            status = enqueue_gemms(layer, queue, in, col, length_in, n0, samples, i_lo, count);
-            if (status == CLCONVT_SUCCESS && o_end > o_first)
-                status =
-                    enqueue_col2im(layer, queue, col, out, pad_left, length_out, n0, samples, i_lo,
-                                   count, o_first, o_end - o_first, i_lo > 0, last ? done : NULL);
-            else if (status == CLCONVT_SUCCESS && last && done != NULL &&
-                     (err = clEnqueueMarkerWithWaitList(queue, 0, NULL, done)) != CL_SUCCESS)
-                status = clconvt_fail_cl("clEnqueueMarkerWithWaitList", err);
+            const chunk c = {n0, samples, i_lo, count};
+            cl_event before = step;
+            step = NULL;
+            status = enqueue_chunk(&r, &c, before ? 1 : num_wait, before ? &before : wait, &step);
+            if (before != NULL)
+                clReleaseEvent(before);
         }
     }
+    if (status == CLCONVT_SUCCESS && done != NULL)
+        *done = step; /* the last col2im: it waits, through the chain, on every command before */
+    else if (step != NULL)
+        clReleaseEvent(step);
+    free(r.gemms);
     /* Released now, freed by the runtime once the enqueued commands that use it are done. */
-    clconvt_device_buffer_release(layer->device, col);
+    clconvt_device_buffer_release(layer->device, r.col);
     return status;
 }

@@ -90,6 +90,10 @@ clconvt_status clconvt_layer_create_with_plan(clconvt_device *device, const clco
     clconvt_layer *layer = calloc(1, sizeof *layer);
     if (layer == NULL)
         return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for a layer");
+    if (pthread_mutex_init(&layer->lock, NULL) != 0) {
+        free(layer);
+        return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "pthread_mutex_init failed");
+    }
     layer->device = device;
     layer->params = *params;
     int tuned = 0;
@@ -106,6 +110,7 @@ clconvt_status clconvt_layer_create_with_plan(clconvt_device *device, const clco
         status = prepare_plan(layer);
     }
     if (status != CLCONVT_SUCCESS) {
+        pthread_mutex_destroy(&layer->lock);
         free(layer);
         return status;
     }
@@ -120,6 +125,7 @@ void clconvt_layer_release(clconvt_layer *layer) {
     clconvt_device_buffer_release(layer->device, layer->weight);
     clconvt_device_buffer_release(layer->device, layer->bias);
     clconvt_weights_free(&layer->weight_host);
+    pthread_mutex_destroy(&layer->lock);
     free(layer);
 }
 
@@ -192,11 +198,15 @@ clconvt_status clconvt_layer_set_weight(clconvt_layer *layer, const void *host,
         return status;
     }
     /* Only now, with everything in hand, replace the old weight: a failure above changed nothing.
-     */
-    clconvt_device_buffer_release(layer->device, layer->weight);
-    clconvt_weights_free(&layer->weight_host);
+     * Forwards running meanwhile hold references of their own to the old buffer. */
+    pthread_mutex_lock(&layer->lock);
+    cl_mem old = layer->weight;
+    staged_weight old_host = layer->weight_host;
     layer->weight = buffer;
     layer->weight_host = staged;
+    pthread_mutex_unlock(&layer->lock);
+    clconvt_device_buffer_release(layer->device, old);
+    clconvt_weights_free(&old_host);
     clconvt_clear_error();
     return CLCONVT_SUCCESS;
 }
@@ -231,8 +241,11 @@ clconvt_status clconvt_layer_set_bias(clconvt_layer *layer, const void *host,
     free(converted);
     if (status != CLCONVT_SUCCESS)
         return status;
-    clconvt_device_buffer_release(layer->device, layer->bias);
+    pthread_mutex_lock(&layer->lock);
+    cl_mem old = layer->bias;
     layer->bias = buffer;
+    pthread_mutex_unlock(&layer->lock);
+    clconvt_device_buffer_release(layer->device, old);
     clconvt_clear_error();
     return CLCONVT_SUCCESS;
 }
@@ -240,26 +253,68 @@ clconvt_status clconvt_layer_set_bias(clconvt_layer *layer, const void *host,
 clconvt_status clconvt_layer_get_weight(const clconvt_layer *layer, void *host) {
     CLCONVT_CHECK_NOT_NULL(layer, "clconvt_layer_get_weight");
     CLCONVT_CHECK_NOT_NULL(host, "clconvt_layer_get_weight");
-    if (layer->weight_host.max_order == NULL)
+    /* The lock is the layer's, not part of its value: taking it changes nothing the caller sees. */
+    pthread_mutex_t *lock = (pthread_mutex_t *)&layer->lock;
+    pthread_mutex_lock(lock);
+    const int ready = layer->weight_host.max_order != NULL;
+    if (ready)
+        memcpy(host, layer->weight_host.max_order, layer->weight_host.max_bytes);
+    pthread_mutex_unlock(lock);
+    if (!ready)
         return clconvt_fail(CLCONVT_ERROR_NOT_READY,
                             "clconvt_layer_get_weight: the layer has no weight yet");
-    memcpy(host, layer->weight_host.max_order, layer->weight_host.max_bytes);
     clconvt_clear_error();
     return CLCONVT_SUCCESS;
 }
 
-clconvt_status clconvt_layer_check_forward(const clconvt_layer *layer, const char *function,
-                                           int64_t batch, int64_t length_in, forward_shape *shape) {
+void clconvt_layer_buffers_release(layer_buffers *buffers) {
+    if (buffers->weight != NULL)
+        clReleaseMemObject(buffers->weight);
+    if (buffers->bias != NULL)
+        clReleaseMemObject(buffers->bias);
+    *buffers = (layer_buffers){NULL, NULL};
+}
+
+clconvt_status clconvt_layer_forward_done(forward_setup *setup, clconvt_status status) {
+    /* The runtime keeps the buffers enqueued commands use until they are done. */
+    clconvt_layer_buffers_release(&setup->buffers);
+    if (status == CLCONVT_SUCCESS)
+        clconvt_clear_error();
+    return status;
+}
+
+/* References to the layer's weight and bias as they are now, taken under its lock. */
+static clconvt_status acquire_buffers(clconvt_layer *layer, const char *function,
+                                      layer_buffers *out) {
+    clconvt_status status = CLCONVT_SUCCESS;
+    cl_int err = CL_SUCCESS;
+    *out = (layer_buffers){NULL, NULL};
+    pthread_mutex_lock(&layer->lock);
+    const cl_mem weight = layer->weight, bias = layer->bias;
+    if (weight == NULL)
+        status = clconvt_fail(CLCONVT_ERROR_NOT_READY,
+                              "%s: the layer's weight has not been set (clconvt_layer_set_weight)",
+                              function);
+    else if (layer->params.has_bias && bias == NULL)
+        status = clconvt_fail(CLCONVT_ERROR_NOT_READY,
+                              "%s: the layer has has_bias=1 but its bias has not been set "
+                              "(clconvt_layer_set_bias)",
+                              function);
+    else if ((err = clRetainMemObject(weight)) != CL_SUCCESS)
+        status = clconvt_fail_cl("clRetainMemObject(weight)", err);
+    else if (bias != NULL && (err = clRetainMemObject(bias)) != CL_SUCCESS) {
+        clReleaseMemObject(weight);
+        status = clconvt_fail_cl("clRetainMemObject(bias)", err);
+    }
+    pthread_mutex_unlock(&layer->lock);
+    if (status == CLCONVT_SUCCESS)
+        *out = (layer_buffers){weight, bias};
+    return status;
+}
+
+static clconvt_status check_shape(const clconvt_layer *layer, int64_t batch, int64_t length_in,
+                                  forward_setup *shape) {
     const clconvt_params *p = &layer->params;
-    if (layer->weight == NULL)
-        return clconvt_fail(CLCONVT_ERROR_NOT_READY,
-                            "%s: the layer's weight has not been set (clconvt_layer_set_weight)",
-                            function);
-    if (p->has_bias && layer->bias == NULL)
-        return clconvt_fail(CLCONVT_ERROR_NOT_READY,
-                            "%s: the layer has has_bias=1 but its bias has not been set "
-                            "(clconvt_layer_set_bias)",
-                            function);
     if (batch < 0)
         return clconvt_fail(CLCONVT_ERROR_INVALID_PARAMETER,
                             "batch must be a non-negative integer, but got batch=%lld",
@@ -276,23 +331,121 @@ clconvt_status clconvt_layer_check_forward(const clconvt_layer *layer, const cha
     return status;
 }
 
-static clconvt_status check_buffer(cl_mem buffer, const char *name, size_t needed) {
-    size_t size = 0;
-    cl_int err = clGetMemObjectInfo(buffer, CL_MEM_SIZE, sizeof size, &size, NULL);
-    if (err != CL_SUCCESS && err != CL_INVALID_MEM_OBJECT) {
-        char call[96];
-        snprintf(call, sizeof call, "clGetMemObjectInfo(%s, CL_MEM_SIZE)", name);
+clconvt_status clconvt_layer_check_forward(clconvt_layer *layer, const char *function,
+                                           int64_t batch, int64_t length_in, forward_setup *setup) {
+    clconvt_status status = acquire_buffers(layer, function, &setup->buffers);
+    if (status == CLCONVT_SUCCESS &&
+        (status = check_shape(layer, batch, length_in, setup)) != CLCONVT_SUCCESS)
+        clconvt_layer_buffers_release(&setup->buffers);
+    return status;
+}
+
+/* One property of a caller's cl_mem: CL_INVALID_MEM_OBJECT is the caller's mistake, another error
+ * the runtime's. */
+static clconvt_status mem_info(cl_mem buffer, const char *name, cl_mem_info param,
+                               const char *param_name, size_t size, void *value) {
+    const cl_int err = clGetMemObjectInfo(buffer, param, size, value, NULL);
+    if (err == CL_SUCCESS)
+        return CLCONVT_SUCCESS;
+    char call[96];
+    snprintf(call, sizeof call, "clGetMemObjectInfo(%s, %s)", name, param_name);
+    if (err != CL_INVALID_MEM_OBJECT)
         return clconvt_fail_cl(call, err);
+    return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                        "%s failed with %s (%d): is it a valid cl_mem?", call,
+                        clconvt_cl_error_name(err), (int)err);
+}
+
+#define MEM_INFO(buffer, name, param, var)                                                         \
+    mem_info(buffer, name, param, #param, sizeof(var), &(var))
+
+static const char *mem_type_name(cl_mem_object_type type) {
+    switch (type) {
+    case CL_MEM_OBJECT_IMAGE1D: return "1-D image";
+    case CL_MEM_OBJECT_IMAGE1D_ARRAY: return "1-D image array";
+    case CL_MEM_OBJECT_IMAGE1D_BUFFER: return "1-D image buffer";
+    case CL_MEM_OBJECT_IMAGE2D: return "2-D image";
+    case CL_MEM_OBJECT_IMAGE2D_ARRAY: return "2-D image array";
+    case CL_MEM_OBJECT_IMAGE3D: return "3-D image";
     }
-    if (err != CL_SUCCESS)
+    return "memory object of another kind (a pipe?)";
+}
+
+/* The bytes of a buffer a forward uses: in the buffer it is part of (itself, or a sub-buffer's
+ * parent), from offset on. */
+typedef struct buffer_span {
+    cl_mem root;
+    size_t offset, bytes;
+} buffer_span;
+
+/* parameter ("in") is a buffer of the device's context holding at least needed bytes. */
+static clconvt_status check_buffer(const clconvt_device *device, cl_mem buffer,
+                                   const char *parameter, const char *name, size_t needed,
+                                   buffer_span *span) {
+    static const char *const function = "clconvt_layer_forward";
+    cl_mem_object_type type = 0;
+    cl_context context = NULL;
+    cl_mem parent = NULL;
+    size_t size = 0, offset = 0;
+    clconvt_status status = MEM_INFO(buffer, name, CL_MEM_TYPE, type);
+    if (status == CLCONVT_SUCCESS && type != CL_MEM_OBJECT_BUFFER)
         return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
-                            "clGetMemObjectInfo(%s, CL_MEM_SIZE) failed with %s (%d): is it a "
-                            "valid cl_mem?",
-                            name, clconvt_cl_error_name(err), (int)err);
-    if (size < needed)
+                            "%s: %s is not a buffer but a %s (CL_MEM_TYPE 0x%x): the %s must be a "
+                            "cl_mem of clCreateBuffer or clCreateSubBuffer",
+                            function, parameter, mem_type_name(type), (unsigned)type, name);
+    if (status == CLCONVT_SUCCESS)
+        status = MEM_INFO(buffer, name, CL_MEM_CONTEXT, context);
+    if (status == CLCONVT_SUCCESS && context != device->context)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "%s: %s is a buffer of another context than the layer's device's "
+                            "(CL_MEM_CONTEXT)",
+                            function, parameter);
+    if (status == CLCONVT_SUCCESS)
+        status = MEM_INFO(buffer, name, CL_MEM_SIZE, size);
+    if (status == CLCONVT_SUCCESS && size < needed)
         return clconvt_fail(CLCONVT_ERROR_SHAPE_MISMATCH,
                             "%s buffer holds %zu bytes but the forward needs %zu", name, size,
                             needed);
+    if (status == CLCONVT_SUCCESS)
+        status = MEM_INFO(buffer, name, CL_MEM_ASSOCIATED_MEMOBJECT, parent);
+    if (status == CLCONVT_SUCCESS && parent != NULL)
+        status = MEM_INFO(buffer, name, CL_MEM_OFFSET, offset);
+    *span = (buffer_span){parent != NULL ? parent : buffer, offset, needed};
+    return status;
+}
+
+/* The forward reads its input while it writes its output (in tiles, across kernels): the two
+ * must not share a byte. */
+static clconvt_status check_no_overlap(const buffer_span *in, const buffer_span *out) {
+    if (in->root != out->root || in->offset >= out->offset + out->bytes ||
+        out->offset >= in->offset + in->bytes)
+        return CLCONVT_SUCCESS;
+    return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                        "clconvt_layer_forward: in and out overlap (bytes %zu to %zu and %zu to "
+                        "%zu of one buffer): the output must not be written over the input",
+                        in->offset, in->offset + in->bytes, out->offset, out->offset + out->bytes);
+}
+
+/* Every event of the wait list is valid and of the device's context. */
+static clconvt_status check_wait_list(const clconvt_device *device, cl_uint num_wait,
+                                      const cl_event *wait_list) {
+    for (cl_uint i = 0; i < num_wait; ++i) {
+        cl_context context = NULL;
+        const cl_int err =
+            clGetEventInfo(wait_list[i], CL_EVENT_CONTEXT, sizeof context, &context, NULL);
+        if (err == CL_INVALID_EVENT)
+            return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                                "clconvt_layer_forward: wait_list[%u] is not a valid event "
+                                "(clGetEventInfo failed with CL_INVALID_EVENT)",
+                                (unsigned)i);
+        if (err != CL_SUCCESS)
+            return clconvt_fail_cl("clGetEventInfo(CL_EVENT_CONTEXT)", err);
+        if (context != device->context)
+            return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                                "clconvt_layer_forward: wait_list[%u] is an event of another "
+                                "context than the layer's device's",
+                                (unsigned)i);
+    }
     return CLCONVT_SUCCESS;
 }
 
@@ -324,10 +477,10 @@ phase_steps clconvt_layer_phase_steps(const clconvt_params *params) {
 }
 
 /* Set the planned kernel's arguments (every path takes the same ones) and enqueue it. */
-static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
-                                    cl_mem out, int64_t batch, int64_t length_in,
-                                    int64_t length_out, int64_t pad, cl_uint num_wait,
-                                    const cl_event *wait, cl_event *done) {
+static clconvt_status enqueue_phase(clconvt_layer *layer, const layer_buffers *buffers,
+                                    cl_command_queue queue, cl_mem in, cl_mem out, int64_t batch,
+                                    int64_t length_in, int64_t length_out, int64_t pad,
+                                    cl_uint num_wait, const cl_event *wait, cl_event *done) {
     const clconvt_params *p = &layer->params;
     const plan *plan = &layer->plan;
     const phase_steps steps = clconvt_layer_phase_steps(p);
@@ -338,7 +491,7 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
     const cl_int dilation = (cl_int)p->dilation, tap_step = steps.tap_step, dm = steps.dm;
     const cl_long pad_left = pad, l_in = length_in, l_out = length_out, n = batch;
     /* Kernels take every buffer argument; without a bias the weight stands in, never read. */
-    cl_mem bias = layer->bias ? layer->bias : layer->weight;
+    cl_mem weight = buffers->weight, bias = buffers->bias ? buffers->bias : weight;
     size_t global[3] = {
         (size_t)clconvt_plan_position_tiles(plan, p, length_out, pad),
         (size_t)clconvt_plan_channel_tiles(plan, p),
@@ -359,7 +512,7 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
         const void *value;
     } args[] = {
         {sizeof(cl_mem), &in},
-        {sizeof(cl_mem), &layer->weight},
+        {sizeof(cl_mem), &weight},
         {sizeof(cl_mem), &bias},
         {sizeof(cl_mem), &out},
         {sizeof has_bias, &has_bias},
@@ -388,15 +541,50 @@ static clconvt_status enqueue_phase(clconvt_layer *layer, cl_command_queue queue
     return status;
 }
 
-clconvt_status clconvt_layer_enqueue(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
-                                     cl_mem out, int64_t batch, int64_t length_in,
-                                     int64_t length_out, int64_t pad_left, cl_uint num_wait,
-                                     const cl_event *wait, cl_event *done) {
+clconvt_status clconvt_layer_enqueue(clconvt_layer *layer, const layer_buffers *buffers,
+                                     cl_command_queue queue, cl_mem in, cl_mem out, int64_t batch,
+                                     int64_t length_in, int64_t length_out, int64_t pad_left,
+                                     cl_uint num_wait, const cl_event *wait, cl_event *done) {
     if (layer->plan.path == PATH_GEMM)
-        return clconvt_gemm_enqueue(layer, queue, in, out, batch, length_in, length_out, pad_left,
-                                    num_wait, wait, done);
-    return enqueue_phase(layer, queue, in, out, batch, length_in, length_out, pad_left, num_wait,
-                         wait, done);
+        return clconvt_gemm_enqueue(layer, buffers, queue, in, out, batch, length_in, length_out,
+                                    pad_left, num_wait, wait, done);
+    return enqueue_phase(layer, buffers, queue, in, out, batch, length_in, length_out, pad_left,
+                         num_wait, wait, done);
+}
+
+/* clconvt_layer_forward once the layer is ready and the shape valid (setup). */
+static clconvt_status forward_with(clconvt_layer *layer, const forward_setup *setup,
+                                   cl_command_queue queue, cl_mem in, cl_mem out, int64_t batch,
+                                   int64_t length_in, cl_uint num_wait, const cl_event *wait_list,
+                                   cl_event *done) {
+    static const char *const function = "clconvt_layer_forward";
+    clconvt_status status;
+    if (queue == NULL)
+        queue = layer->device->queue;
+    else if ((status = check_queue(layer->device, queue)) != CLCONVT_SUCCESS)
+        return status;
+    if ((status = check_wait_list(layer->device, num_wait, wait_list)) != CLCONVT_SUCCESS)
+        return status;
+    if (batch == 0) {
+        /* Nothing to compute, but the caller's event contract still holds. */
+        cl_int err = CL_SUCCESS;
+        if (done != NULL)
+            err = clEnqueueMarkerWithWaitList(queue, num_wait, wait_list, done);
+        return err == CL_SUCCESS ? CLCONVT_SUCCESS
+                                 : clconvt_fail_cl("clEnqueueMarkerWithWaitList", err);
+    }
+    CLCONVT_CHECK_NOT_NULL(in, function);
+    CLCONVT_CHECK_NOT_NULL(out, function);
+    buffer_span in_span, out_span;
+    if ((status = check_buffer(layer->device, in, "in", "input", setup->in_bytes, &in_span)) !=
+            CLCONVT_SUCCESS ||
+        (status = check_buffer(layer->device, out, "out", "output", setup->out_bytes, &out_span)) !=
+            CLCONVT_SUCCESS ||
+        (status = check_no_overlap(&in_span, &out_span)) != CLCONVT_SUCCESS)
+        return status;
+    return clconvt_layer_enqueue(layer, &setup->buffers, queue, in, out, batch, length_in,
+                                 setup->length_out, layer->params.pad_left, num_wait, wait_list,
+                                 done);
 }
 
 clconvt_status clconvt_layer_forward(clconvt_layer *layer, cl_command_queue queue, cl_mem in,
@@ -407,32 +595,10 @@ clconvt_status clconvt_layer_forward(clconvt_layer *layer, cl_command_queue queu
     if ((num_wait > 0) != (wait_list != NULL))
         return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT, "%s: num_wait=%u but wait_list is %s",
                             function, (unsigned)num_wait, wait_list ? "not NULL" : "NULL");
-    forward_shape shape;
-    clconvt_status status = clconvt_layer_check_forward(layer, function, batch, length_in, &shape);
-    if (status != CLCONVT_SUCCESS)
-        return status;
-    if (queue == NULL)
-        queue = layer->device->queue;
-    else if ((status = check_queue(layer->device, queue)) != CLCONVT_SUCCESS)
-        return status;
-    if (batch == 0) {
-        /* Nothing to compute, but the caller's event contract still holds. */
-        cl_int err = CL_SUCCESS;
-        if (done != NULL)
-            err = clEnqueueMarkerWithWaitList(queue, num_wait, wait_list, done);
-        if (err != CL_SUCCESS)
-            return clconvt_fail_cl("clEnqueueMarkerWithWaitList", err);
-        clconvt_clear_error();
-        return CLCONVT_SUCCESS;
-    }
-    CLCONVT_CHECK_NOT_NULL(in, function);
-    CLCONVT_CHECK_NOT_NULL(out, function);
-    if ((status = check_buffer(in, "input", shape.in_bytes)) != CLCONVT_SUCCESS ||
-        (status = check_buffer(out, "output", shape.out_bytes)) != CLCONVT_SUCCESS)
-        return status;
-    status = clconvt_layer_enqueue(layer, queue, in, out, batch, length_in, shape.length_out,
-                                   layer->params.pad_left, num_wait, wait_list, done);
+    forward_setup setup;
+    clconvt_status status = clconvt_layer_check_forward(layer, function, batch, length_in, &setup);
     if (status == CLCONVT_SUCCESS)
-        clconvt_clear_error();
-    return status;
+        status = forward_with(layer, &setup, queue, in, out, batch, length_in, num_wait, wait_list,
+                              done);
+    return clconvt_layer_forward_done(&setup, status);
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "support.h"
 
@@ -805,4 +806,426 @@ Test(device, no_build_per_length_or_batch) {
     clconvt_layer_release(other);
     clconvt_layer_release(layer);
     data_free(&d);
+}
+
+/* ---- Out-of-order queues -------------------------------------------------------------------- */
+
+/* Runs of each forward below: the unchained commands gave wrong results in 1-3 of 30. */
+#define OOO_RUNS 40
+
+/* The layer: N 4, 8 -> 8 channels, K 4, stride 2, L_in 300, NCL, with a bias. */
+static clconvt_params ooo_params(void) {
+    clconvt_params p;
+    clconvt_params_init(&p, 8, 8, 4);
+    p.stride = 2;
+    p.has_bias = 1;
+    p.layout = CLCONVT_LAYOUT_NCL;
+    return p;
+}
+
+/* A context and out-of-order queue of the caller's; 0 (the test skipped, with a message) when
+ * the device cannot run one. */
+static int ooo_objects(cl_context *context, cl_command_queue *queue) {
+    cl_device_id id = clconvt_device_id(support_device());
+    cl_command_queue_properties supported = 0;
+    cr_assert_eq(
+        clGetDeviceInfo(id, CL_DEVICE_QUEUE_PROPERTIES, sizeof supported, &supported, NULL),
+        CL_SUCCESS);
+    if (!(supported & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE)) {
+        cr_skip_test("the device has no out-of-order queues (CL_DEVICE_QUEUE_PROPERTIES)");
+        return 0;
+    }
+    cl_command_queue in_order;
+    caller_objects(context, &in_order);
+    clReleaseCommandQueue(in_order);
+    cl_int err;
+    *queue = clCreateCommandQueue(*context, id, CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE, &err);
+    cr_assert_eq(err, CL_SUCCESS, "clCreateCommandQueue(out of order): %d", err);
+    return 1;
+}
+
+static clconvt_layer *layer_with_plan(clconvt_device *device, const data *d, const char *plan) {
+    clconvt_layer *layer = NULL;
+    cr_assert_eq(clconvt_layer_create_with_plan(device, &d->p, plan, &layer), CLCONVT_SUCCESS, "%s",
+                 clconvt_last_error());
+    cr_assert_eq(clconvt_layer_set_weight(layer, d->w_pt, CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32),
+                 CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    cr_assert_eq(clconvt_layer_set_bias(layer, d->b, CLCONVT_F32), CLCONVT_SUCCESS, "%s",
+                 clconvt_last_error());
+    return layer;
+}
+
+/* A caller's context and out-of-order queue, a device wrapped on them, and a layer with data. */
+typedef struct ooo_case {
+    cl_context context;
+    cl_command_queue queue;
+    clconvt_device *device;
+    data d;
+    clconvt_layer *layer;
+    float *y;
+} ooo_case;
+
+/* 0 when skipped. wrap_queue: the device's queue is the out-of-order one (forward_host uses it),
+ * else the device makes its own and only the caller's forwards use the out-of-order one. */
+static int ooo_make(ooo_case *c, int wrap_queue, const char *plan, uint64_t seed) {
+    if (!ooo_objects(&c->context, &c->queue))
+        return 0;
+    c->device = NULL;
+    cr_assert_eq(clconvt_device_wrap(c->context, clconvt_device_id(support_device()),
+                                     wrap_queue ? c->queue : NULL, &c->device),
+                 CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    data_make(&c->d, ooo_params(), 4, 300, seed);
+    c->layer = layer_with_plan(c->device, &c->d, plan);
+    c->y = malloc(c->d.ny * sizeof *c->y);
+    cr_assert(c->y != NULL);
+    return 1;
+}
+
+static void ooo_free(ooo_case *c) {
+    free(c->y);
+    clconvt_layer_release(c->layer);
+    data_free(&c->d);
+    clconvt_device_release(c->device);
+    clReleaseCommandQueue(c->queue);
+    clReleaseContext(c->context);
+}
+
+static void ooo_expect_matches(const ooo_case *c, const char *forward, const char *plan, int run) {
+    char what[128];
+    snprintf(what, sizeof what, "%s on an out-of-order queue (%s), run %d", forward,
+             plan ? plan : "default plan", run);
+    expect_matches(&c->d, c->y, what);
+}
+
+/* Every run of forward_host on the wrapped out-of-order queue matches the reference. */
+static void ooo_forward_host(const char *plan) {
+    ooo_case c;
+    if (!ooo_make(&c, 1, plan, 4242))
+        return;
+    for (int run = 0; run < OOO_RUNS; ++run) {
+        for (size_t i = 0; i < c.d.ny; ++i)
+            c.y[i] = NAN;
+        cr_assert_eq(clconvt_layer_forward_host(c.layer, c.d.x, c.y, c.d.batch, c.d.length_in),
+                     CLCONVT_SUCCESS, "%s", clconvt_last_error());
+        ooo_expect_matches(&c, "forward_host", plan, run);
+    }
+    ooo_free(&c);
+}
+
+/* Every forward on the caller's out-of-order queue (the device's own is in order) matches. */
+static void ooo_forward(const char *plan) {
+    ooo_case c;
+    if (!ooo_make(&c, 0, plan, 4343))
+        return;
+    const size_t in_bytes = c.d.nx * sizeof(float), out_bytes = c.d.ny * sizeof(float);
+    cl_int err;
+    cl_mem in =
+        clCreateBuffer(c.context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, in_bytes, c.d.x, &err);
+    cr_assert_eq(err, CL_SUCCESS);
+    cl_mem out = clCreateBuffer(c.context, CL_MEM_READ_WRITE, out_bytes, NULL, &err);
+    cr_assert_eq(err, CL_SUCCESS);
+    for (int run = 0; run < OOO_RUNS; ++run) {
+        for (size_t i = 0; i < c.d.ny; ++i)
+            c.y[i] = NAN; /* stale contents of the last run would pass */
+        cl_event filled = NULL, done = NULL;
+        cr_assert_eq(
+            clEnqueueWriteBuffer(c.queue, out, CL_FALSE, 0, out_bytes, c.y, 0, NULL, &filled),
+            CL_SUCCESS);
+        cr_assert_eq(clconvt_layer_forward(c.layer, c.queue, in, out, c.d.batch, c.d.length_in, 1,
+                                           &filled, &done),
+                     CLCONVT_SUCCESS, "%s", clconvt_last_error());
+        cr_assert_eq(clEnqueueReadBuffer(c.queue, out, CL_TRUE, 0, out_bytes, c.y, 1, &done, NULL),
+                     CL_SUCCESS);
+        ooo_expect_matches(&c, "forward", plan, run);
+        clReleaseEvent(filled);
+        clReleaseEvent(done);
+    }
+    clReleaseMemObject(in);
+    clReleaseMemObject(out);
+    ooo_free(&c);
+}
+
+Test(device, out_of_order_queue_forward_host) {
+    ooo_forward_host(NULL);
+}
+
+Test(device, out_of_order_queue_forward_host_gemm) {
+    setenv("CLCONVT_GEMM_COLUMN_BYTES", "4096", 1); /* ten chunks per sample */
+    ooo_forward_host("gemm");
+}
+
+Test(device, out_of_order_queue_forward_host_split) {
+    setenv("CLCONVT_MAX_ALLOC_BYTES", "2048", 1); /* pieces of positions of one sample */
+    ooo_forward_host(NULL);
+}
+
+Test(device, out_of_order_queue_forward) {
+    ooo_forward(NULL);
+}
+
+Test(device, out_of_order_queue_forward_gemm) {
+    setenv("CLCONVT_GEMM_COLUMN_BYTES", "4096", 1);
+    ooo_forward("gemm");
+}
+
+/* ---- Releasing a device --------------------------------------------------------------------- */
+
+/* This process's resident set, in bytes (/proc/self/statm's second field, in pages). */
+static double resident_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    cr_assert_not_null(f, "cannot open /proc/self/statm");
+    unsigned long pages = 0, resident = 0;
+    cr_assert_eq(fscanf(f, "%lu %lu", &pages, &resident), 2);
+    fclose(f);
+    return (double)resident * (double)sysconf(_SC_PAGESIZE);
+}
+
+/* Open a device, create a gemm layer, forward, release: what CLBlast caches for the device's
+ * context (its programs hold the context) must go with it, or every cycle leaks the context. */
+Test(device, release_frees_what_clblast_cached, .timeout = 600) {
+    enum { WARM_UP = 4, CYCLES = 24 };
+    const double bound = 20e6; /* 3.2 MB per cycle leaked: 64 MB over 20 cycles */
+    double after_warm_up = 0;
+    data d;
+    data_make(&d, ooo_params(), 2, 40, 99);
+    float *y = malloc(d.ny * sizeof *y);
+    cr_assert(y != NULL);
+    for (int cycle = 0; cycle < CYCLES; ++cycle) {
+        clconvt_device *device = NULL;
+        cr_assert_eq(clconvt_device_open(CLCONVT_DEVICE_ANY, NULL, &device), CLCONVT_SUCCESS, "%s",
+                     clconvt_last_error());
+        clconvt_layer *layer = layer_with_plan(device, &d, "gemm");
+        cr_assert_eq(clconvt_layer_forward_host(layer, d.x, y, d.batch, d.length_in),
+                     CLCONVT_SUCCESS, "%s", clconvt_last_error());
+        expect_matches(&d, y, "gemm forward");
+        clconvt_layer_release(layer);
+        clconvt_device_release(device);
+        if (cycle == WARM_UP - 1)
+            after_warm_up = resident_bytes();
+    }
+    const double growth = resident_bytes() - after_warm_up;
+    cr_log_info("the resident set grew by %.1f MB over %d cycles", growth / 1e6, CYCLES - WARM_UP);
+    cr_expect_lt(growth, bound, "the resident set grew by %.1f MB over %d cycles", growth / 1e6,
+                 CYCLES - WARM_UP);
+    free(y);
+    data_free(&d);
+}
+
+/* ---- Arguments of another context, of another kind, or aliased ----------------------------- */
+
+/* A layer on a device wrapped on the caller's context, and what a forward of it needs. */
+typedef struct foreign_case {
+    cl_context context, other_context;
+    cl_command_queue queue, other_queue;
+    clconvt_device *device;
+    data d;
+    clconvt_layer *layer;
+    cl_mem in, out;
+    size_t in_bytes, out_bytes;
+} foreign_case;
+
+static cl_mem buffer_on(cl_context context, size_t bytes, void *host) {
+    cl_int err;
+    cl_mem m = clCreateBuffer(context, CL_MEM_READ_WRITE | (host ? CL_MEM_COPY_HOST_PTR : 0), bytes,
+                              host, &err);
+    cr_assert_eq(err, CL_SUCCESS, "clCreateBuffer: %d", err);
+    return m;
+}
+
+static void foreign_make(foreign_case *c) {
+    caller_objects(&c->context, &c->queue);
+    caller_objects(&c->other_context, &c->other_queue);
+    cr_assert_eq(
+        clconvt_device_wrap(c->context, clconvt_device_id(support_device()), c->queue, &c->device),
+        CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    data_make(&c->d, layer_params(), 2, 16, 8);
+    c->layer = layer_for(c->device, &c->d);
+    c->in_bytes = c->d.nx * sizeof(float);
+    c->out_bytes = c->d.ny * sizeof(float);
+    c->in = buffer_on(c->context, c->in_bytes, c->d.x);
+    c->out = buffer_on(c->context, c->out_bytes, NULL);
+}
+
+static void foreign_free(foreign_case *c) {
+    clReleaseMemObject(c->in);
+    clReleaseMemObject(c->out);
+    clconvt_layer_release(c->layer);
+    data_free(&c->d);
+    clconvt_device_release(c->device);
+    clReleaseCommandQueue(c->queue);
+    clReleaseCommandQueue(c->other_queue);
+    clReleaseContext(c->context);
+    clReleaseContext(c->other_context);
+}
+
+/* The message holds every word (NULL-terminated list). */
+static void expect_message_at(int line, const char *what, const char *const *words) {
+    const char *message = clconvt_last_error();
+    for (const char *const *w = words; *w != NULL; ++w)
+        cr_expect(strstr(message, *w) != NULL, "line %d, %s: the message does not say \"%s\": %s",
+                  line, what, *w, message);
+}
+
+/* A forward refused with CLCONVT_ERROR_INVALID_ARGUMENT and a message holding the words, before
+ * anything was enqueued (no event returned). */
+static void expect_forward_refused_at(int line, foreign_case *c, cl_mem in, cl_mem out,
+                                      int64_t batch, cl_uint num_wait, const cl_event *wait,
+                                      const char *what, const char *const *words) {
+    cl_event done = NULL;
+    const clconvt_status st = clconvt_layer_forward(c->layer, c->queue, in, out, batch,
+                                                    c->d.length_in, num_wait, wait, &done);
+    cr_expect_eq(st, CLCONVT_ERROR_INVALID_ARGUMENT, "line %d, %s: forward gave %s: %s", line, what,
+                 clconvt_status_string(st), clconvt_last_error());
+    cr_expect_null(done, "line %d, %s: a refused forward returned an event", line, what);
+    if (done != NULL)
+        clReleaseEvent(done);
+    expect_message_at(line, what, words);
+}
+
+#define WORDS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define expect_forward_refused(c, in, out, batch, num_wait, wait, what, ...)                       \
+    expect_forward_refused_at(__LINE__, c, in, out, batch, num_wait, wait, what, WORDS(__VA_ARGS__))
+
+/* The forward is right: the arguments that are accepted work. */
+static void expect_forward_works(foreign_case *c, cl_mem in, cl_mem out, const char *what) {
+    cr_assert_eq(clconvt_layer_forward(c->layer, c->queue, in, out, c->d.batch, c->d.length_in, 0,
+                                       NULL, NULL),
+                 CLCONVT_SUCCESS, "%s: %s", what, clconvt_last_error());
+    float *y = malloc(c->out_bytes);
+    cr_assert(y != NULL);
+    cr_assert_eq(clEnqueueReadBuffer(c->queue, out, CL_TRUE, 0, c->out_bytes, y, 0, NULL, NULL),
+                 CL_SUCCESS);
+    expect_matches(&c->d, y, what);
+    free(y);
+}
+
+Test(device, forward_refuses_buffers_of_another_context) {
+    foreign_case c;
+    foreign_make(&c);
+    cl_mem foreign_in = buffer_on(c.other_context, c.in_bytes, c.d.x);
+    cl_mem foreign_out = buffer_on(c.other_context, c.out_bytes, NULL);
+    expect_forward_refused(&c, foreign_in, c.out, c.d.batch, 0, NULL, "input of another context",
+                           "clconvt_layer_forward", "in is a buffer of another context");
+    expect_forward_refused(&c, c.in, foreign_out, c.d.batch, 0, NULL, "output of another context",
+                           "clconvt_layer_forward", "out is a buffer of another context");
+    expect_forward_works(&c, c.in, c.out, "the device's own context");
+    clReleaseMemObject(foreign_in);
+    clReleaseMemObject(foreign_out);
+    foreign_free(&c);
+}
+
+Test(device, forward_refuses_an_image) {
+    foreign_case c;
+    foreign_make(&c);
+    cl_bool images = CL_FALSE;
+    cr_assert_eq(clGetDeviceInfo(clconvt_device_id(c.device), CL_DEVICE_IMAGE_SUPPORT,
+                                 sizeof images, &images, NULL),
+                 CL_SUCCESS);
+    if (!images) {
+        foreign_free(&c);
+        cr_skip_test("the device has no images (CL_DEVICE_IMAGE_SUPPORT)");
+        return;
+    }
+    /* RGBA float texels, enough of them for either tensor's bytes. */
+    const cl_image_format format = {CL_RGBA, CL_FLOAT};
+    const size_t bytes = c.in_bytes > c.out_bytes ? c.in_bytes : c.out_bytes;
+    const cl_image_desc desc = {
+        .image_type = CL_MEM_OBJECT_IMAGE2D, .image_width = bytes / 16 + 1, .image_height = 1};
+    cl_int err;
+    cl_mem image = clCreateImage(c.context, CL_MEM_READ_WRITE, &format, &desc, NULL, &err);
+    cr_assert_eq(err, CL_SUCCESS, "clCreateImage: %d", err);
+    expect_forward_refused(&c, image, c.out, c.d.batch, 0, NULL, "an image as input",
+                           "in is not a buffer but a 2-D image");
+    expect_forward_refused(&c, c.in, image, c.d.batch, 0, NULL, "an image as output",
+                           "out is not a buffer but a 2-D image");
+    clReleaseMemObject(image);
+    foreign_free(&c);
+}
+
+Test(device, forward_refuses_aliased_input_and_output) {
+    foreign_case c;
+    foreign_make(&c);
+    expect_forward_refused(&c, c.out, c.out, c.d.batch, 0, NULL, "the same buffer twice",
+                           "in and out overlap");
+    /* Sub-buffers of one buffer: overlapping ones are refused, disjoint ones work. */
+    cl_uint align_bits = 0;
+    cr_assert_eq(clGetDeviceInfo(clconvt_device_id(c.device), CL_DEVICE_MEM_BASE_ADDR_ALIGN,
+                                 sizeof align_bits, &align_bits, NULL),
+                 CL_SUCCESS);
+    const size_t align = align_bits / 8;
+    const size_t in_span = (c.in_bytes + align - 1) / align * align;
+    cl_mem parent = buffer_on(c.context, in_span + c.out_bytes, NULL);
+    cr_assert_eq(
+        clEnqueueWriteBuffer(c.queue, parent, CL_TRUE, 0, c.in_bytes, c.d.x, 0, NULL, NULL),
+        CL_SUCCESS);
+    const cl_buffer_region in_region = {0, c.in_bytes};
+    const cl_buffer_region overlapping = {in_span - align, c.out_bytes};
+    const cl_buffer_region disjoint = {in_span, c.out_bytes};
+    cl_int err;
+    cl_mem sub_in = clCreateSubBuffer(parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION,
+                                      &in_region, &err);
+    cr_assert_eq(err, CL_SUCCESS, "clCreateSubBuffer: %d", err);
+    cl_mem sub_overlapping = clCreateSubBuffer(parent, CL_MEM_READ_WRITE,
+                                               CL_BUFFER_CREATE_TYPE_REGION, &overlapping, &err);
+    cr_assert_eq(err, CL_SUCCESS, "clCreateSubBuffer: %d", err);
+    cl_mem sub_disjoint =
+        clCreateSubBuffer(parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &disjoint, &err);
+    cr_assert_eq(err, CL_SUCCESS, "clCreateSubBuffer: %d", err);
+    expect_forward_refused(&c, sub_in, sub_overlapping, c.d.batch, 0, NULL,
+                           "overlapping sub-buffers", "in and out overlap");
+    expect_forward_refused(&c, parent, sub_overlapping, c.d.batch, 0, NULL,
+                           "a buffer and a sub-buffer of it", "in and out overlap");
+    /* Only the bytes a forward uses count: the parent's first in_bytes, a sub-buffer after them. */
+    expect_forward_works(&c, sub_in, sub_disjoint, "disjoint sub-buffers");
+    expect_forward_works(&c, parent, sub_disjoint, "a buffer and a sub-buffer past its input");
+    clReleaseMemObject(sub_in);
+    clReleaseMemObject(sub_overlapping);
+    clReleaseMemObject(sub_disjoint);
+    clReleaseMemObject(parent);
+    foreign_free(&c);
+}
+
+Test(device, forward_refuses_an_event_of_another_context) {
+    foreign_case c;
+    foreign_make(&c);
+    cl_int err;
+    cl_event own = clCreateUserEvent(c.context, &err);
+    cr_assert_eq(err, CL_SUCCESS);
+    cl_event foreign = clCreateUserEvent(c.other_context, &err);
+    cr_assert_eq(err, CL_SUCCESS);
+    const cl_event wait[2] = {own, foreign};
+    expect_forward_refused(&c, c.in, c.out, c.d.batch, 2, wait, "a foreign wait-list event",
+                           "wait_list[1]", "another context");
+    expect_forward_refused(&c, c.in, c.out, 0, 2, wait, "a foreign event, batch 0", "wait_list[1]",
+                           "another context");
+    cr_assert_eq(clSetUserEventStatus(own, CL_COMPLETE), CL_SUCCESS);
+    cr_assert_eq(clSetUserEventStatus(foreign, CL_COMPLETE), CL_SUCCESS);
+    clReleaseEvent(own);
+    clReleaseEvent(foreign);
+    foreign_free(&c);
+}
+
+Test(device, wrap_refuses_a_device_not_in_the_context) {
+    cl_device_id root = clconvt_device_id(support_device());
+    const cl_device_partition_property equally[] = {CL_DEVICE_PARTITION_EQUALLY, 1, 0};
+    cl_device_id sub[64];
+    cl_uint count = 0;
+    if (clCreateSubDevices(root, equally, 64, sub, &count) != CL_SUCCESS || count == 0) {
+        cr_skip_test("the device cannot be partitioned: no second device to try");
+        return;
+    }
+    cl_context context;
+    cl_command_queue queue;
+    caller_objects(&context, &queue); /* on the root device only */
+    clconvt_device *device = NULL;
+    const clconvt_status st = clconvt_device_wrap(context, sub[0], NULL, &device);
+    cr_expect_eq(st, CLCONVT_ERROR_INVALID_ARGUMENT, "wrap gave %s: %s", clconvt_status_string(st),
+                 clconvt_last_error());
+    cr_expect_null(device);
+    expect_message_at(__LINE__, "a device not in the context",
+                      WORDS("clconvt_device_wrap", "device", "not one of the context's"));
+    for (cl_uint i = 0; i < count; ++i)
+        clReleaseDevice(sub[i]);
+    clReleaseCommandQueue(queue);
+    clReleaseContext(context);
 }

@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,6 +255,189 @@ Test(threads, one_layer_many_threads, .timeout = 120) {
     free(bf);
     free(w);
     free(b);
+}
+
+/* ---- Weights replaced while forwards run ---------------------------------------------------- */
+
+#define SWAP_FORWARDS 120
+
+/* One thread forwards (forward_host, or forward on its own queue) while another replaces the
+ * weight and the bias with one of two of each, and reads the weight back. */
+typedef struct swap_case {
+    clconvt_layer *layer;
+    const clconvt_params *p;
+    int64_t batch, length_in;
+    size_t nx, ny, nw;
+    const float *x;
+    float *weights[2], *biases[2]; /* PyTorch order */
+    float *max_order[2];           /* the weights as get_weight gives them */
+    double *refs[4];               /* weight i % 2 with bias i / 2 */
+    atomic_int forwarders_left;
+    int swaps;
+    report forwarders[2], setter;
+} swap_case;
+
+/* y is the output of one whole weight and one whole bias. */
+static int matches_a_pair(const swap_case *c, const float *y) {
+    double *yd = malloc((c->ny + 1) * sizeof *yd);
+    if (yd == NULL)
+        abort();
+    for (size_t i = 0; i < c->ny; ++i)
+        yd[i] = y[i];
+    int found = 0;
+    for (int r = 0; r < 4 && !found; ++r)
+        found =
+            reference_normalised_error(yd, c->refs[r], c->ny) <= reference_error_bound(CLCONVT_F32);
+    free(yd);
+    return found;
+}
+
+typedef struct swap_forwarder {
+    swap_case *c;
+    int index; /* 0: forward_host; 1: forward on the thread's own queue and buffers */
+} swap_forwarder;
+
+static void *swap_forward_worker(void *arg) {
+    const swap_forwarder *f = arg;
+    swap_case *c = f->c;
+    report *r = &c->forwarders[f->index];
+    float *y = malloc((c->ny + 1) * sizeof *y);
+    if (y == NULL)
+        abort();
+    cl_command_queue queue = NULL;
+    shared_job job = {.index = f->index, .layer = c->layer, .p = c->p};
+    if (f->index == 1) {
+        cl_int err;
+        queue = clCreateCommandQueue(clconvt_device_context(support_device()),
+                                     clconvt_device_id(support_device()), 0, &err);
+        if (err != CL_SUCCESS)
+            note(r, "clCreateCommandQueue: %d", err);
+    }
+    for (int it = 0; it < SWAP_FORWARDS && r->failures == 0 && job.result.failures == 0; ++it) {
+        int ok;
+        if (f->index == 1) {
+            ok = forward_on_own_queue(&job, queue, c->x, c->nx, y, c->ny, c->batch, c->length_in) ==
+                 0;
+        } else {
+            ok = clconvt_layer_forward_host(c->layer, c->x, y, c->batch, c->length_in) ==
+                 CLCONVT_SUCCESS;
+            if (!ok)
+                note(r, "forward_host: %s", clconvt_last_error());
+        }
+        if (ok && !matches_a_pair(c, y))
+            note(r, "forward %d: the output is that of no weight and bias set", it);
+    }
+    if (job.result.failures > 0)
+        note(r, "%s", job.result.first);
+    if (queue != NULL)
+        clReleaseCommandQueue(queue);
+    free(y);
+    atomic_fetch_sub(&c->forwarders_left, 1);
+    return NULL;
+}
+
+static void *swap_setter_worker(void *arg) {
+    swap_case *c = arg;
+    float *got = malloc(c->nw * sizeof *got);
+    if (got == NULL)
+        abort();
+    do {
+        const int i = c->swaps++;
+        if (clconvt_layer_set_weight(c->layer, c->weights[i % 2], CLCONVT_WEIGHT_PYTORCH,
+                                     CLCONVT_F32) != CLCONVT_SUCCESS ||
+            clconvt_layer_set_bias(c->layer, c->biases[(i / 3) % 2], CLCONVT_F32) !=
+                CLCONVT_SUCCESS ||
+            clconvt_layer_get_weight(c->layer, got) != CLCONVT_SUCCESS) {
+            note(&c->setter, "swap %d: %s", i, clconvt_last_error());
+            break;
+        }
+        /* Only this thread sets the weight: it reads back the one it set. */
+        if (memcmp(got, c->max_order[i % 2], c->nw * sizeof *got) != 0)
+            note(&c->setter, "swap %d: get_weight gave another weight than the one set", i);
+    } while (atomic_load(&c->forwarders_left) > 0);
+    free(got);
+    return NULL;
+}
+
+/* (Cin, Cout_g, K) to (K, Cout_g, Cin). */
+static float *to_max_order(const clconvt_params *p, const float *w) {
+    const size_t cin = (size_t)p->in_channels, cout_g = (size_t)(p->out_channels / p->groups);
+    const size_t k = (size_t)p->kernel_length;
+    float *m = malloc(cin * cout_g * k * sizeof *m);
+    if (m == NULL)
+        abort();
+    for (size_t ci = 0; ci < cin; ++ci)
+        for (size_t co = 0; co < cout_g; ++co)
+            for (size_t t = 0; t < k; ++t)
+                m[(t * cout_g + co) * cin + ci] = w[(ci * cout_g + co) * k + t];
+    return m;
+}
+
+static void weights_swapped_during_forwards(const char *plan) {
+    clconvt_params p;
+    clconvt_params_init(&p, 8, 8, 4);
+    p.stride = 2;
+    p.has_bias = 1;
+    p.layout = CLCONVT_LAYOUT_NCL;
+    swap_case c = {.p = &p, .batch = 2, .length_in = 64};
+    int64_t length_out;
+    cr_assert_eq(clconvt_output_length(&p, c.length_in, &length_out), CLCONVT_SUCCESS);
+    c.nx = (size_t)(c.batch * p.in_channels * c.length_in);
+    c.ny = (size_t)(c.batch * p.out_channels * length_out);
+    c.nw = (size_t)(p.in_channels * p.out_channels * p.kernel_length);
+    double *x, *w[2], *b[2];
+    float *xf = random_floats(c.nx, 11, &x);
+    c.x = xf;
+    for (int i = 0; i < 2; ++i) {
+        c.weights[i] = random_floats(c.nw, 20 + (uint64_t)i, &w[i]);
+        c.biases[i] = random_floats((size_t)p.out_channels, 30 + (uint64_t)i, &b[i]);
+        c.max_order[i] = to_max_order(&p, c.weights[i]);
+    }
+    for (int r = 0; r < 4; ++r) {
+        c.refs[r] = malloc((c.ny + 1) * sizeof *c.refs[r]);
+        cr_assert_not_null(c.refs[r]);
+        cr_assert_eq(reference_forward(&p, x, w[r % 2], b[r / 2], c.batch, c.length_in, c.refs[r]),
+                     0);
+    }
+    cr_assert_eq(clconvt_layer_create_with_plan(support_device(), &p, plan, &c.layer),
+                 CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    cr_assert_eq(
+        clconvt_layer_set_weight(c.layer, c.weights[0], CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32),
+        CLCONVT_SUCCESS);
+    cr_assert_eq(clconvt_layer_set_bias(c.layer, c.biases[0], CLCONVT_F32), CLCONVT_SUCCESS);
+
+    atomic_init(&c.forwarders_left, 2);
+    swap_forwarder forwarders[2] = {{&c, 0}, {&c, 1}};
+    pthread_t threads[3];
+    for (int i = 0; i < 2; ++i)
+        cr_assert_eq(pthread_create(&threads[i], NULL, swap_forward_worker, &forwarders[i]), 0);
+    cr_assert_eq(pthread_create(&threads[2], NULL, swap_setter_worker, &c), 0);
+    for (int i = 0; i < 3; ++i)
+        cr_assert_eq(pthread_join(threads[i], NULL), 0);
+    expect_no_failures(c.forwarders, 2);
+    expect_no_failures(&c.setter, 1);
+    cr_log_info("%d weight swaps during %d forwards", c.swaps, 2 * SWAP_FORWARDS);
+
+    clconvt_layer_release(c.layer);
+    for (int r = 0; r < 4; ++r)
+        free(c.refs[r]);
+    for (int i = 0; i < 2; ++i) {
+        free(c.weights[i]);
+        free(c.biases[i]);
+        free(c.max_order[i]);
+        free(w[i]);
+        free(b[i]);
+    }
+    free(xf);
+    free(x);
+}
+
+Test(threads, set_weight_during_forwards, .timeout = 300) {
+    weights_swapped_during_forwards(NULL);
+}
+
+Test(threads, set_weight_during_gemm_forwards, .timeout = 300) {
+    weights_swapped_during_forwards("gemm");
 }
 
 /* ---- Layers created concurrently ------------------------------------------------------------ */

@@ -6,7 +6,8 @@
  * conversions (round to nearest even, NaN, overflow, subnormals).
  *
  * Every layer here uses stride 2, NLC, f32 and 3..11 output channels per group (tile width 4), so
- * the suite compiles one kernel program (the UB-overflow case adds stride 16).
+ * the suite compiles one kernel program (the UB-overflow case adds stride 16; the environment
+ * variables' cases add the gemm path and a one-channel layer).
  */
 #include <criterion/criterion.h>
 
@@ -21,6 +22,7 @@
 #include <string.h>
 
 #include "support.h"
+#include "tmpdir.h"
 
 /* ---- Helpers -------------------------------------------------------------------------------- */
 
@@ -1333,4 +1335,118 @@ Test(validation, convert_between_half_types) {
     float f[2] = {1.5f, -2.25f}, g[2];
     EXPECT_OK(clconvt_convert(f, CLCONVT_F32, g, CLCONVT_F32, 2));
     cr_assert(g[0] == 1.5f && g[1] == -2.25f);
+}
+
+/* ---- Byte counts from environment variables ------------------------------------------------- */
+
+static char env_dir[512];
+
+static void env_dir_make(void) {
+    test_tmpdir_make(env_dir, sizeof env_dir, "validation");
+}
+
+static void env_dir_remove(void) {
+    test_tmpdir_remove(env_dir);
+}
+
+static int occurrences(const char *text, const char *word) {
+    int n = 0;
+    for (const char *at = strstr(text, word); at != NULL; at = strstr(at + 1, word))
+        ++n;
+    return n;
+}
+
+/* Two forwards with name=value: one warning naming both and the rule, and the default applies
+ * (the result is right). plan: the layer's (the gemm path reads CLCONVT_GEMM_COLUMN_BYTES). */
+static void expect_unusable_value_warned(const char *name, const char *value, const char *plan) {
+    setenv(name, value, 1);
+    const clconvt_params p = base_params(1);
+    fixture f;
+    fixture_make(&f, &p, 2, 19, 77, 0);
+    clconvt_layer_release(f.layer);
+    EXPECT_OK(clconvt_layer_create_with_plan(support_device(), &p, plan, &f.layer));
+    EXPECT_OK(clconvt_layer_set_weight(f.layer, f.w_max_f, CLCONVT_WEIGHT_MAX, CLCONVT_F32));
+    EXPECT_OK(clconvt_layer_set_bias(f.layer, f.bf, CLCONVT_F32));
+    test_capture_stderr_begin();
+    expect_forward_matches(&f);
+    expect_forward_matches(&f);
+    const char *captured = test_capture_stderr_end();
+    char ignoring[128];
+    snprintf(ignoring, sizeof ignoring, "ignoring %s=%s: not a whole number of bytes", name, value);
+    cr_expect_eq(occurrences(captured, ignoring), 1, "expected one warning \"%s...\"; stderr: %s",
+                 ignoring, captured);
+    cr_expect(strstr(captured, "the default applies") != NULL, "stderr: %s", captured);
+    fixture_free(&f);
+}
+
+Test(validation, max_alloc_bytes_garbage_is_warned, .init = env_dir_make, .fini = env_dir_remove) {
+    expect_unusable_value_warned("CLCONVT_MAX_ALLOC_BYTES", "12x", NULL);
+}
+
+Test(validation, max_alloc_bytes_negative_is_warned, .init = env_dir_make, .fini = env_dir_remove) {
+    expect_unusable_value_warned("CLCONVT_MAX_ALLOC_BYTES", "-600", NULL); /* strtoull wraps it */
+}
+
+Test(validation, max_alloc_bytes_zero_is_warned, .init = env_dir_make, .fini = env_dir_remove) {
+    expect_unusable_value_warned("CLCONVT_MAX_ALLOC_BYTES", "0", NULL);
+}
+
+Test(validation, gemm_column_bytes_garbage_is_warned, .init = env_dir_make,
+     .fini = env_dir_remove) {
+    expect_unusable_value_warned("CLCONVT_GEMM_COLUMN_BYTES", "4k", "gemm");
+}
+
+Test(validation, gemm_column_bytes_too_large_is_warned, .init = env_dir_make,
+     .fini = env_dir_remove) {
+    expect_unusable_value_warned("CLCONVT_GEMM_COLUMN_BYTES", "99999999999999999999999", "gemm");
+}
+
+/* A piece too small for one output position blames the variable that made it so. */
+Test(validation, too_large_names_max_alloc_bytes) {
+    setenv("CLCONVT_MAX_ALLOC_BYTES", "389", 1);
+    clconvt_params p = base_params(0);
+    p.in_channels = 100; /* one input position: 400 bytes */
+    fixture f;
+    fixture_make(&f, &p, 1, 10, 5, 1);
+    float *y = malloc(f.ny * sizeof *y);
+    cr_assert(y != NULL);
+    const clconvt_status st = clconvt_layer_forward_host(f.layer, f.xf, y, f.batch, f.length_in);
+    cr_assert_eq(st, CLCONVT_ERROR_TOO_LARGE, "got %s: %s", clconvt_status_string(st),
+                 clconvt_last_error());
+    cr_expect(strstr(clconvt_last_error(), "CLCONVT_MAX_ALLOC_BYTES=389") != NULL, "%s",
+              clconvt_last_error());
+    cr_expect(strstr(clconvt_last_error(), "device") == NULL,
+              "the message blames the device for the variable's limit: %s", clconvt_last_error());
+    free(y);
+    fixture_free(&f);
+}
+
+/* The 64 MiB piece target is a preference: one input position larger than it (but within the
+ * device's largest allocation) is computed, not refused as too large for the device. */
+Test(validation, position_above_piece_target_is_computed, .timeout = 300) {
+    const int64_t cin = ((int64_t)64 << 20) / 4 + 1024; /* 4 KiB over 64 MiB per position */
+    clconvt_device_info info;
+    EXPECT_OK(clconvt_device_get_info(support_device(), &info));
+    if (info.max_alloc_bytes < 2 * (uint64_t)cin * 4) {
+        cr_skip_test("the device's largest allocation is below 128 MiB");
+        return;
+    }
+    clconvt_params p;
+    clconvt_params_init(&p, cin, 1, 1);
+    float *x = malloc((size_t)cin * sizeof *x), *w = malloc((size_t)cin * sizeof *w), y = 0;
+    cr_assert(x && w);
+    /* Integers, so the sum is exact in any order: 1 at every 1024th channel. */
+    for (int64_t i = 0; i < cin; ++i) {
+        x[i] = 1.0f;
+        w[i] = i % 1024 == 0 ? 1.0f : 0.0f;
+    }
+    clconvt_layer *layer = NULL;
+    EXPECT_OK(clconvt_layer_create(support_device(), &p, &layer));
+    EXPECT_OK(clconvt_layer_set_weight(layer, w, CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32));
+    EXPECT_OK(clconvt_layer_forward_host(layer, x, &y, 1, 1));
+    cr_expect_eq(y, (float)(cin / 1024), "y = %g, expected %lld", (double)y,
+                 (long long)(cin / 1024));
+    clconvt_layer_release(layer);
+    free(x);
+    free(w);
 }
