@@ -1,21 +1,21 @@
 /* Byte counts read from environment variables (see env.h). */
 #include "env.h"
 
-#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "error.h"
+#include "number.h"
 
 int clconvt_env_bytes(const char *name, atomic_int *warned, uint64_t *value) {
     const char *text = getenv(name);
     if (text == NULL || *text == '\0')
         return 0;
-    char *end = NULL;
-    errno = 0;
-    const unsigned long long parsed = strtoull(text, &end, 10);
-    /* strtoull also takes leading space and a sign (and negates "-1" into a huge count). */
-    if (text[0] >= '0' && text[0] <= '9' && errno == 0 && *end == '\0' && parsed >= 1) {
-        *value = (uint64_t)parsed;
+    uint64_t parsed;
+    /* Digits only: strtoull would take leading space and a sign (and negate "-1" into a huge
+     * count). */
+    if (clconvt_parse_decimal(text, strlen(text), UINT64_MAX, &parsed) && parsed >= 1) {
+        *value = parsed;
         return 1;
     }
     clconvt_warn_once(warned,

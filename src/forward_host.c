@@ -225,8 +225,9 @@ static clconvt_status forward_in_pieces(clconvt_layer *layer, const forward_setu
     const int64_t max_inputs = samples * p->in_channels * piece_inputs;
     status = clconvt_device_buffer_create(layer->device, CL_MEM_READ_ONLY,
                                           (size_t)max_inputs * elem, NULL, "input", &s.in_buffer);
+    /* Read-write: the gemm path's col2im adds later chunks to what earlier ones wrote. */
     if (status == CLCONVT_SUCCESS)
-        status = clconvt_device_buffer_create(layer->device, CL_MEM_WRITE_ONLY,
+        status = clconvt_device_buffer_create(layer->device, CL_MEM_READ_WRITE,
                                               (size_t)(samples * p->out_channels * outputs) * elem,
                                               NULL, "output", &s.out_buffer);
     for (int64_t n0 = 0; status == CLCONVT_SUCCESS && n0 < batch; n0 += samples)

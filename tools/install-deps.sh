@@ -22,6 +22,7 @@ packages=(
     libclblast-dev
     clang
     libclang-rt-14-dev
+    oclgrind # tests/oclgrind_gemm.sh: the gemm path under the OpenCL simulator
     "$@" # more packages a caller needs (tools/install-bench-deps.sh)
 )
 
