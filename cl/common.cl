@@ -7,7 +7,10 @@
  * tap_step = STRIDE / gcd(STRIDE, dilation), possibly empty; tap j reads input i = q - (m0 + j*dm)
  * with m0 = (k0*dilation - r) / STRIDE and dm = dilation / gcd. Each phase is thus a stride-1
  * correlation with about K / tap_step taps: no atomics, no multiplications by the zeros a scatter
- * would insert, no column buffer.
+ * would insert, no column buffer. A tap that reads outside the input is skipped (or its lanes keep
+ * their accumulators), never added as a zero times its weight: an infinite weight would make that
+ * term NaN, and the scatter has no such term. Infinities and NaNs thus reach exactly the outputs
+ * they reach in the scatter.
  *
  * Specialisation (-D): STRIDE and DTYPE (0 f32, 1 f16, 2 bf16) here; each path adds its tile
  * shape. Lengths, batch, channels, K, dilation and padding are run-time arguments, so a new shape

@@ -41,19 +41,30 @@ __kernel void phase_forward(KERNEL_ARGUMENTS) {
 #pragma unroll
             for (int c = 0; c < TILE_C; ++c)
                 wv[c] = wk[ci * TILE_C + c];
-            float xv[TILE_P];
+            if (inside) {
+                float xv[TILE_P];
 #pragma unroll
-            for (int p = 0; p < TILE_P; ++p) {
-                const long i = i0 + p;
-                xv[p] = (inside || (i >= 0 && i < length_in))
-                            ? LOAD(x, X_INDEX(n, ch, i, cin, length_in))
-                            : 0.0f;
+                for (int p = 0; p < TILE_P; ++p)
+                    xv[p] = LOAD(x, X_INDEX(n, ch, i0 + p, cin, length_in));
+#pragma unroll
+                for (int p = 0; p < TILE_P; ++p)
+#pragma unroll
+                    for (int c = 0; c < TILE_C; ++c)
+                        acc[p][c] = fma(xv[p], wv[c], acc[p][c]);
+            } else {
+                /* A border tile: a position outside the input adds nothing. It must not add a
+                 * zero times the weight, which an infinite weight would make NaN. */
+#pragma unroll
+                for (int p = 0; p < TILE_P; ++p) {
+                    const long i = i0 + p;
+                    if (i < 0 || i >= length_in)
+                        continue;
+                    const float xs = LOAD(x, X_INDEX(n, ch, i, cin, length_in));
+#pragma unroll
+                    for (int c = 0; c < TILE_C; ++c)
+                        acc[p][c] = fma(xs, wv[c], acc[p][c]);
+                }
             }
-#pragma unroll
-            for (int p = 0; p < TILE_P; ++p)
-#pragma unroll
-                for (int c = 0; c < TILE_C; ++c)
-                    acc[p][c] = fma(xv[p], wv[c], acc[p][c]);
         }
     }
 

@@ -56,10 +56,14 @@ __kernel void phase_chan_forward(KERNEL_ARGUMENTS) {
 #pragma unroll
                 for (int v = 0; v < CV; ++v)
                     wv[v] = CAT(vload, VEC)(0, wk + (long)ci * (CV * VEC) + v * VEC);
+                    /* A border tile: a position outside the input adds nothing. It must not add a
+                     * zero times the weight, which an infinite weight would make NaN. */
 #pragma unroll
                 for (int p = 0; p < TILE_P; ++p) {
                     const long i = i0 + p;
-                    const float xs = (i >= 0 && i < length_in) ? LOAD(x_group, i * cin + ci) : 0.0f;
+                    if (i < 0 || i >= length_in)
+                        continue;
+                    const float xs = LOAD(x_group, i * cin + ci);
 #pragma unroll
                     for (int v = 0; v < CV; ++v)
                         acc[p][v] = fma((floatv)(xs), wv[v], acc[p][v]);

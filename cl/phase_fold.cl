@@ -9,7 +9,10 @@
  * reads the same input at tap j, x[q - j] (tap j of phase r is k = r + j * STRIDE), so the inner
  * loop is a GEMM micro-kernel: per input channel and tap, CV packed weight vectors (lanes: channel
  * x phase; zero where k >= K) and PV broadcast inputs, CV x PV vector FMAs. Each channel's
- * outputs for one position are STRIDE contiguous values, stored as one vector.
+ * outputs for one position are STRIDE contiguous values, stored as one vector. Tiles at the
+ * borders, and the last tap when K is not a multiple of STRIDE, skip the positions outside the
+ * input and zero the input in the lanes past K, so that an infinity or a NaN reaches exactly the
+ * outputs it reaches in the reference scatter.
  *
  * -D specialisation beyond common.cl (which is prepended): VEC (4, 8 or 16), PV positions, CV
  * vectors of channels (CO_T = CV * VEC / STRIDE channels per work-item), CI_CHUNK (0: reduce over
@@ -26,6 +29,23 @@
 #endif
 
 typedef CAT(float, VEC) floatv;
+typedef CAT(int, VEC) intv;
+
+/* The phase of each lane: lane c * STRIDE + r holds phase r. */
+inline intv lane_phases(void) {
+    int lanes[VEC];
+#pragma unroll
+    for (int l = 0; l < VEC; ++l)
+        lanes[l] = l % STRIDE;
+    return CAT(vload, VEC)(0, lanes);
+}
+
+/* The CV weight vectors of input channel ci at one tap. */
+inline void load_weights(floatv wv[CV], __global const float *wj, int ci) {
+#pragma unroll
+    for (int v = 0; v < CV; ++v)
+        wv[v] = CAT(vload, VEC)(0, wj + ((long)ci * CV + v) * VEC);
+}
 
 /* Write the STRIDE outputs of one channel for one position; lanes[r] is phase r. */
 inline void store_phases(__global store_t *y_row, long o0, long length_out, const float *lanes,
@@ -67,22 +87,41 @@ __kernel void phase_fold_forward(KERNEL_ARGUMENTS) {
         for (int j = 0; active && j < taps; ++j) {
             const long i0 = q0 - j; /* input of position q0 at tap j */
             const __global float *wj = w_tile + (long)j * cin_g * CV * VEC;
-            const bool inside = i0 >= 0 && i0 + PV <= length_in;
-            for (int ci = chunk; ci < ci_end; ++ci) {
-                const __global store_t *row = x_group + (long)ci * length_in + i0;
-                floatv wv[CV];
+            /* Tap j of phase r is k = r + j * STRIDE: on the last tap, the phases past K hold
+             * padded zero weights. */
+            const intv live = j * STRIDE + lane_phases() < kernel_length;
+            if (i0 >= 0 && i0 + PV <= length_in && all(live)) {
+                for (int ci = chunk; ci < ci_end; ++ci) {
+                    const __global store_t *row = x_group + (long)ci * length_in + i0;
+                    floatv wv[CV];
+                    load_weights(wv, wj, ci);
 #pragma unroll
-                for (int v = 0; v < CV; ++v)
-                    wv[v] = CAT(vload, VEC)(0, wj + ((long)ci * CV + v) * VEC);
+                    for (int p = 0; p < PV; ++p) {
+                        const floatv xv = (floatv)(LOAD(row, p));
 #pragma unroll
-                for (int p = 0; p < PV; ++p) {
-                    /* Outside the input a position reads zero, and loads nothing: the address
-                     * may lie outside the buffer. */
-                    const float xs =
-                        inside || (i0 + p >= 0 && i0 + p < length_in) ? LOAD(row, p) : 0.0f;
+                        for (int v = 0; v < CV; ++v)
+                            acc[v][p] = fma(wv[v], xv, acc[v][p]);
+                    }
+                }
+            } else {
+                /* A border tile, or the last tap of a short phase. A position outside the input
+                 * adds nothing, and loads nothing (the address may lie outside the buffer); the
+                 * padded phases multiply a zero input, so that their zero weights meet no
+                 * infinity or NaN (0 x Inf is NaN). No product is skipped by multiplying a zero
+                 * with a weight: that weight may be infinite. */
+                for (int ci = chunk; ci < ci_end; ++ci) {
+                    const __global store_t *row = x_group + (long)ci * length_in + i0;
+                    floatv wv[CV];
+                    load_weights(wv, wj, ci);
 #pragma unroll
-                    for (int v = 0; v < CV; ++v)
-                        acc[v][p] = fma(wv[v], (floatv)(xs), acc[v][p]);
+                    for (int p = 0; p < PV; ++p) {
+                        if (i0 + p < 0 || i0 + p >= length_in)
+                            continue;
+                        const floatv xv = select((floatv)(0.0f), (floatv)(LOAD(row, p)), live);
+#pragma unroll
+                        for (int v = 0; v < CV; ++v)
+                            acc[v][p] = fma(wv[v], xv, acc[v][p]);
+                    }
                 }
             }
         }

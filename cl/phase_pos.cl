@@ -5,7 +5,8 @@
  * channels of one group. For each input channel and tap it loads PV input vectors (contiguous in
  * an NCL row, since consecutive q of a phase read consecutive inputs) and does an outer product
  * with CO_T weights: CO_T x PV vector FMAs per PV loads and CO_T broadcasts. Tiles that overhang
- * their row zero the lanes outside it, so there is no padded copy.
+ * their row leave the accumulators of the lanes outside it as they are (never a multiply by a
+ * zero, which an infinite weight would turn into NaN), so there is no padded copy.
  *
  * -D specialisation beyond common.cl (which is prepended): VEC (4, 8 or 16), PV, CO_T, and
  * CI_CHUNK (0: reduce over all input channels at once).
@@ -26,7 +27,7 @@ inline intv lane_numbers(void) {
     return CAT(vload, VEC)(0, lanes);
 }
 
-/* VEC inputs starting at row[i0], zero outside [0, length). */
+/* VEC inputs starting at row[i0], zero outside [0, length) (lanes the caller then discards). */
 inline floatv load_edge(__global const store_t *row, long i0, long length) {
     float lanes[VEC];
 #pragma unroll
@@ -75,9 +76,10 @@ __kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
                 }
             } else {
                 /* A border tile. Its vectors are loaded whole all the same, reading into the
-                 * neighbouring rows, and the lanes outside this row are replaced by zeros (a
-                 * select, not a multiply: a neighbour may hold an infinity). Only at the two ends
-                 * of the buffer would that read outside it: there, lane by lane. */
+                 * neighbouring rows, and the lanes outside this row keep their accumulators: a
+                 * select, not a multiply by zero (the neighbour, or the weight, may hold an
+                 * infinity, and 0 x Inf is NaN). Only at the two ends of the buffer would that
+                 * read outside it: there, lane by lane. */
                 intv inside[PV];
 #pragma unroll
                 for (int v = 0; v < PV; ++v) {
@@ -92,8 +94,7 @@ __kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
                     if (start >= 0 && start + VEC * PV <= x_count) {
 #pragma unroll
                         for (int v = 0; v < PV; ++v)
-                            xv[v] =
-                                select((floatv)(0.0f), LOADV(VEC, x + start + v * VEC), inside[v]);
+                            xv[v] = LOADV(VEC, x + start + v * VEC);
                     } else {
 #pragma unroll
                         for (int v = 0; v < PV; ++v)
@@ -105,7 +106,8 @@ __kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
                         const float wv = wk[ci * CO_T + c];
 #pragma unroll
                         for (int v = 0; v < PV; ++v)
-                            acc[c][v] = fma((floatv)(wv), xv[v], acc[c][v]);
+                            acc[c][v] =
+                                select(acc[c][v], fma((floatv)(wv), xv[v], acc[c][v]), inside[v]);
                     }
                 }
             }

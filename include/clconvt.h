@@ -11,6 +11,10 @@
  *
  *   L_out = (L_in - 1)*stride - pad_left - pad_right + dilation*(K - 1) + output_padding + 1
  *
+ * Infinities and NaNs in x, the weight or the bias propagate exactly as in this scatter (PyTorch's
+ * result): an output is NaN, or an infinity, exactly where the scatter's sum makes it one, on every
+ * kernel path and dtype; no term outside that sum (a tap outside the input, a padded tap) is added.
+ *
  * Conventions:
  * - Every function that can fail returns a clconvt_status; on failure clconvt_last_error() holds a
  *   sentence naming what was wrong, nothing was written to any output, and nothing leaked.

@@ -49,6 +49,46 @@ const char *support_describe(const clconvt_params *p, int64_t batch, int64_t len
     return text;
 }
 
+void support_forward(const clconvt_params *p, const char *plan, int64_t batch, int64_t length_in,
+                     clconvt_weight_order order, const double *x, const double *w, const double *b,
+                     double *y) {
+    int64_t length_out = 0;
+    const char *what = support_describe(p, batch, length_in, order);
+    cr_assert_eq(clconvt_output_length(p, length_in, &length_out), CLCONVT_SUCCESS, "%s: %s", what,
+                 clconvt_last_error());
+    const size_t nx = (size_t)(batch * p->in_channels * length_in);
+    const size_t ny = (size_t)(batch * p->out_channels * length_out);
+    const size_t nw = (size_t)(p->in_channels * (p->out_channels / p->groups) * p->kernel_length);
+    const size_t nb = (size_t)p->out_channels;
+    clconvt_layer *layer = NULL;
+    cr_assert_eq(clconvt_layer_create_with_plan(support_device(), p, plan, &layer), CLCONVT_SUCCESS,
+                 "%s: %s", what, clconvt_last_error());
+    void *w_storage = support_to_dtype(w, nw, p->dtype);
+    void *b_storage = support_to_dtype(b, b ? nb : 0, p->dtype);
+    void *x_storage = support_to_dtype(x, nx, p->dtype);
+    const size_t elem = clconvt_dtype_size(p->dtype);
+    unsigned char *y_storage = malloc((ny + 1) * elem);
+    cr_assert(y_storage != NULL);
+    /* A sentinel after the output catches writes past its end. */
+    for (size_t i = 0; i < elem; ++i)
+        y_storage[ny * elem + i] = 0xA5;
+    cr_assert_eq(clconvt_layer_set_weight(layer, w_storage, order, p->dtype), CLCONVT_SUCCESS,
+                 "%s: %s", what, clconvt_last_error());
+    if (p->has_bias)
+        cr_assert_eq(clconvt_layer_set_bias(layer, b_storage, p->dtype), CLCONVT_SUCCESS, "%s: %s",
+                     what, clconvt_last_error());
+    cr_assert_eq(clconvt_layer_forward_host(layer, x_storage, y_storage, batch, length_in),
+                 CLCONVT_SUCCESS, "%s: %s", what, clconvt_last_error());
+    for (size_t i = 0; i < elem; ++i)
+        cr_assert_eq(y_storage[ny * elem + i], 0xA5, "%s: wrote past the output", what);
+    support_from_dtype(y_storage, ny, p->dtype, y);
+    clconvt_layer_release(layer);
+    free(w_storage);
+    free(b_storage);
+    free(x_storage);
+    free(y_storage);
+}
+
 double support_run_case(const clconvt_params *p, int64_t batch, int64_t length_in,
                         clconvt_weight_order order, uint64_t seed) {
     int64_t length_out = 0;
@@ -73,41 +113,13 @@ double support_run_case(const clconvt_params *p, int64_t batch, int64_t length_i
         for (size_t i = 0; i < nw; ++i)
             w_given[i] = w[i];
     cr_assert_eq(reference_forward(p, x, w, p->has_bias ? b : NULL, batch, length_in, ref), 0);
-
-    clconvt_layer *layer = NULL;
-    const char *what = support_describe(p, batch, length_in, order);
-    cr_assert_eq(clconvt_layer_create(support_device(), p, &layer), CLCONVT_SUCCESS, "%s: %s", what,
-                 clconvt_last_error());
-    void *w_storage = support_to_dtype(w_given, nw, p->dtype);
-    void *b_storage = support_to_dtype(b, nb, p->dtype);
-    void *x_storage = support_to_dtype(x, nx, p->dtype);
-    const size_t elem = clconvt_dtype_size(p->dtype);
-    unsigned char *y_storage = malloc((ny + 1) * elem);
-    cr_assert(y_storage != NULL);
-    /* A sentinel after the output catches writes past its end. */
-    for (size_t i = 0; i < elem; ++i)
-        y_storage[ny * elem + i] = 0xA5;
-    cr_assert_eq(clconvt_layer_set_weight(layer, w_storage, order, p->dtype), CLCONVT_SUCCESS,
-                 "%s: %s", what, clconvt_last_error());
-    if (p->has_bias)
-        cr_assert_eq(clconvt_layer_set_bias(layer, b_storage, p->dtype), CLCONVT_SUCCESS, "%s: %s",
-                     what, clconvt_last_error());
-    cr_assert_eq(clconvt_layer_forward_host(layer, x_storage, y_storage, batch, length_in),
-                 CLCONVT_SUCCESS, "%s: %s", what, clconvt_last_error());
-    for (size_t i = 0; i < elem; ++i)
-        cr_assert_eq(y_storage[ny * elem + i], 0xA5, "%s: wrote past the output", what);
-    support_from_dtype(y_storage, ny, p->dtype, y);
+    support_forward(p, NULL, batch, length_in, order, x, w_given, b, y);
     const double error = reference_normalised_error(y, ref, ny);
-    clconvt_layer_release(layer);
     free(x);
     free(w);
     free(w_given);
     free(b);
     free(ref);
     free(y);
-    free(w_storage);
-    free(b_storage);
-    free(x_storage);
-    free(y_storage);
     return error;
 }

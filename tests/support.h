@@ -24,6 +24,14 @@ clconvt_device *support_device(void);
 void *support_to_dtype(const double *values, size_t n, clconvt_dtype dtype);
 void support_from_dtype(const void *storage, size_t n, clconvt_dtype dtype, double *values);
 
+/* Run a layer on the library with forward_host: the plan forced unless NULL (then the planner's
+ * choice, or CLCONVT_PLAN's), x, the weight w (in the given order) and the bias b (used when
+ * params->has_bias) as doubles already representable in params->dtype; y gets the output. Fails
+ * the test on any library error or a write past the output. */
+void support_forward(const clconvt_params *params, const char *plan, int64_t batch,
+                     int64_t length_in, clconvt_weight_order order, const double *x,
+                     const double *w, const double *b, double *y);
+
 /* One case: random x, weight (in the given order) and bias; run the library with forward_host and
  * the reference; return the normalised error. Fails the test on any library error. */
 double support_run_case(const clconvt_params *params, int64_t batch, int64_t length_in,
