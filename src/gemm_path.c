@@ -6,6 +6,7 @@
  * A contender for GPUs with large channel counts; on PoCL the phase kernels are faster.
  */
 #include <clblast_c.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -55,6 +56,13 @@ static clconvt_status choose_chunks(const clconvt_layer *layer, int64_t batch, i
     return CLCONVT_SUCCESS;
 }
 
+/* Every CLBlast call of the process goes through this lock. CLBlast 1.5 is not safe to call from
+ * two threads at once: the first GEMM of a device fills its kernel-parameter database, and two
+ * threads doing so race (AddressSanitizer: a heap use after free in
+ * clblast::Database::Database, with gemm forwards of one layer on two threads). A call only
+ * enqueues work (and, the first time per device, compiles), so holding it costs little. */
+static pthread_mutex_t clblast_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static clconvt_status clblast_failed(const char *call, CLBlastStatusCode code) {
     if (code < 0 && code > -100) /* an OpenCL error passed through */
         return clconvt_fail_cl(call, (cl_int)code);
@@ -91,11 +99,13 @@ static clconvt_status enqueue_gemms(const gemm_run *r, const chunk *c) {
          * L_in x Cin, so the group block is the transpose of an L_in x Cin_g matrix. */
         const size_t b_offset =
             ncl ? (n0 * cin + g * cin_g) * l_in + i_lo : (n0 * l_in + i_lo) * cin + g * cin_g;
+        pthread_mutex_lock(&clblast_lock);
         const CLBlastStatusCode code = CLBlastSgemmStridedBatched(
             CLBlastLayoutRowMajor, CLBlastTransposeNo,
             ncl ? CLBlastTransposeNo : CLBlastTransposeYes, m, n, cin_g, 1.0f, r->buffers->weight,
             g * m * cin_g, cin_g, 0, r->in, b_offset, ncl ? l_in : cin, cin * l_in, 0.0f, r->col,
             g * m * n, n, groups * m * n, (size_t)c->samples, &queue, &r->gemms[g]);
+        pthread_mutex_unlock(&clblast_lock);
         if (code != CLBlastSuccess)
             return clblast_failed("CLBlastSgemmStridedBatched", code);
     }
@@ -211,11 +221,14 @@ static clconvt_status enqueue_chunk(const gemm_run *r, const chunk *c, cl_uint n
  * (3 MB on PoCL), and at exit CLBlast's static cache releases programs of contexts that are gone
  * (Oclgrind aborts). CLBlast 1.5 can only clear the whole cache (CLBlastClearCache: its programs
  * and compiled binaries, for every context), so other devices' next GEMMs build their kernels
- * again. It is thread-safe: each cache operation takes CLBlast's lock, and a GEMM running on
- * another thread holds a shared reference to its program, which outlives the clearing. */
+ * again. It takes clblast_lock like every CLBlast call; a GEMM enqueued before holds a shared
+ * reference to its program, which outlives the clearing. */
 void clconvt_gemm_forget_device(clconvt_device *device) {
-    if (atomic_load(&device->used_clblast))
+    if (atomic_load(&device->used_clblast)) {
+        pthread_mutex_lock(&clblast_lock);
         CLBlastClearCache();
+        pthread_mutex_unlock(&clblast_lock);
+    }
 }
 
 clconvt_status clconvt_gemm_enqueue(clconvt_layer *layer, const layer_buffers *buffers,

@@ -501,9 +501,9 @@ Test(disk_cache, a_directory_in_the_way_is_left_alone) {
     cr_assert_eq(others, 0, "a temporary file was left behind");
 }
 
-/* A FIFO in place of the entry would block open() for ever: it is a miss, never a hang (the
+/* A FIFO in place of the entry would block open() for ever: it is a miss, never a hang (the suite's
  * timeout fails the test should that regress), and the store replaces it with a valid entry. */
-Test(disk_cache, a_fifo_in_place_of_an_entry_is_a_miss, .timeout = 120) {
+Test(disk_cache, a_fifo_in_place_of_an_entry_is_a_miss) {
     const clconvt_params p = small_layer(4);
     char path[512];
     seed_entry(&p, path, sizeof path);
