@@ -23,6 +23,20 @@
  *   set (or read back) while other threads forward: each forward uses the weight and the bias it
  *   started with, each entirely the old or entirely the new one.
  * - Sizes and lengths are int64_t so that a negative value can be reported, not wrapped.
+ *
+ * ABI: the shared library is libclconvt.so.MAJOR (the soname names only the major version), and
+ * within a major version it only grows, so a program built against an older MAJOR.x runs on any
+ * newer MAJOR.y. Every exported function carries the symbol version of the release that added it
+ * (CLCONVT_0.1, CLCONVT_0.2, ...: src/clconvt.map). To keep that promise:
+ * - the public structs (clconvt_params, clconvt_device_info) keep their layout and the enums their
+ *   values within a major version; only a new major version changes them;
+ * - a new layer option comes as a setter function on the layer (clconvt_layer_set_<option>, with
+ *   the old behaviour as the default), never as a new field of clconvt_params;
+ * - a new function goes into a new version node of the symbol map for its release (inheriting
+ *   the one before), and the minor version goes up; a changed or removed function needs a new
+ *   major version (and a new soname).
+ * Compare CLCONVT_VERSION_* (the header a program was compiled with) with clconvt_version_numbers
+ * (the library it runs on) to check that the library is at least as new as the header.
  */
 #ifndef CLCONVT_H
 #define CLCONVT_H
@@ -39,13 +53,49 @@
 extern "C" {
 #endif
 
-#if defined(_WIN32)
+/* The library's own sources are compiled with CLCONVT_BUILDING (src/meson.build): on Windows
+ * they export the functions, and every other program imports them. */
+#if defined(_WIN32) || defined(__CYGWIN__)
+#ifdef CLCONVT_BUILDING
 #define CLCONVT_API __declspec(dllexport)
+#else
+#define CLCONVT_API __declspec(dllimport)
+#endif
 #elif defined(__GNUC__)
 #define CLCONVT_API __attribute__((visibility("default")))
 #else
 #define CLCONVT_API
 #endif
+
+/* ---- Version -------------------------------------------------------------------------------- */
+
+/* The version of this header; equal to the Meson project's version (meson.build checks it). */
+#define CLCONVT_VERSION_MAJOR 0
+#define CLCONVT_VERSION_MINOR 2
+#define CLCONVT_VERSION_PATCH 0
+#define CLCONVT_VERSION_STRING "0.2.0"
+
+/** Nonzero when this header is version major.minor.patch or newer (for #if). */
+#define CLCONVT_VERSION_AT_LEAST(major, minor, patch)                                              \
+    (CLCONVT_VERSION_MAJOR != (major)   ? CLCONVT_VERSION_MAJOR > (major)                          \
+     : CLCONVT_VERSION_MINOR != (minor) ? CLCONVT_VERSION_MINOR > (minor)                          \
+                                        : CLCONVT_VERSION_PATCH >= (patch))
+
+/** The version of the library the program runs on ("0.2.0"), a constant string. Since 0.2. */
+CLCONVT_API const char *clconvt_version(void);
+
+/**
+ * The running library's version as numbers; any pointer may be NULL. A program compiled against
+ * this header needs major == CLCONVT_VERSION_MAJOR and minor >= CLCONVT_VERSION_MINOR. Since 0.2.
+ */
+CLCONVT_API void clconvt_version_numbers(int *major, int *minor, int *patch);
+
+/**
+ * 1 when this build of the library has the kernel path of that name (as a plan string names it:
+ * "phase", "gemm", ...; see clconvt_layer_create_with_plan), else 0 (NULL, an unknown name, or a
+ * path left out of the build: "gemm" needs CLBlast, meson option -Dclblast). Since 0.2.
+ */
+CLCONVT_API int clconvt_has_path(const char *name);
 
 /* ---- Status codes --------------------------------------------------------------------------- */
 
@@ -249,6 +299,8 @@ CLCONVT_API clconvt_status clconvt_layer_create(clconvt_device *device,
  * (p x c; phase_dw: p x vec; phase_fold: p x vec x c / (vec / stride)), or, on a CPU device, a
  * work-group whose work-items hold more private memory together than a quarter of the thread
  * stack (RLIMIT_STACK; 2 MiB of 8): PoCL keeps them all on one worker thread's stack.
+ * A build without CLBlast (clconvt_has_path("gemm") == 0) refuses "gemm" with
+ * CLCONVT_ERROR_UNSUPPORTED, and its planner never chooses it.
  */
 CLCONVT_API clconvt_status clconvt_layer_create_with_plan(clconvt_device *device,
                                                           const clconvt_params *params,
@@ -287,9 +339,10 @@ CLCONVT_API clconvt_status clconvt_layer_get_weight(const clconvt_layer *layer, 
  * Both must be buffers (or sub-buffers; not images) of the device's context, and the bytes the
  * forward reads from in must not overlap those it writes to out.
  * queue: NULL for the device's own queue, or any queue on the device's context and device.
- * The call waits on wait_list (events of the device's context) and, when done != NULL, returns an event that completes with the
- * output (the caller releases it). batch == 0 is legal and writes nothing.
- * Never compiles for a new length or batch: programs depend only on the layer's parameters.
+ * The call waits on wait_list (events of the device's context) and, when done != NULL, returns an
+ * event that completes with the output (the caller releases it). batch == 0 is legal and writes
+ * nothing. Never compiles for a new length or batch: programs depend only on the layer's
+ * parameters.
  */
 CLCONVT_API clconvt_status clconvt_layer_forward(clconvt_layer *layer, cl_command_queue queue,
                                                  cl_mem in, cl_mem out, int64_t batch,

@@ -8,6 +8,7 @@
 #include "layer.h"
 #include "params.h"
 #include "tuning_db.h"
+#include "version.h"
 
 /* Values the kernel takes as int must fit one. */
 static clconvt_status require_int(const char *name, int64_t value) {
@@ -41,6 +42,11 @@ static clconvt_status fit_work_group(clconvt_layer *layer) {
 /* Check the packed weight's size for layer->plan, and get its program and work-group. */
 static clconvt_status prepare_plan(clconvt_layer *layer) {
     const clconvt_params *params = &layer->params;
+    if (!clconvt_path_built(layer->plan.path))
+        return clconvt_fail(CLCONVT_ERROR_UNSUPPORTED,
+                            "the %s path is not in this build of clconvt: it was built without "
+                            "CLBlast (meson option -Dclblast)",
+                            clconvt_plan_path_name(layer->plan.path));
     size_t packed_bytes;
     int64_t packed_dims[3];
     clconvt_plan_packed_dims(&layer->plan, params, packed_dims);
@@ -545,9 +551,11 @@ clconvt_status clconvt_layer_enqueue(clconvt_layer *layer, const layer_buffers *
                                      cl_command_queue queue, cl_mem in, cl_mem out, int64_t batch,
                                      int64_t length_in, int64_t length_out, int64_t pad_left,
                                      cl_uint num_wait, const cl_event *wait, cl_event *done) {
+#if CLCONVT_HAVE_CLBLAST
     if (layer->plan.path == PATH_GEMM)
         return clconvt_gemm_enqueue(layer, buffers, queue, in, out, batch, length_in, length_out,
                                     pad_left, num_wait, wait, done);
+#endif
     return enqueue_phase(layer, buffers, queue, in, out, batch, length_in, length_out, pad_left,
                          num_wait, wait, done);
 }

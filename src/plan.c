@@ -255,7 +255,8 @@ void clconvt_plan_default(const clconvt_device *device, const clconvt_params *pa
     const int64_t cin_g = params->in_channels / params->groups;
     const int64_t cout_g = params->out_channels / params->groups;
     const int cpu = (device->type & CL_DEVICE_TYPE_CPU) != 0;
-    if (!cpu && params->dtype == CLCONVT_F32 && params->groups == 1 && cin_g * cout_g >= 65536) {
+    if (CLCONVT_HAVE_CLBLAST && !cpu && params->dtype == CLCONVT_F32 && params->groups == 1 &&
+        cin_g * cout_g >= 65536) {
         /* GPUs with large channel counts: CLBlast's tuned GEMM, then col2im. */
         *out = PATHS[PATH_GEMM].usual;
     } else if (cpu && fold_fits(&PATHS[PATH_PHASE_FOLD].usual, params)) {

@@ -52,9 +52,12 @@ soname=$(readelf -d "$libdir/libclconvt.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\
 [[ $soname =~ ^libclconvt\.so\.[0-9]+$ ]] || fail "libclconvt.so has soname '$soname'"
 [[ -e $libdir/$soname ]] || fail "the soname link $libdir/$soname is missing"
 
-# Exactly the public API leaves the shared library: no helper, no embedded kernel string.
-nm -D --defined-only "$libdir/libclconvt.so" | awk '{print $3}' | sed 's/@.*//' | sort -u \
-    >"$tmp/exported"
+# Exactly the public API leaves the shared library: no helper, no embedded kernel string. Each
+# function carries the version node of the release that added it (src/clconvt.map).
+nm -D --defined-only "$libdir/libclconvt.so" >"$tmp/dynamic"
+unversioned=$(awk '$2 == "T" && $3 !~ /@@?CLCONVT_[0-9]+\.[0-9]+$/ {print $3}' "$tmp/dynamic")
+[[ -z $unversioned ]] || fail "functions exported without a CLCONVT_x.y version: $unversioned"
+awk '$2 != "A" {print $3}' "$tmp/dynamic" | sed 's/@.*//' | sort -u >"$tmp/exported"
 # Declarations may wrap after the return type: join the lines first.
 tr '\n' ' ' <"$includedir/clconvt.h" | grep -o 'CLCONVT_API[^(;]*(' |
     grep -o 'clconvt_[a-z0-9_]*($' | tr -d '(' | sort -u >"$tmp/declared"

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void support_fill(double *values, size_t n, uint64_t *state, clconvt_dtype dtype) {
     cr_assert_eq(reference_random_fill(state, 1.0, dtype, NULL, values, n), CLCONVT_SUCCESS,
@@ -17,6 +18,21 @@ clconvt_device *support_device(void) {
         cr_assert_eq(status, CLCONVT_SUCCESS, "clconvt_device_open: %s", clconvt_last_error());
     }
     return device;
+}
+
+int support_has_plan(const char *plan) {
+    if (plan == NULL)
+        return 1;
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)strcspn(plan, ":"), plan);
+    return clconvt_has_path(name);
+}
+
+void support_require_plan(const char *plan) {
+    if (!support_has_plan(plan))
+        cr_skip_test("the plan \"%s\" needs a kernel path this build of clconvt does not have "
+                     "(gemm: built without CLBlast, meson option -Dclblast)",
+                     plan);
 }
 
 void *support_to_dtype(const double *values, size_t n, clconvt_dtype dtype) {

@@ -20,6 +20,14 @@ void support_fill(double *values, size_t n, uint64_t *state, clconvt_dtype dtype
  * open fails the calling test with the library's message. */
 clconvt_device *support_device(void);
 
+/* Skip the calling test (cr_skip_test, with a message) when this build of the library lacks the
+ * kernel path that the plan string names: "gemm" needs CLBlast (meson option -Dclblast). NULL, the
+ * planner's choice, needs nothing. */
+void support_require_plan(const char *plan);
+
+/* Whether this build has the path that the plan string names (1 for NULL). */
+int support_has_plan(const char *plan);
+
 /* Convert doubles (already representable) to dtype storage and back. */
 void *support_to_dtype(const double *values, size_t n, clconvt_dtype dtype);
 void support_from_dtype(const void *storage, size_t n, clconvt_dtype dtype, double *values);

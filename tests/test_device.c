@@ -899,6 +899,7 @@ static void ooo_expect_matches(const ooo_case *c, const char *forward, const cha
 
 /* Every run of forward_host on the wrapped out-of-order queue matches the reference. */
 static void ooo_forward_host(const char *plan) {
+    support_require_plan(plan);
     ooo_case c;
     if (!ooo_make(&c, 1, plan, 4242))
         return;
@@ -914,6 +915,7 @@ static void ooo_forward_host(const char *plan) {
 
 /* Every forward on the caller's out-of-order queue (the device's own is in order) matches. */
 static void ooo_forward(const char *plan) {
+    support_require_plan(plan);
     ooo_case c;
     if (!ooo_make(&c, 0, plan, 4343))
         return;
@@ -985,6 +987,7 @@ static double resident_bytes(void) {
 Test(device, release_frees_what_clblast_cached, .timeout = 600) {
     enum { WARM_UP = 4, CYCLES = 24 };
     const double bound = 20e6; /* 3.2 MB per cycle leaked: 64 MB over 20 cycles */
+    support_require_plan("gemm");
     double after_warm_up = 0;
     data d;
     data_make(&d, ooo_params(), 2, 40, 99);

@@ -179,6 +179,8 @@ static void run_path(const char *const plans[2], path_rules rules) {
     static const clconvt_dtype dtypes[] = {CLCONVT_F32, CLCONVT_F16, CLCONVT_BF16};
     int ran = 0, failed = 0;
     for (size_t pl = 0; pl < 2 && plans[pl] != NULL; ++pl)
+        support_require_plan(plans[pl]);
+    for (size_t pl = 0; pl < 2 && plans[pl] != NULL; ++pl)
         for (size_t d = 0; d < (rules.f32_only ? 1 : 3); ++d)
             for (size_t i = 0; i < SHAPE_COUNT; ++i)
                 for (int layout = 0; layout < 2; ++layout) {

@@ -374,6 +374,7 @@ static float *to_max_order(const clconvt_params *p, const float *w) {
 }
 
 static void weights_swapped_during_forwards(const char *plan) {
+    support_require_plan(plan);
     clconvt_params p;
     clconvt_params_init(&p, 8, 8, 4);
     p.stride = 2;

@@ -1359,6 +1359,7 @@ static int occurrences(const char *text, const char *word) {
 /* Two forwards with name=value: one warning naming both and the rule, and the default applies
  * (the result is right). plan: the layer's (the gemm path reads CLCONVT_GEMM_COLUMN_BYTES). */
 static void expect_unusable_value_warned(const char *name, const char *value, const char *plan) {
+    support_require_plan(plan);
     setenv(name, value, 1);
     const clconvt_params p = base_params(1);
     fixture f;
