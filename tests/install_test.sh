@@ -5,7 +5,12 @@
 #   - the shared library exports exactly the CLCONVT_API functions of the installed header;
 #   - tools/example.c builds with `cc $(pkg-config --cflags --libs clconvt)` (pkg-config seeing the
 #     staged tree alone for clconvt) and runs; and again linked statically (pkg-config --static);
-#   - the installed tools run without LD_LIBRARY_PATH (their rpath is relative).
+#   - the installed tools run without LD_LIBRARY_PATH (their rpath is relative);
+#   - a CMake project finds the staged package with find_package(clconvt X.Y CONFIG), builds the
+#     example against clconvt::clconvt and runs it; the version file accepts X.Y and refuses the
+#     versions its rule excludes (cmake/clconvtConfigVersion.cmake.in);
+#   - a Meson project with the source tree as its subproject (subprojects/clconvt, a symlink;
+#     -Dclconvt:tests=false) gets it with dependency('clconvt'), builds the example and runs it.
 # Usage: install_test.sh BUILD_DIR SOURCE_DIR [MESON]
 set -euo pipefail
 
@@ -19,6 +24,16 @@ stage="$tmp/stage"
 fail() {
     echo "install test: $*" >&2
     exit 1
+}
+
+# loads PROGRAM LIBRARY [ENV_ARGS...]: ldd, run under `env ENV_ARGS...`, resolves a library of
+# PROGRAM to the file LIBRARY. No pipe into grep -q: under pipefail, an ldd killed by SIGPIPE after
+# grep's early exit would read as a failure.
+loads() {
+    local program=$1 library=$2 resolved
+    shift 2
+    resolved=$(env "$@" ldd "$program") || return 1
+    [[ $resolved == *"=> $library "* ]]
 }
 
 if ! "$meson" install -C "$build" --no-rebuild --destdir "$stage" >"$tmp/install.log" 2>&1; then
@@ -72,7 +87,7 @@ read -r -a cflags <<<"$(pkg-config --cflags clconvt)"
 read -r -a libs <<<"$(pkg-config --libs clconvt)"
 "$cc" -std=c11 -Wall -Wextra -Werror "$source/tools/example.c" -o "$tmp/example" \
     "${cflags[@]}" "${libs[@]}" || fail "the example did not build against the installed library"
-LD_LIBRARY_PATH=$libdir ldd "$tmp/example" | grep -q "$libdir/$soname" ||
+loads "$tmp/example" "$libdir/$soname" LD_LIBRARY_PATH="$libdir" ||
     fail "the example does not load $libdir/$soname"
 LD_LIBRARY_PATH=$libdir "$tmp/example" || fail "the dynamically linked example failed"
 
@@ -93,4 +108,74 @@ env -u LD_LIBRARY_PATH "$bindir/clconvt-run" --version | grep -q '^clconvt-run '
 env -u LD_LIBRARY_PATH "$bindir/clconvt-info" >"$tmp/info.txt" ||
     fail "the installed clconvt-info failed: $(cat "$tmp/info.txt")"
 grep -q '^clconvt would use: ' "$tmp/info.txt" || fail "clconvt-info names no device"
+# ---- A CMake project: find_package(clconvt CONFIG) and the imported target --------------------
+command -v cmake >/dev/null || fail "cmake is not installed (tools/install-deps.sh installs it)"
+version=$(pkg-config --modversion clconvt)
+IFS=. read -r major minor _ <<<"$version"
+cmake_app=$tmp/cmake-app
+mkdir -p "$cmake_app"
+cp "$source/tools/example.c" "$cmake_app/"
+# The versions the package must refuse: another major, the next minor, and before 1.0 the minor
+# before (0.x releases need the same minor version).
+refused="$((major + 1)).0;$major.$((minor + 1))"
+if ((major == 0 && minor > 0)); then
+    refused+=";0.$((minor - 1))"
+fi
+cat >"$cmake_app/CMakeLists.txt" <<EOF
+cmake_minimum_required(VERSION 3.13)
+project(clconvt_example C)
+find_package(clconvt $major.$minor CONFIG REQUIRED)
+if(NOT clconvt_VERSION STREQUAL "$version")
+  message(FATAL_ERROR "find_package found clconvt \${clconvt_VERSION}, expected $version")
+endif()
+file(WRITE "\${CMAKE_BINARY_DIR}/clconvt_dir.txt" "\${clconvt_DIR}")
+foreach(refused $refused)
+  find_package(clconvt \${refused} CONFIG QUIET)
+  if(clconvt_FOUND)
+    message(FATAL_ERROR "clconvt $version was accepted for find_package(clconvt \${refused})")
+  endif()
+endforeach()
+add_executable(example example.c)
+target_link_libraries(example PRIVATE clconvt::clconvt)
+EOF
+if ! cmake -S "$cmake_app" -B "$cmake_app/build" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" \
+    -DCMAKE_C_COMPILER="$cc" >"$tmp/cmake.log" 2>&1 ||
+    ! cmake --build "$cmake_app/build" >>"$tmp/cmake.log" 2>&1; then
+    cat "$tmp/cmake.log" >&2
+    fail "the CMake project did not configure or build against the staged package (log above)"
+fi
+cmake_dir=$(<"$cmake_app/build/clconvt_dir.txt")
+[[ $cmake_dir == "$stage"/* ]] || fail "CMake found clconvt at '$cmake_dir', not in the stage"
+# CMake's build-tree rpath names the staged libdir: no LD_LIBRARY_PATH needed.
+loads "$cmake_app/build/example" "$libdir/$soname" -u LD_LIBRARY_PATH ||
+    fail "the CMake-built example does not load $libdir/$soname"
+env -u LD_LIBRARY_PATH "$cmake_app/build/example" || fail "the CMake-built example failed"
+echo "cmake: find_package(clconvt $major.$minor CONFIG) found $cmake_dir; the example ran"
+
+# ---- A Meson project with clconvt as a subproject ---------------------------------------------
+meson_app=$tmp/meson-app
+mkdir -p "$meson_app/subprojects"
+ln -s "$source" "$meson_app/subprojects/clconvt"
+cp "$source/tools/example.c" "$meson_app/"
+# subproject() first: dependency('clconvt') must then be the subproject's own, through
+# meson.override_dependency, even where a clconvt is installed on the system.
+cat >"$meson_app/meson.build" <<EOF
+project('clconvt_example', 'c', default_options: ['c_std=c11'])
+subproject('clconvt', default_options: ['tests=false'])
+clconvt_dep = dependency('clconvt', version: '>=$major.$minor')
+executable('example', 'example.c', dependencies: clconvt_dep)
+EOF
+if ! "$meson" setup "$meson_app/build" "$meson_app" >"$tmp/meson-app.log" 2>&1 ||
+    ! "$meson" compile -C "$meson_app/build" >>"$tmp/meson-app.log" 2>&1; then
+    cat "$tmp/meson-app.log" >&2
+    fail "the Meson project with clconvt as a subproject did not configure or build (log above)"
+fi
+# Its build rpath names the subproject's build directory (meson test's LD_LIBRARY_PATH would
+# name this build's library instead).
+loads "$meson_app/build/example" "$meson_app/build/subprojects/clconvt/src/$soname" \
+    -u LD_LIBRARY_PATH ||
+    fail "the Meson-built example does not load the subproject's library"
+env -u LD_LIBRARY_PATH "$meson_app/build/example" ||
+    fail "the Meson-built example (clconvt as a subproject) failed"
+echo "meson: dependency('clconvt') from subprojects/clconvt; the example ran"
 echo "install test: ok"

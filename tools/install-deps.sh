@@ -19,7 +19,8 @@ packages=(
     libcriterion-dev
     libcjson-dev
     libxxhash-dev
-    libclblast-dev
+    libclblast-dev # the gemm path (meson option -Dclblast; the default build uses it)
+    cmake          # tests/install_test.sh: a CMake project uses clconvt's CMake package
     clang
     libclang-rt-14-dev
     oclgrind # tests/oclgrind_gemm.sh: the gemm path under the OpenCL simulator
