@@ -1,7 +1,7 @@
 /*
  * What the tools stand on, through the public library only: clconvt_dtype_from_name, the
  * EXPERIMENTAL section of clconvt.h that clconvt-tune uses (plan checks, shape classes, tuning
- * database entries).
+ * database entries), and the tools' use of them.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "clconvt.h"
+#include "run_tool.h"
 #include "support.h"
 #include "tmpdir.h"
 
@@ -250,4 +251,25 @@ Test(tools, an_invalid_database_is_named_and_never_overwritten) {
     char *text = test_read_text(db);
     cr_expect_str_eq(text, bad);
     free(text);
+}
+
+/* ---- The tools ------------------------------------------------------------------------------ */
+
+#define HEADER                                                                                     \
+    "name,batch,in_channels,out_channels,kernel,stride,padding,output_padding,dilation,groups,"    \
+    "length_in,layout,bias"
+
+/* clconvt-bench takes the dtype names the library takes. */
+Test(tools, bench_takes_the_library_dtype_names) {
+    const char *tool = getenv("CLCONVT_BENCH");
+    cr_assert(tool != NULL && *tool, "CLCONVT_BENCH must name clconvt-bench");
+    const char *path = test_tmp_path("one.csv");
+    test_write_text(path, HEADER ",dtype\nrow,1,4,4,2,2,0,0,1,1,8,ncl,1,Float16\n");
+    const char *args[] = {"--shapes", path, "--repeat", "1", NULL};
+    const int status =
+        test_run_tool(tool, args, test_tmp_path("out.txt"), test_tmp_path("err.txt"));
+    char *out = test_read_text(test_tmp_path("out.txt"));
+    cr_expect_eq(status, 0, "%s", out);
+    cr_expect(strstr(out, "row@f16") != NULL, "%s", out);
+    free(out);
 }
