@@ -1,7 +1,8 @@
 /*
  * What the tools stand on, through the public library only: clconvt_dtype_from_name, the
  * EXPERIMENTAL section of clconvt.h that clconvt-tune uses (plan checks, shape classes, tuning
- * database entries), and the tools' use of them.
+ * database entries), and the one shapes-CSV reader clconvt-bench and clconvt-tune share (the same
+ * file gives the same sentence from both).
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -253,13 +254,61 @@ Test(tools, an_invalid_database_is_named_and_never_overwritten) {
     free(text);
 }
 
-/* ---- The tools ------------------------------------------------------------------------------ */
+/* ---- One shapes reader: clconvt-bench and clconvt-tune say the same ------------------------- */
 
 #define HEADER                                                                                     \
     "name,batch,in_channels,out_channels,kernel,stride,padding,output_padding,dilation,groups,"    \
     "length_in,layout,bias"
 
-/* clconvt-bench takes the dtype names the library takes. */
+/* What a tool printed on stderr for csv (its exit status must be 1), after its name. */
+static char *shapes_message(const char *env, const char *const *extra, const char *csv) {
+    const char *tool = getenv(env);
+    cr_assert(tool != NULL && *tool, "%s must name the tool", env);
+    const char *path = test_tmp_path("shapes.csv");
+    test_write_text(path, csv);
+    const char *args[8] = {"--shapes", path};
+    size_t n = 2;
+    for (; extra[n - 2] != NULL; ++n)
+        args[n] = extra[n - 2];
+    args[n] = NULL;
+    const int status =
+        test_run_tool(tool, args, test_tmp_path("out.txt"), test_tmp_path("err.txt"));
+    cr_expect_eq(status, 1, "%s exited %d", tool, status);
+    char *err = test_read_text(test_tmp_path("err.txt"));
+    char *colon = strstr(err, ": ");
+    cr_assert_not_null(colon, "%s said: %s", tool, err);
+    char *message = strdup(colon + 2);
+    free(err);
+    return message;
+}
+
+static void expect_same_message(const char *csv, const char *part) {
+    char *bench = shapes_message("CLCONVT_BENCH", (const char *[]){NULL}, csv);
+    char *tune = shapes_message("CLCONVT_TUNE",
+                                (const char *[]){"--output", test_tmp_path("db.json"), NULL}, csv);
+    cr_expect_str_eq(bench, tune, "for:\n%s", csv);
+    cr_expect(strstr(bench, part) != NULL, "'%s' is not in: %s", part, bench);
+    free(bench);
+    free(tune);
+}
+
+Test(tools, bench_and_tune_read_shapes_alike) {
+    expect_same_message("name,batch\nx,1\n", "the header has no column 'in_channels'");
+    expect_same_message(HEADER "\nx,1,2,2,two,2,0,0,1,1,8,ncl,0\n",
+                        "shapes.csv:2: column 'kernel' wants an integer in [1, 2147483647], got "
+                        "'two'");
+    expect_same_message(HEADER ",dtype\nx,1,2,2,2,2,0,0,1,1,8,ncl,0,f64\n",
+                        "shapes.csv:2: column 'dtype': dtype name 'f64' is not one of f32");
+    expect_same_message(HEADER "\nx,1,2,2,2,2,0,0,1,1,8,ncl,0\nx,1,2,2,2,2,0,0,1,1,9,ncl,0\n",
+                        "shapes.csv:3: row 'x' is already on line 2");
+    expect_same_message(HEADER "\n# only a comment\n", "has no shapes");
+    expect_same_message(HEADER ",extra\nx,1,2,2,2,2,0,0,1,1,8,ncl,0,1\n",
+                        "unknown column 'extra' in the header");
+    expect_same_message(HEADER "\nx,1,2,2,2,2,0,3,1,1,8,ncl,0\n",
+                        "shapes.csv:2 (x): output padding must be smaller");
+}
+
+/* Both tools take the dtype names the library takes. */
 Test(tools, bench_takes_the_library_dtype_names) {
     const char *tool = getenv("CLCONVT_BENCH");
     cr_assert(tool != NULL && *tool, "CLCONVT_BENCH must name clconvt-bench");
