@@ -154,6 +154,16 @@ CLCONVT_API size_t clconvt_dtype_size(clconvt_dtype dtype);
 CLCONVT_API const char *clconvt_dtype_name(clconvt_dtype dtype);
 
 /**
+ * The dtype a name stands for: "f32", "f16" or "bf16" (clconvt_dtype_name's names), or the long
+ * names "float32", "float16" or "bfloat16" (PyTorch's and NumPy's spelling). Letters may be in any
+ * case ("F16", as safetensors writes it, is f16). On failure *out is untouched and the status is
+ * CLCONVT_ERROR_INVALID_ARGUMENT, with a message naming the value and the accepted names
+ * ("dtype name 'f64' is not one of f32, f16, bf16 (or float32, float16, bfloat16)"). Every clconvt
+ * tool parses its dtype options and columns with this function.
+ */
+CLCONVT_API clconvt_status clconvt_dtype_from_name(const char *name, clconvt_dtype *out);
+
+/**
  * Convert count elements from src_dtype to dst_dtype (src and dst must not overlap unless equal).
  * Narrowing rounds to nearest, ties to even; NaN stays NaN, overflow gives infinity.
  */
@@ -421,6 +431,95 @@ CLCONVT_API clconvt_status clconvt_safetensors_tensor_shape(
 CLCONVT_API clconvt_status clconvt_layer_load_safetensors(clconvt_layer *layer, const char *path,
                                                           const char *name,
                                                           clconvt_weight_order order_if_ambiguous);
+
+/* ---- EXPERIMENTAL: for clconvt-tune ---------------------------------------------------------
+ *
+ * What the tuner needs from the planner and the tuning database, so that it links the public
+ * library only. These functions and types may change or go in any release, minor or patch,
+ * without notice: use them for tools shipped with clconvt, never in an application. Plans and
+ * shape classes are passed as strings only (the plan strings of clconvt_layer_create_with_plan,
+ * the shape classes of README.md's "Tuning" section).
+ */
+
+/** Bytes a plan string and a shape class may take, NUL included. */
+#define CLCONVT_EXPERIMENTAL_PLAN_MAX 256
+#define CLCONVT_EXPERIMENTAL_CLASS_MAX 96
+#define CLCONVT_EXPERIMENTAL_SHAPE_MAX 128
+
+/** clconvt_experimental_plan_check: narrow a work-group wider than the layer's channel tiles. */
+#define CLCONVT_EXPERIMENTAL_PLAN_FIT_WORK_GROUP 1u
+
+/**
+ * Check the plan string text for a layer of *params on device without compiling anything, and
+ * write the library's own spelling of it (what clconvt_layer_plan would report for a layer made
+ * with it) to normalised[size]. With CLCONVT_EXPERIMENTAL_PLAN_FIT_WORK_GROUP in flags, a
+ * work-group extent lc larger than the layer's channel tiles is narrowed to them first. Fails,
+ * writing nothing, when the plan is refused for the layer (the message says why), when its
+ * normalised string would not read back as the same plan, or when it does not fit in size.
+ */
+CLCONVT_API clconvt_status clconvt_experimental_plan_check(const clconvt_device *device,
+                                                           const clconvt_params *params,
+                                                           const char *text, unsigned flags,
+                                                           char *normalised, size_t size);
+
+/**
+ * The built-in plan of a layer of *params on device (what clconvt_layer_create chooses without
+ * CLCONVT_PLAN and without a tuning database), as a plan string into text[size].
+ */
+CLCONVT_API clconvt_status clconvt_experimental_plan_default(const clconvt_device *device,
+                                                             const clconvt_params *params,
+                                                             char *text, size_t size);
+
+/** The tuning database's shape class of a layer of *params ("ncl/f32/s8/cin512/cout256/taps2/g1"),
+ * into text[size]. */
+CLCONVT_API clconvt_status clconvt_experimental_shape_class(const clconvt_params *params,
+                                                            char *text, size_t size);
+
+/** Who a device is to the tuning database; the strings are owned by the device handle. */
+typedef struct clconvt_experimental_identity {
+    const char *vendor, *name, *driver; /**< CL_DEVICE_VENDOR, CL_DEVICE_NAME, CL_DRIVER_VERSION */
+    const char *type;                   /**< "cpu", "gpu", "accelerator", "custom" or "other" */
+    const char *platform;               /**< CL_PLATFORM_NAME (recorded, not matched) */
+} clconvt_experimental_identity;
+
+CLCONVT_API clconvt_status clconvt_experimental_identity_of(const clconvt_device *device,
+                                                            clconvt_experimental_identity *out);
+
+/** What the tuner recorded for one shape class of one device. */
+typedef struct clconvt_experimental_tuning_entry {
+    char plan[CLCONVT_EXPERIMENTAL_PLAN_MAX];         /**< the plan measured fastest */
+    char default_plan[CLCONVT_EXPERIMENTAL_PLAN_MAX]; /**< the built-in plan it was timed against */
+    char shape[CLCONVT_EXPERIMENTAL_SHAPE_MAX];       /**< the name of the row measured */
+    double median_ms;                                 /**< median forward time of plan */
+    double default_ms; /**< median forward time of default_plan; < 0: not measured */
+    double max_error;  /**< normalised error of plan's output against the float64 reference */
+    int64_t batch, length_in; /**< the sizes of the row measured */
+    int tried, candidates;    /**< candidates measured, and listed */
+    int complete;             /**< nonzero: every listed candidate was measured */
+} clconvt_experimental_tuning_entry;
+
+/**
+ * Look up the entry of exactly this device (vendor, name, driver and type) for shape_class in the
+ * tuning database at path (which must be valid, as clconvt_layer_create would read it). *found
+ * gets 1 and *entry the entry (numbers the file lacks are -1, strings ""), or 0 when the file or
+ * the entry does not exist. Fails with CLCONVT_ERROR_FILE, naming the file and the problem, when
+ * it cannot be read or is not a valid database.
+ */
+CLCONVT_API clconvt_status clconvt_experimental_tuning_db_get(
+    const char *path, const clconvt_device *device, const char *shape_class,
+    clconvt_experimental_tuning_entry *entry, int *found);
+
+/**
+ * Record *entry for (device, shape_class) in the database at path: the file is read again (another
+ * run may have written it since), the entry replaces this device's one for the class (the
+ * device's platform and an "updated" UTC time are recorded too), and the result is written
+ * atomically (a temporary beside path, renamed over it; src/file_output.h). Everything else in the
+ * file is kept. Fails with CLCONVT_ERROR_FILE (the file then unchanged) when it cannot be read,
+ * is not a valid database, or cannot be written.
+ */
+CLCONVT_API clconvt_status clconvt_experimental_tuning_db_put(
+    const char *path, const clconvt_device *device, const char *shape_class,
+    const clconvt_experimental_tuning_entry *entry);
 
 #ifdef __cplusplus
 }

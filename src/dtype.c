@@ -21,6 +21,38 @@ const char *clconvt_dtype_name(clconvt_dtype dtype) {
     return "unknown";
 }
 
+/* Whether a equals b, ignoring the case of ASCII letters (the locale plays no part). */
+static int same_name(const char *a, const char *b) {
+    for (;; ++a, ++b) {
+        const char x = (char)(*a >= 'A' && *a <= 'Z' ? *a - 'A' + 'a' : *a);
+        if (x != *b)
+            return 0;
+        if (x == '\0')
+            return 1;
+    }
+}
+
+clconvt_status clconvt_dtype_from_name(const char *name, clconvt_dtype *out) {
+    CLCONVT_CHECK_NOT_NULL(name, "clconvt_dtype_from_name");
+    CLCONVT_CHECK_NOT_NULL(out, "clconvt_dtype_from_name");
+    static const struct {
+        const char *short_name, *long_name;
+        clconvt_dtype dtype;
+    } names[] = {{"f32", "float32", CLCONVT_F32},
+                 {"f16", "float16", CLCONVT_F16},
+                 {"bf16", "bfloat16", CLCONVT_BF16}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i)
+        if (same_name(name, names[i].short_name) || same_name(name, names[i].long_name)) {
+            *out = names[i].dtype;
+            clconvt_clear_error();
+            return CLCONVT_SUCCESS;
+        }
+    return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                        "dtype name '%s' is not one of f32, f16, bf16 (or float32, float16, "
+                        "bfloat16)",
+                        name);
+}
+
 static uint32_t float_bits(float f) {
     uint32_t u;
     memcpy(&u, &f, sizeof u);

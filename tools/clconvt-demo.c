@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "clconvt.h"
+#include "harness.h"
 #include "reference.h"
 #include "tool_util.h"
 
@@ -50,17 +51,11 @@ static void usage(FILE *to) {
 
 /* Parse a decimal integer in [min, max]; 0 on success. */
 static int parse_int(const char *option, const char *text, int64_t min, int64_t max, int64_t *out) {
-    char *end = NULL;
-    errno = 0;
-    const long long v = strtoll(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v < min || v > max) {
-        fprintf(stderr,
-                "clconvt-demo: %s wants an integer in [%" PRId64 ", %" PRId64 "], got '%s'\n",
-                option, min, max, text);
-        return -1;
-    }
-    *out = (int64_t)v;
-    return 0;
+    if (tool_parse_integer(text, min, max, out) == 0)
+        return 0;
+    fprintf(stderr, "clconvt-demo: %s wants an integer in [%" PRId64 ", %" PRId64 "], got '%s'\n",
+            option, min, max, text);
+    return -1;
 }
 
 static int fail(const char *what, clconvt_status status) {
@@ -103,8 +98,9 @@ int main(int argc, char **argv) {
     int rc = 1;
     clconvt_device *device = NULL;
     clconvt_layer *layer = NULL;
-    float *x = NULL, *w = NULL, *bias = NULL, *y = NULL;
-    double *xd = NULL, *wd = NULL, *biasd = NULL, *yd = NULL, *ref = NULL, *times = NULL;
+    harness_data d = {0};
+    double *times = NULL;
+    char why[512];
 
     clconvt_params params;
     clconvt_params_init(&params, DEMO_CIN, DEMO_COUT, DEMO_K);
@@ -114,39 +110,18 @@ int main(int argc, char **argv) {
     params.layout = CLCONVT_LAYOUT_NCL;
     params.dtype = CLCONVT_F32;
 
-    int64_t length_out = 0;
-    clconvt_status st = clconvt_output_length(&params, length_in, &length_out);
-    if (st != CLCONVT_SUCCESS)
-        return fail("clconvt_output_length", st);
-
-    /* Bounded by DEMO_MAX_LENGTH, so none of these products can overflow on a 64-bit size_t. */
-    const size_t n_x = (size_t)(DEMO_BATCH * DEMO_CIN * length_in);
-    const size_t n_w = (size_t)DEMO_CIN * DEMO_COUT * DEMO_K;
-    const size_t n_y = (size_t)(DEMO_BATCH * DEMO_COUT * length_out);
-
-    x = malloc(n_x * sizeof *x);
-    xd = malloc(n_x * sizeof *xd);
-    w = malloc(n_w * sizeof *w);
-    wd = malloc(n_w * sizeof *wd);
-    bias = malloc(DEMO_COUT * sizeof *bias);
-    biasd = malloc(DEMO_COUT * sizeof *biasd);
-    y = malloc(n_y * sizeof *y);
-    yd = malloc(n_y * sizeof *yd);
-    ref = malloc(n_y * sizeof *ref);
-    times = malloc((size_t)repeat * sizeof *times);
-    if (!x || !xd || !w || !wd || !bias || !biasd || !y || !yd || !ref || !times) {
-        fprintf(stderr, "clconvt-demo: out of host memory for length %" PRId64 "\n", length_in);
+    /* Bounded by DEMO_MAX_LENGTH, so none of the element counts can overflow a 64-bit size_t. */
+    if ((times = malloc((size_t)repeat * sizeof *times)) == NULL)
+        snprintf(why, sizeof why, "out of host memory");
+    if (times == NULL ||
+        harness_data_make(&d, &params, DEMO_BATCH, length_in, DEMO_SEED, why, sizeof why) != 0) {
+        fprintf(stderr, "clconvt-demo: preparing the data for length %" PRId64 " failed: %s\n",
+                length_in, why);
         goto cleanup;
     }
+    const int64_t length_out = d.length_out;
 
-    /* PyTorch's default init bound for this weight is 1/sqrt(fan_in), fan_in = Cout_g * K. */
-    uint64_t seed = DEMO_SEED;
-    const float w_scale = (float)(1.0 / sqrt((double)DEMO_COUT * DEMO_K));
-    reference_random_fill(&seed, 1.0, CLCONVT_F32, x, xd, n_x);
-    reference_random_fill(&seed, w_scale, CLCONVT_F32, w, wd, n_w);
-    reference_random_fill(&seed, w_scale, CLCONVT_F32, bias, biasd, DEMO_COUT);
-
-    st = clconvt_device_open(CLCONVT_DEVICE_ANY, selector, &device);
+    clconvt_status st = clconvt_device_open(CLCONVT_DEVICE_ANY, selector, &device);
     if (st != CLCONVT_SUCCESS) {
         rc = fail("clconvt_device_open", st);
         goto cleanup;
@@ -163,14 +138,9 @@ int main(int argc, char **argv) {
         rc = fail("clconvt_layer_create", st);
         goto cleanup;
     }
-    st = clconvt_layer_set_weight(layer, w, CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32);
+    st = harness_stage(&d, layer);
     if (st != CLCONVT_SUCCESS) {
-        rc = fail("clconvt_layer_set_weight", st);
-        goto cleanup;
-    }
-    st = clconvt_layer_set_bias(layer, bias, CLCONVT_F32);
-    if (st != CLCONVT_SUCCESS) {
-        rc = fail("clconvt_layer_set_bias", st);
+        rc = fail("staging the weight and bias", st);
         goto cleanup;
     }
 
@@ -189,7 +159,7 @@ int main(int argc, char **argv) {
     fflush(stdout);
 
     double t0 = tool_now_seconds();
-    st = clconvt_layer_forward_host(layer, x, y, DEMO_BATCH, length_in);
+    st = clconvt_layer_forward_host(layer, d.input, d.output, DEMO_BATCH, length_in);
     const double first = tool_now_seconds() - t0;
     if (st != CLCONVT_SUCCESS) {
         rc = fail("clconvt_layer_forward_host (warm-up)", st);
@@ -200,7 +170,7 @@ int main(int argc, char **argv) {
 
     for (int64_t r = 0; r < repeat; ++r) {
         t0 = tool_now_seconds();
-        st = clconvt_layer_forward_host(layer, x, y, DEMO_BATCH, length_in);
+        st = clconvt_layer_forward_host(layer, d.input, d.output, DEMO_BATCH, length_in);
         times[r] = tool_now_seconds() - t0;
         if (st != CLCONVT_SUCCESS) {
             rc = fail("clconvt_layer_forward_host", st);
@@ -215,20 +185,15 @@ int main(int argc, char **argv) {
     printf("throughput : %.2f GFLOP/s (2*N*L_in*Cin*Cout/groups*K = %.3g FLOP)\n",
            flops / median * 1e-9, flops);
 
-    if (reference_forward(&params, xd, wd, biasd, DEMO_BATCH, length_in, ref) != 0) {
-        fprintf(stderr, "clconvt-demo: the reference refused the parameters\n");
-        goto cleanup;
-    }
+    const double err = harness_error(&d, d.output);
     double max_abs = 0.0;
-    for (size_t i = 0; i < n_y; ++i) {
-        yd[i] = y[i];
-        const double d = fabs(yd[i] - ref[i]);
-        if (isnan(d) || isnan(max_abs))
+    for (size_t i = 0; i < d.n_y; ++i) {
+        const double diff = fabs(d.y[i] - d.ref[i]);
+        if (isnan(diff) || isnan(max_abs))
             max_abs = NAN; /* a NaN anywhere shows, rather than vanishing in a max */
-        else if (d > max_abs)
-            max_abs = d;
+        else if (diff > max_abs)
+            max_abs = diff;
     }
-    const double err = reference_normalised_error(yd, ref, n_y);
     const double bound = reference_error_bound(params.dtype);
     const int ok = err <= bound;
     printf("error      : normalised %.3e, max abs %.3e (bound %.0e vs float64 reference): %s\n",
@@ -238,15 +203,7 @@ int main(int argc, char **argv) {
 cleanup:
     clconvt_layer_release(layer);
     clconvt_device_release(device);
-    free(x);
-    free(xd);
-    free(w);
-    free(wd);
-    free(bias);
-    free(biasd);
-    free(y);
-    free(yd);
-    free(ref);
+    harness_data_free(&d);
     free(times);
     return rc;
 }

@@ -276,9 +276,8 @@ static int parse_choice(const char *name, const char *text, const char *const *n
 
 /* Stores the value of one option. */
 static int set_option(option_id id, const char *value, options *opt, char *err, size_t err_size) {
-    static const char *const layouts[] = {"nlc", "ncl"};        /* index = clconvt_layout */
-    static const char *const orders[] = {"max", "pytorch"};     /* index = clconvt_weight_order */
-    static const char *const dtypes[] = {"f32", "f16", "bf16"}; /* index = clconvt_dtype */
+    static const char *const layouts[] = {"nlc", "ncl"};    /* index = clconvt_layout */
+    static const char *const orders[] = {"max", "pytorch"}; /* index = clconvt_weight_order */
     const char *name = option_names[id];
     int choice = 0, rc = 0;
     switch (id) {
@@ -305,9 +304,11 @@ static int set_option(option_id id, const char *value, options *opt, char *err, 
         opt->order = (clconvt_weight_order)choice;
         return rc;
     case OPT_DTYPE:
-        rc = parse_choice(name, value, dtypes, 3, &choice, err, err_size);
-        opt->dtype = (clconvt_dtype)choice;
-        return rc;
+        /* The library's names (f32, float32, F32, ...); the message lists the short ones. */
+        if (clconvt_dtype_from_name(value, &opt->dtype) == CLCONVT_SUCCESS)
+            return 0;
+        set_error(err, err_size, "%s must be f32, f16 or bf16, got '%s'", name, value);
+        return EXIT_USAGE;
     case OPT_COUNT: break;
     }
     if (*value == '\0') {

@@ -28,3 +28,23 @@ const char *tool_device_type_name(cl_device_type type) {
         return "accelerator";
     return "other";
 }
+
+int tool_parse_integer(const char *text, int64_t min, int64_t max, int64_t *out) {
+    const char *p = text;
+    const int negative = *p == '-';
+    p += negative;
+    if (*p == '\0')
+        return -1;
+    int64_t value = 0;
+    for (; *p != '\0'; ++p) {
+        if (*p < '0' || *p > '9' || value > (INT64_MAX - (*p - '0')) / 10)
+            return -1;
+        value = value * 10 + (*p - '0');
+    }
+    if (negative)
+        value = -value;
+    if (value < min || value > max)
+        return -1;
+    *out = value;
+    return 0;
+}
