@@ -34,7 +34,7 @@
 #include "device.h"
 #include "file_open.h"
 #include "file_output.h"
-#include "plan.h"
+#include "plan_choice.h"
 #include "reference.h"
 #include "tool_util.h"
 #include "tuning_db.h"
@@ -410,14 +410,16 @@ static int add_candidate(candidate_list *list, const char *text, int filter) {
     plan p, q;
     char canon[TUNING_PLAN_MAX], again[TUNING_PLAN_MAX];
     if (list->count >= TUNE_MAX_CANDIDATES ||
-        clconvt_plan_parse(list->device, list->params, "candidate", text, &p) != CLCONVT_SUCCESS)
+        clconvt_plan_parse_for_device(list->device, list->params, "candidate", text, &p) !=
+            CLCONVT_SUCCESS)
         return 0;
     const clconvt_params *params = list->params;
     const int64_t channel_tiles = clconvt_plan_channel_tiles(&p, params);
     if (filter && p.local[1] > channel_tiles) /* never more channel tiles than the layer has */
         p.local[1] = (int)channel_tiles;
     plan_text(&p, canon, sizeof canon);
-    if (clconvt_plan_parse(list->device, params, "candidate", canon, &q) != CLCONVT_SUCCESS)
+    if (clconvt_plan_parse_for_device(list->device, params, "candidate", canon, &q) !=
+        CLCONVT_SUCCESS)
         return 0;
     plan_text(&q, again, sizeof again);
     if (strcmp(canon, again) != 0)
