@@ -11,17 +11,10 @@
 #include <string.h>
 
 #include "clconvt.h"
+#include "internal_device.h"
 #include "paths/paths.h"
 #include "plan_choice.h"
 #include "reference.h"
-
-static clconvt_device *test_device(void) {
-    static clconvt_device *device;
-    if (device == NULL)
-        cr_assert_eq(clconvt_device_open(CLCONVT_DEVICE_ANY, NULL, &device), CLCONVT_SUCCESS,
-                     "clconvt_device_open: %s", clconvt_last_error());
-    return device;
-}
 
 Test(paths, every_descriptor_is_complete) {
     cr_assert_gt(clconvt_path_count, 0);
