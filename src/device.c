@@ -117,9 +117,9 @@ static clconvt_status read_capabilities(clconvt_device *d) {
 void clconvt_device_release(clconvt_device *d) {
     if (d == NULL)
         return;
-#if CLCONVT_HAVE_CLBLAST
-    clconvt_gemm_forget_device(d);
-#endif
+    const device_hook hook = atomic_load(&d->release_hook);
+    if (hook != NULL)
+        hook(d);
     clconvt_program_cache_destroy(d->programs);
     if (d->buffers_lock_ready)
         pthread_mutex_destroy(&d->buffers_lock);

@@ -7,7 +7,11 @@
 #include <stdatomic.h>
 
 #include "clconvt.h"
+#include "device_caps.h"
 #include "program_cache.h"
+
+/* Work a kernel path left on a device to undo before its context goes (see release_hook). */
+typedef void (*device_hook)(clconvt_device *device);
 
 /* A buffer clconvt_device_buffer_create made, and its size. */
 typedef struct device_buffer_size {
@@ -30,7 +34,10 @@ struct clconvt_device {
     uint64_t private_budget_bytes;
     int has_fp16;
     program_cache *programs;
-    atomic_int used_clblast; /* a gemm forward ran: CLBlast caches programs of the context */
+    /* Set by a path that cached something of the context outside clconvt (the gemm path: CLBlast's
+     * programs); called before the context is released. A hook, so that the device calls no path.
+     */
+    _Atomic(device_hook) release_hook;
     atomic_uint_fast64_t allocated_bytes, peak_allocated_bytes; /* device buffers we made */
     /* The size of every buffer clconvt_device_buffer_create made and clconvt_device_buffer_release
      * has not yet released, so that the release needs no OpenCL call (which may fail) to count it.
@@ -50,8 +57,15 @@ clconvt_status clconvt_device_buffer_create(clconvt_device *device, cl_mem_flags
 /* Release a buffer made by clconvt_device_buffer_create (NULL is ignored). */
 void clconvt_device_buffer_release(clconvt_device *device, cl_mem buffer);
 
-/* Drop what CLBlast cached for the device's context, if a gemm forward ran on it (gemm_path.c):
- * before the context is released. */
-void clconvt_gemm_forget_device(clconvt_device *device);
+/* The capabilities the planner sees (borrowing the device's strings). */
+static inline device_caps clconvt_device_caps(const clconvt_device *device) {
+    return (device_caps){.type = device->type,
+                         .vendor = device->vendor ? device->vendor : "",
+                         .local_mem_bytes = device->local_mem_bytes,
+                         .max_alloc_bytes = device->max_alloc_bytes,
+                         .max_work_group_size = device->max_work_group_size,
+                         .compute_units = device->compute_units,
+                         .private_budget_bytes = device->private_budget_bytes};
+}
 
 #endif

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "clconvt.h"
+#include "disk_cache_prune.h" /* DISK_CACHE_KEY_SIZE */
 
 /* ---- Entry file format (all integers little-endian) ---------------------------------------- *
  *   offset  size  field
@@ -47,7 +48,6 @@
 #define DISK_CACHE_OFFSET_BINARY_HASH 40
 #define DISK_CACHE_OFFSET_NAME_LENGTH 48
 #define DISK_CACHE_FIXED_HEADER 52
-#define DISK_CACHE_KEY_SIZE 16
 #define DISK_CACHE_MAX_NAME 1024
 /* Larger files are not entries we wrote (PoCL's own binaries are capped at 256 MiB). */
 #define DISK_CACHE_MAX_BINARY ((uint64_t)1 << 30)

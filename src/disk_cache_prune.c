@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "disk_cache.h"
 #include "env.h"
 #include "error.h"
 

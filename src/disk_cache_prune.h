@@ -7,6 +7,10 @@
 
 #include <stdint.h>
 
+/* Bytes of an entry's key (disk_cache.h); the entry's file name is the key in hex. Here, below the
+ * cache, so that pruning needs nothing of the cache itself. */
+#define DISK_CACHE_KEY_SIZE 16
+
 /* The size limit when CLCONVT_CACHE_MAX_BYTES is unset: some hundreds of PoCL programs. */
 #define DISK_CACHE_DEFAULT_MAX_BYTES ((uint64_t)256 << 20)
 

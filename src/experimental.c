@@ -1,7 +1,7 @@
 /*
- * The EXPERIMENTAL section of clconvt.h: thin wrappers over the planner (plan.h) and the tuning
- * database (tuning_db.h) for clconvt-tune, in terms of plan strings and shape classes only, so
- * that the tool links the public library and the internals may change under it.
+ * The EXPERIMENTAL section of clconvt.h: thin wrappers over the planner (plan.h, plan_choice.h)
+ * and the tuning database (tuning_db.h) for clconvt-tune, in terms of plan strings and shape
+ * classes only, so that the tool links the public library and the internals may change under it.
  */
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +12,7 @@
 #include "device.h"
 #include "error.h"
 #include "plan.h"
+#include "plan_choice.h"
 #include "tuning_db.h"
 
 /* Copy text to out[size], or fail naming the function and the bytes needed. */
@@ -35,7 +36,7 @@ clconvt_status clconvt_experimental_plan_check(const clconvt_device *device,
     CLCONVT_CHECK_NOT_NULL(normalised, function);
     plan p, again;
     char canon[TUNING_PLAN_MAX], reread[TUNING_PLAN_MAX];
-    clconvt_status st = clconvt_plan_parse(device, params, "plan", text, &p);
+    clconvt_status st = clconvt_plan_parse_for_device(device, params, "plan", text, &p);
     if (st != CLCONVT_SUCCESS)
         return st;
     const int64_t channel_tiles = clconvt_plan_channel_tiles(&p, params);
@@ -43,7 +44,8 @@ clconvt_status clconvt_experimental_plan_check(const clconvt_device *device,
         p.local[1] = (int)channel_tiles;
     clconvt_plan_format(&p, canon, sizeof canon);
     /* A narrowed work-group may break a rule of the path (lp and lc both or neither, say). */
-    if ((st = clconvt_plan_parse(device, params, "plan", canon, &again)) != CLCONVT_SUCCESS)
+    if ((st = clconvt_plan_parse_for_device(device, params, "plan", canon, &again)) !=
+        CLCONVT_SUCCESS)
         return st;
     clconvt_plan_format(&again, reread, sizeof reread);
     if (strcmp(canon, reread) != 0)
@@ -65,7 +67,8 @@ clconvt_status clconvt_experimental_plan_default(const clconvt_device *device,
         return st;
     plan p;
     char full[TUNING_PLAN_MAX];
-    clconvt_plan_default(device, params, &p);
+    const device_caps caps = clconvt_device_caps(device);
+    clconvt_plan_default(&caps, params, &p);
     clconvt_plan_format(&p, full, sizeof full);
     return copy_out(function, full, text, size);
 }

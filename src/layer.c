@@ -7,8 +7,7 @@
 #include "error.h"
 #include "layer.h"
 #include "params.h"
-#include "tuning_db.h"
-#include "version.h"
+#include "plan_choice.h"
 
 /* Values the kernel takes as int must fit one. */
 static clconvt_status require_int(const char *name, int64_t value) {
@@ -23,7 +22,7 @@ static clconvt_status require_int(const char *name, int64_t value) {
  * allow fewer work-items for a kernel with many registers than its device maximum). */
 static clconvt_status fit_work_group(clconvt_layer *layer) {
     cl_int err;
-    cl_kernel kernel = clCreateKernel(layer->program, clconvt_plan_kernel_name(&layer->plan), &err);
+    cl_kernel kernel = clCreateKernel(layer->program, layer->plan.path->kernel, &err);
     if (err != CL_SUCCESS)
         return clconvt_fail_cl("clCreateKernel", err);
     size_t limit = 0;
@@ -42,11 +41,6 @@ static clconvt_status fit_work_group(clconvt_layer *layer) {
 /* Check the packed weight's size for layer->plan, and get its program and work-group. */
 static clconvt_status prepare_plan(clconvt_layer *layer) {
     const clconvt_params *params = &layer->params;
-    if (!clconvt_path_built(layer->plan.path))
-        return clconvt_fail(CLCONVT_ERROR_UNSUPPORTED,
-                            "the %s path is not in this build of clconvt: it was built without "
-                            "CLBlast (meson option -Dclblast)",
-                            clconvt_plan_path_name(layer->plan.path));
     size_t packed_bytes;
     int64_t packed_dims[3];
     clconvt_plan_packed_dims(&layer->plan, params, packed_dims);
@@ -66,8 +60,8 @@ static clconvt_status prepare_plan(clconvt_layer *layer) {
     if (status == CLCONVT_SUCCESS) {
         char options[256];
         clconvt_plan_build_options(params, &layer->plan, options, sizeof options);
-        status = clconvt_program_cache_get(
-            layer->device->programs, clconvt_plan_source(&layer->plan), options, &layer->program);
+        status = clconvt_program_cache_get(layer->device->programs, layer->plan.path->source,
+                                           options, &layer->program);
     }
     if (status == CLCONVT_SUCCESS)
         status = fit_work_group(layer);
@@ -109,10 +103,7 @@ clconvt_status clconvt_layer_create_with_plan(clconvt_device *device, const clco
     if (status != CLCONVT_SUCCESS && tuned) {
         /* The database is advice: a plan of it that fails here (a newer driver, a database
          * from another build of clconvt) must not cost the user the layer. */
-        char text[256];
-        clconvt_plan_format(&layer->plan, text, sizeof text);
-        clconvt_tuning_db_plan_failed(params, text, clconvt_last_error());
-        clconvt_plan_default(device, params, &layer->plan);
+        clconvt_plan_database_failed(device, params, &layer->plan, clconvt_last_error());
         status = prepare_plan(layer);
     }
     if (status != CLCONVT_SUCCESS) {
@@ -162,7 +153,7 @@ clconvt_status clconvt_layer_plan(const clconvt_layer *layer, char *text, size_t
 }
 
 const char *clconvt_layer_plan_name(const clconvt_layer *layer) {
-    return layer ? clconvt_plan_path_name(layer->plan.path) : "none";
+    return layer ? layer->plan.path->name : "none";
 }
 
 /* A read-only device buffer holding bytes copied from host. */
@@ -471,93 +462,29 @@ static clconvt_status check_queue(const clconvt_device *device, cl_command_queue
     return CLCONVT_SUCCESS;
 }
 
-/* ceil(a / b) for a >= 0, b > 0. */
-phase_steps clconvt_layer_phase_steps(const clconvt_params *params) {
-    int64_t a = params->stride, b = params->dilation;
-    while (b != 0) {
-        const int64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return (phase_steps){(cl_int)(params->stride / a), (cl_int)(params->dilation / a)};
-}
-
-/* Set the planned kernel's arguments (every path takes the same ones) and enqueue it. */
-static clconvt_status enqueue_phase(clconvt_layer *layer, const layer_buffers *buffers,
-                                    cl_command_queue queue, cl_mem in, cl_mem out, int64_t batch,
-                                    int64_t length_in, int64_t length_out, int64_t pad,
-                                    cl_uint num_wait, const cl_event *wait, cl_event *done) {
-    const clconvt_params *p = &layer->params;
-    const plan *plan = &layer->plan;
-    const phase_steps steps = clconvt_layer_phase_steps(p);
-    const cl_int has_bias = p->has_bias != 0, cin_g = (cl_int)(p->in_channels / p->groups);
-    const cl_int cout_g = (cl_int)(p->out_channels / p->groups);
-    const cl_int cout_pad = (cl_int)plan->cout_g_padded; /* checked at creation */
-    const cl_int groups = (cl_int)p->groups, k_len = (cl_int)p->kernel_length;
-    const cl_int dilation = (cl_int)p->dilation, tap_step = steps.tap_step, dm = steps.dm;
-    const cl_long pad_left = pad, l_in = length_in, l_out = length_out, n = batch;
-    /* Kernels take every buffer argument; without a bias the weight stands in, never read. */
-    cl_mem weight = buffers->weight, bias = buffers->bias ? buffers->bias : weight;
-    size_t global[3] = {
-        (size_t)clconvt_plan_position_tiles(plan, p, length_out, pad),
-        (size_t)clconvt_plan_channel_tiles(plan, p),
-        (size_t)clconvt_plan_batch_items(plan, p, batch),
-    };
-    const size_t local[3] = {(size_t)plan->local[0], (size_t)plan->local[1],
-                             (size_t)plan->local[2]};
-    const int use_local = plan->local[0] > 0;
-    /* OpenCL 1.2 needs whole work-groups; the kernels skip work-items outside the output. */
-    for (int d = 0; use_local && d < 3; ++d)
-        global[d] = (global[d] + local[d] - 1) / local[d] * local[d];
-    cl_int err;
-    cl_kernel kernel = clCreateKernel(layer->program, clconvt_plan_kernel_name(plan), &err);
-    if (err != CL_SUCCESS)
-        return clconvt_fail_cl("clCreateKernel", err);
-    const struct {
-        size_t size;
-        const void *value;
-    } args[] = {
-        {sizeof(cl_mem), &in},
-        {sizeof(cl_mem), &weight},
-        {sizeof(cl_mem), &bias},
-        {sizeof(cl_mem), &out},
-        {sizeof has_bias, &has_bias},
-        {sizeof cin_g, &cin_g},
-        {sizeof cout_g, &cout_g},
-        {sizeof cout_pad, &cout_pad},
-        {sizeof groups, &groups},
-        {sizeof k_len, &k_len},
-        {sizeof dilation, &dilation},
-        {sizeof tap_step, &tap_step},
-        {sizeof dm, &dm},
-        {sizeof pad_left, &pad_left},
-        {sizeof l_in, &l_in},
-        {sizeof l_out, &l_out},
-        {sizeof n, &n},
-    };
-    for (cl_uint i = 0; i < sizeof args / sizeof args[0] && err == CL_SUCCESS; ++i)
-        err = clSetKernelArg(kernel, i, args[i].size, args[i].value);
-    clconvt_status status = CLCONVT_SUCCESS;
-    if (err != CL_SUCCESS)
-        status = clconvt_fail_cl("clSetKernelArg", err);
-    else if ((err = clEnqueueNDRangeKernel(queue, kernel, 3, NULL, global, use_local ? local : NULL,
-                                           num_wait, wait, done)) != CL_SUCCESS)
-        status = clconvt_fail_cl("clEnqueueNDRangeKernel", err);
-    clReleaseKernel(kernel); /* an enqueued kernel is retained by the runtime until it runs */
-    return status;
-}
-
 clconvt_status clconvt_layer_enqueue(clconvt_layer *layer, const layer_buffers *buffers,
                                      cl_command_queue queue, cl_mem in, cl_mem out, int64_t batch,
                                      int64_t length_in, int64_t length_out, int64_t pad_left,
                                      cl_uint num_wait, const cl_event *wait, cl_event *done) {
-#if CLCONVT_HAVE_CLBLAST
-    if (layer->plan.path == PATH_GEMM)
-        return clconvt_gemm_enqueue(layer, buffers, queue, in, out, batch, length_in, length_out,
-                                    pad_left, num_wait, wait, done);
-#endif
-    return enqueue_phase(layer, buffers, queue, in, out, batch, length_in, length_out, pad_left,
-                         num_wait, wait, done);
+    const path_launch launch = {
+        .device = layer->device,
+        .params = &layer->params,
+        .plan = &layer->plan,
+        .program = layer->program,
+        .weight = buffers->weight,
+        .bias = buffers->bias,
+        .queue = queue,
+        .in = in,
+        .out = out,
+        .batch = batch,
+        .length_in = length_in,
+        .length_out = length_out,
+        .pad_left = pad_left,
+        .num_wait = num_wait,
+        .wait = wait,
+        .done = done,
+    };
+    return layer->plan.path->enqueue(&launch);
 }
 
 /* clconvt_layer_forward once the layer is ready and the shape valid (setup). */

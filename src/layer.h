@@ -30,25 +30,6 @@ typedef struct layer_buffers {
 
 void clconvt_layer_buffers_release(layer_buffers *buffers);
 
-/* The stride-phase constants every kernel takes (see cl/common.cl): with g = gcd(stride,
- * dilation), a phase's taps step by stride / g and their inputs by dilation / g. */
-typedef struct phase_steps {
-    cl_int tap_step, dm;
-} phase_steps;
-
-phase_steps clconvt_layer_phase_steps(const clconvt_params *params);
-
-/* ceil(a / b) for a >= 0, b > 0. */
-static inline int64_t layer_ceil_div(int64_t a, int64_t b) {
-    return a / b + (a % b != 0);
-}
-
-/* The gemm path (gemm_path.c): CLBlast GEMM into a bounded column buffer, then col2im. */
-clconvt_status clconvt_gemm_enqueue(clconvt_layer *layer, const layer_buffers *buffers,
-                                    cl_command_queue queue, cl_mem in, cl_mem out, int64_t batch,
-                                    int64_t length_in, int64_t length_out, int64_t pad_left,
-                                    cl_uint num_wait, const cl_event *wait, cl_event *done);
-
 /*
  * Enqueue a forward on the layer's planned path, over batch samples of length_in inputs into
  * length_out outputs, with the given left padding: the layer's own, or, for one piece of a split

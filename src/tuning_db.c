@@ -14,6 +14,7 @@
 #include "error.h"
 #include "file_open.h"
 #include "file_output.h"
+#include "stride.h"
 
 /* ---- Shape classes and identities ---------------------------------------------------------- */
 
@@ -25,23 +26,14 @@ static int64_t power_bucket(int64_t n) {
     return b;
 }
 
-static int64_t gcd64(int64_t a, int64_t b) {
-    while (b != 0) {
-        const int64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
 int clconvt_tuning_shape_class(const clconvt_params *p, char *text, size_t size) {
     if (size > 0)
         text[0] = '\0';
     if (p->groups < 1 || p->stride < 1 || p->dilation < 1 || p->kernel_length < 1)
         return -1;
     const int64_t cin_g = p->in_channels / p->groups, cout_g = p->out_channels / p->groups;
-    const int64_t tap_step = p->stride / gcd64(p->stride, p->dilation);
-    const int64_t taps = (p->kernel_length + tap_step - 1) / tap_step;
+    const int64_t tap_step = p->stride / clconvt_gcd(p->stride, p->dilation);
+    const int64_t taps = clconvt_ceil_div(p->kernel_length, tap_step);
     const int depthwise = p->groups > 1 && cin_g == 1 && cout_g == 1;
     char groups[32];
     if (depthwise)
@@ -436,31 +428,33 @@ void clconvt_tuning_db_plan_failed(const clconvt_params *params, const char *pla
                       plan_text, path, shape_class, reason);
 }
 
-int clconvt_tuning_db_choose(const clconvt_device *device, const clconvt_params *params,
-                             plan *out) {
-    char path[4096], shape_class[TUNING_CLASS_MAX], text[TUNING_PLAN_MAX];
-    if (!atomic_load(&db_enabled) ||
-        clconvt_tuning_shape_class(params, shape_class, sizeof shape_class))
+int clconvt_tuning_db_lookup(const tuning_identity *identity, const char *shape_class, char *plan,
+                             size_t plan_size, char *path, size_t path_size) {
+    if (plan_size > 0)
+        plan[0] = '\0';
+    if (!atomic_load(&db_enabled))
         return 0;
-    const int explicit_path = clconvt_tuning_db_path(path, sizeof path);
+    const int explicit_path = clconvt_tuning_db_path(path, path_size);
     if (explicit_path < 0)
         return 0;
-    tuning_identity identity;
-    clconvt_tuning_identity_of(device, &identity);
-    text[0] = '\0';
     pthread_mutex_lock(&files_lock);
     db_file *file = file_for(path, explicit_path);
-    const cJSON *entry = file && file->root
-                             ? clconvt_tuning_db_find(file->root, &identity, shape_class, NULL)
-                             : NULL;
+    const cJSON *entry =
+        file && file->root ? clconvt_tuning_db_find(file->root, identity, shape_class, NULL) : NULL;
     if (entry != NULL)
-        snprintf(text, sizeof text, "%s", string_member(entry, "plan"));
+        snprintf(plan, plan_size, "%s", string_member(entry, "plan"));
     pthread_mutex_unlock(&files_lock);
-    if (text[0] == '\0')
-        return 0;
-    if (clconvt_plan_parse(device, params, "its plan", text, out) == CLCONVT_SUCCESS)
-        return 1;
-    clconvt_warn_once(&file->warned, "ignoring tuning database %s for class %s: %s", path,
-                      shape_class, clconvt_last_error());
-    return 0;
+    return plan_size > 0 && plan[0] != '\0';
+}
+
+void clconvt_tuning_db_ignore(const char *path, const char *shape_class, const char *reason) {
+    pthread_mutex_lock(&files_lock);
+    db_file *file = NULL;
+    for (db_file *f = files; f != NULL && file == NULL; f = f->next)
+        if (strcmp(f->path, path) == 0)
+            file = f;
+    pthread_mutex_unlock(&files_lock);
+    static atomic_int warned_unknown; /* a path never read: no file to warn once for */
+    clconvt_warn_once(file ? &file->warned : &warned_unknown,
+                      "ignoring tuning database %s for class %s: %s", path, shape_class, reason);
 }

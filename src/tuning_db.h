@@ -1,7 +1,8 @@
 /*
- * The tuning database: for each device identity and shape class, the plan clconvt-tune measured
- * fastest. The planner consults it between CLCONVT_PLAN and the built-in default; clconvt-tune
- * writes it. A JSON file (cJSON):
+ * The tuning database: for each device identity and shape class, the plan string clconvt-tune
+ * measured fastest. It stores and returns plan strings and knows nothing of plans: the chooser
+ * (src/plan_choice.h) consults it between CLCONVT_PLAN and the built-in default, and parses what
+ * it returns; clconvt-tune writes it. A JSON file (cJSON):
  *
  *   {"format": "clconvt-tuning", "version": 1, "devices": [
  *     {"identity": {"vendor": "...", "name": "...", "driver": "...", "type": "cpu"},
@@ -25,7 +26,6 @@
 
 #include "clconvt.h"
 #include "device.h"
-#include "plan.h"
 
 #define TUNING_DB_FORMAT "clconvt-tuning"
 #define TUNING_DB_VERSION 1
@@ -56,12 +56,17 @@ const char *clconvt_tuning_device_type_name(cl_device_type type);
 void clconvt_tuning_identity_of(const clconvt_device *device, tuning_identity *identity);
 
 /*
- * The planner's step: when the database has a plan for this device and layer's class, and
- * clconvt_plan_parse accepts it for this layer, write it to *out and return 1. Otherwise return 0
- * (the caller uses the built-in default), after the warning described above when something was
- * wrong. Thread-safe; each file is read and checked once per process.
+ * The plan string the database holds for this device identity and shape class: 1 with it in
+ * plan[plan_size] and the database file in path[path_size], else 0 (no database, none for this
+ * class, the database turned off), after the warning described above when the file was wrong.
+ * Thread-safe; each file is read and checked once per process.
  */
-int clconvt_tuning_db_choose(const clconvt_device *device, const clconvt_params *params, plan *out);
+int clconvt_tuning_db_lookup(const tuning_identity *identity, const char *shape_class, char *plan,
+                             size_t plan_size, char *path, size_t path_size);
+
+/* Say on stderr, once per file and process, that the plan string of database path for shape_class
+ * cannot be used for reason (the planner refused it). */
+void clconvt_tuning_db_ignore(const char *path, const char *shape_class, const char *reason);
 
 /* Say on stderr, once per process, that the database's plan_text for this layer failed on its
  * device for reason (the layer then takes the built-in plan): re-running clconvt-tune fixes it. */
@@ -72,7 +77,7 @@ void clconvt_tuning_db_plan_failed(const clconvt_params *params, const char *pla
  * the built-in default with it off. */
 void clconvt_tuning_db_set_enabled(int enabled);
 
-/* The file clconvt_tuning_db_choose reads now, into path[size]: 1 when CLCONVT_TUNING_DB names it,
+/* The file clconvt_tuning_db_lookup reads now, into path[size]: 1 when CLCONVT_TUNING_DB names it,
  * 0 for the user cache file, -1 when there is none (CLCONVT_TUNING_DB=off, no HOME) or it does not
  * fit. */
 int clconvt_tuning_db_path(char *path, size_t size);

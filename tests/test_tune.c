@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "clconvt.h"
+#include "internal_device.h"
 #include "reference.h"
 #include "run_tool.h"
 #include "tmpdir.h"
@@ -75,14 +76,6 @@ static int count_of(const char *text, const char *part) {
     for (const char *s = strstr(text, part); s; s = strstr(s + 1, part))
         ++n;
     return n;
-}
-
-static clconvt_device *test_device(void) {
-    static clconvt_device *device;
-    if (device == NULL)
-        cr_assert_eq(clconvt_device_open(CLCONVT_DEVICE_ANY, NULL, &device), CLCONVT_SUCCESS, "%s",
-                     clconvt_last_error());
-    return device;
 }
 
 /* The shapes of the tiny run: two rows of one NCL class, one NLC row. */

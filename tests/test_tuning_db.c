@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "clconvt.h"
+#include "internal_device.h"
 #include "reference.h"
 #include "tmpdir.h"
 #include "tuning_db.h"
@@ -49,14 +50,6 @@ static void teardown(void) {
 TestSuite(tuning_db, .init = setup, .fini = teardown, .timeout = 300);
 
 /* ---- Helpers ------------------------------------------------------------------------------- */
-
-static clconvt_device *test_device(void) {
-    static clconvt_device *device;
-    if (device == NULL)
-        cr_assert_eq(clconvt_device_open(CLCONVT_DEVICE_ANY, NULL, &device), CLCONVT_SUCCESS,
-                     "clconvt_device_open: %s", clconvt_last_error());
-    return device;
-}
 
 /* Write text to name in the temporary directory (creating parent directories); its path. */
 static const char *write_file(const char *name, const char *text) {

@@ -22,7 +22,8 @@
 #include <string.h>
 
 #include "fuzz_support.h"
-#include "plan.h"
+#include "paths/paths.h"
+#include "plan_choice.h"
 #include "tuning_db.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -59,9 +60,12 @@ static int64_t draw_channels(const uint8_t **p, const uint8_t *end) {
 
 static void check_sane(const clconvt_params *params, const plan *p, const char *what) {
     /* The depthwise path tiles channels across groups: it pads the channel count instead. */
+    int known = 0;
+    for (size_t i = 0; i < clconvt_path_count; ++i)
+        known |= p->path == clconvt_paths[i];
+    FUZZ_CHECK(known, "%s: a path not in the table", what);
     const int64_t cout_g =
-        p->path == PATH_PHASE_DW ? params->groups : params->out_channels / params->groups;
-    FUZZ_CHECK(p->path >= 0 && p->path < PATH_COUNT, "%s: path %d", what, (int)p->path);
+        p->path->channels_across_groups ? params->groups : params->out_channels / params->groups;
     FUZZ_CHECK(p->vec == 1 || p->vec == 4 || p->vec == 8 || p->vec == 16, "%s: vec %d", what,
                p->vec);
     FUZZ_CHECK(p->tile_p >= 1 && p->tile_c >= 1, "%s: tile %d x %d", what, p->tile_p, p->tile_c);
@@ -81,7 +85,8 @@ static void check_round_trip(const clconvt_device *device, const clconvt_params 
     clconvt_plan_format(p, text, sizeof text);
     plan again;
     memset(&again, 0, sizeof again);
-    const clconvt_status st = clconvt_plan_parse(device, params, "round trip", text, &again);
+    const clconvt_status st =
+        clconvt_plan_parse_for_device(device, params, "round trip", text, &again);
     FUZZ_CHECK(st == CLCONVT_SUCCESS,
                "%s: clconvt_plan_format gave \"%s\", which clconvt_plan_parse refuses: %s", what,
                text, clconvt_last_error());
@@ -134,7 +139,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memcpy(text, p, len);
     text[len] = '\0';
     plan requested;
-    const clconvt_status st = clconvt_plan_parse(&device, &params, "fuzz plan", text, &requested);
+    const clconvt_status st =
+        clconvt_plan_parse_for_device(&device, &params, "fuzz plan", text, &requested);
     if (st == CLCONVT_SUCCESS) {
         check_sane(&params, &requested, text);
         check_round_trip(&device, &params, &requested, text);

@@ -6,9 +6,9 @@
  * what it returns) or refuses it with a reason and nothing to free;
  * - clconvt_tuning_db_find, for the identities and shape classes the file itself names and for a
  * few layers' own classes, returns NULL or a class entry whose "plan" is a non-empty string shorter
- *   than TUNING_PLAN_MAX, with a rank of 1 to 3; clconvt_plan_parse (as clconvt_tuning_db_choose
- * calls it) accepts such a plan or refuses it with a message, and an accepted plan formats back to
- * itself;
+ *   than TUNING_PLAN_MAX, with a rank of 1 to 3; clconvt_plan_parse (as the chooser
+ * (src/plan_choice.c) calls it) accepts such a plan or refuses it with a message, and an accepted
+ * plan formats back to itself;
  * - adding this device's entry (clconvt_tuning_db_device_entry) keeps the database valid, and
  *   clconvt_tuning_db_write + clconvt_tuning_db_read give back a valid database with the same
  * entries;
@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "fuzz_support.h"
+#include "plan_choice.h"
 #include "tuning_db.h"
 
 /* Layers whose classes and plans are looked up: NCL, NLC, depthwise. */
@@ -51,7 +52,7 @@ static void check_entry(const cJSON *entry, int rank, const clconvt_params *para
     FUZZ_CHECK(text[0] != '\0' && strlen(text) < TUNING_PLAN_MAX, "plan of %zu bytes",
                strlen(text));
     plan p;
-    const clconvt_status st = clconvt_plan_parse(device, params, "its plan", text, &p);
+    const clconvt_status st = clconvt_plan_parse_for_device(device, params, "its plan", text, &p);
     if (st != CLCONVT_SUCCESS) {
         FUZZ_CHECK(clconvt_last_error()[0] != '\0', "plan refused without a message");
         return;
@@ -59,7 +60,8 @@ static void check_entry(const cJSON *entry, int rank, const clconvt_params *para
     char again[TUNING_PLAN_MAX + 64];
     clconvt_plan_format(&p, again, sizeof again);
     plan q;
-    FUZZ_CHECK(clconvt_plan_parse(device, params, "its plan", again, &q) == CLCONVT_SUCCESS &&
+    FUZZ_CHECK(clconvt_plan_parse_for_device(device, params, "its plan", again, &q) ==
+                       CLCONVT_SUCCESS &&
                    memcmp(&p, &q, sizeof p) == 0,
                "plan \"%s\" formats as \"%s\", which does not parse back to it", text, again);
 }

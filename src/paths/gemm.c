@@ -1,18 +1,26 @@
 /*
  * The gemm path: for a chunk of samples and input positions, CLBlast computes the column buffer
  * col = W^T x (per group: (Cout_g * K) x Cin_g times Cin_g x positions), then our col2im kernel
- * gathers it into the output with the bias. It needs a column buffer (the phase paths need none),
- * so its size is bounded: the batch, and if need be the input length, are split into chunks.
- * A contender for GPUs with large channel counts; on PoCL the phase kernels are faster.
+ * (cl/col2im.cl) gathers it into the output with the bias. It needs a column buffer (the phase
+ * paths need none), so its size is bounded: the batch, and if need be the input length, are split
+ * into chunks. A contender for GPUs with large channel counts; on PoCL the phase kernels are
+ * faster. Only in builds with CLBlast (src/paths/paths.h).
  */
+#include "paths.h"
+
+#if CLCONVT_HAVE_CLBLAST
+
 #include <clblast_c.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "env.h"
-#include "error.h"
-#include "layer.h"
+#include "../device.h"
+#include "../env.h"
+#include "../error.h"
+#include "../stride.h"
+
+extern const char clconvt_source_col2im[];
 
 /* Default bound of the column buffer; CLCONVT_GEMM_COLUMN_BYTES lowers or raises it (tests use it
  * to exercise the splitting on small data). */
@@ -31,18 +39,19 @@ static size_t column_limit(const clconvt_device *device) {
 }
 
 /* Samples and positions per chunk so that the column buffer stays within the limit. */
-static clconvt_status choose_chunks(const clconvt_layer *layer, int64_t batch, int64_t length_in,
-                                    chunking *out) {
-    const clconvt_params *p = &layer->params;
-    const size_t limit = column_limit(layer->device);
+static clconvt_status choose_chunks(const path_launch *l, chunking *out) {
+    const clconvt_params *p = l->params;
+    const clconvt_device *device = l->device;
+    const int64_t batch = l->batch, length_in = l->length_in;
+    const size_t limit = column_limit(device);
     /* One input position of one sample: every group's Cout_g * K column entries. */
     const size_t per_position = (size_t)p->out_channels * (size_t)p->kernel_length * sizeof(float);
     /* The limit is a target: one position is processed even when it alone exceeds it. */
-    if (per_position > layer->device->max_alloc_bytes)
+    if (per_position > device->max_alloc_bytes)
         return clconvt_fail(CLCONVT_ERROR_TOO_LARGE,
                             "the gemm path's column buffer needs %zu bytes per input position, "
                             "more than the device's largest allocation (%llu bytes)",
-                            per_position, (unsigned long long)layer->device->max_alloc_bytes);
+                            per_position, (unsigned long long)device->max_alloc_bytes);
     const size_t positions = per_position > limit ? 1 : limit / per_position;
     if ((size_t)length_in <= positions) {
         const size_t samples = positions / (size_t)length_in;
@@ -71,11 +80,9 @@ static clconvt_status clblast_failed(const char *call, CLBlastStatusCode code) {
 
 /* One forward on the gemm path: what every chunk's commands use. */
 typedef struct gemm_run {
-    clconvt_layer *layer;
-    const layer_buffers *buffers;
-    cl_command_queue queue;
-    cl_mem in, col, out;
-    int64_t length_in, length_out, pad_left;
+    const path_launch *launch;
+    const clconvt_params *params;
+    cl_mem col;
     cl_event *gemms; /* one per group: the GEMMs of the chunk being enqueued */
 } gemm_run;
 
@@ -87,13 +94,13 @@ typedef struct chunk {
 /* col[n][g] = W_g^T x[n][g] for the chunk; r->gemms[g] gets group g's event (the caller releases
  * those that are not NULL). */
 static clconvt_status enqueue_gemms(const gemm_run *r, const chunk *c) {
-    const clconvt_params *p = &r->layer->params;
+    const clconvt_params *p = r->params;
     const size_t groups = (size_t)p->groups, cin = (size_t)p->in_channels;
     const size_t cin_g = cin / groups, m = (size_t)(p->out_channels / p->groups * p->kernel_length);
-    const size_t l_in = (size_t)r->length_in, n = (size_t)c->count;
+    const size_t l_in = (size_t)r->launch->length_in, n = (size_t)c->count;
     const size_t n0 = (size_t)c->n0, i_lo = (size_t)c->i_lo;
     const int ncl = p->layout == CLCONVT_LAYOUT_NCL;
-    cl_command_queue queue = r->queue;
+    cl_command_queue queue = r->launch->queue;
     for (size_t g = 0; g < groups; ++g) {
         /* NCL: x[n] is Cin x L_in, its group block a Cin_g x L_in matrix. NLC: x[n] is
          * L_in x Cin, so the group block is the transpose of an L_in x Cin_g matrix. */
@@ -102,9 +109,9 @@ static clconvt_status enqueue_gemms(const gemm_run *r, const chunk *c) {
         pthread_mutex_lock(&clblast_lock);
         const CLBlastStatusCode code = CLBlastSgemmStridedBatched(
             CLBlastLayoutRowMajor, CLBlastTransposeNo,
-            ncl ? CLBlastTransposeNo : CLBlastTransposeYes, m, n, cin_g, 1.0f, r->buffers->weight,
-            g * m * cin_g, cin_g, 0, r->in, b_offset, ncl ? l_in : cin, cin * l_in, 0.0f, r->col,
-            g * m * n, n, groups * m * n, (size_t)c->samples, &queue, &r->gemms[g]);
+            ncl ? CLBlastTransposeNo : CLBlastTransposeYes, m, n, cin_g, 1.0f, r->launch->weight,
+            g * m * cin_g, cin_g, 0, r->launch->in, b_offset, ncl ? l_in : cin, cin * l_in, 0.0f,
+            r->col, g * m * n, n, groups * m * n, (size_t)c->samples, &queue, &r->gemms[g]);
         pthread_mutex_unlock(&clblast_lock);
         if (code != CLBlastSuccess)
             return clblast_failed("CLBlastSgemmStridedBatched", code);
@@ -115,24 +122,24 @@ static clconvt_status enqueue_gemms(const gemm_run *r, const chunk *c) {
 /* Gather the chunk's columns into outputs [o_first, o_first + o_count), after the chunk's GEMMs. */
 static clconvt_status enqueue_col2im(const gemm_run *r, const chunk *c, int64_t o_first,
                                      int64_t o_count, cl_event *done) {
-    const clconvt_layer *layer = r->layer;
-    const clconvt_params *p = &layer->params;
-    const phase_steps steps = clconvt_layer_phase_steps(p);
+    const path_launch *l = r->launch;
+    const clconvt_params *p = r->params;
+    const phase_steps steps = clconvt_phase_steps(p);
     const cl_int has_bias = p->has_bias != 0, cout_g = (cl_int)(p->out_channels / p->groups);
     const cl_int groups = (cl_int)p->groups, k_len = (cl_int)p->kernel_length;
     const cl_int dilation = (cl_int)p->dilation, acc = c->i_lo > 0;
-    const cl_long pad = r->pad_left, l_out = r->length_out, first = o_first, n_out = o_count;
+    const cl_long pad = l->pad_left, l_out = l->length_out, first = o_first, n_out = o_count;
     const cl_long lo = c->i_lo, chunk_length = c->count, n_first = c->n0;
-    cl_mem col = r->col, out = r->out;
-    cl_mem bias = r->buffers->bias ? r->buffers->bias : col; /* never read without a bias */
-    const size_t local[3] = {(size_t)layer->plan.local[0], (size_t)layer->plan.local[1], 1};
+    cl_mem col = r->col, out = l->out;
+    cl_mem bias = l->bias ? l->bias : col; /* never read without a bias */
+    const size_t local[3] = {(size_t)l->plan->local[0], (size_t)l->plan->local[1], 1};
     const size_t global[3] = {
-        (size_t)layer_ceil_div(o_count, (int64_t)local[0]) * local[0],
-        (size_t)layer_ceil_div(p->out_channels, (int64_t)local[1]) * local[1],
+        (size_t)clconvt_ceil_div(o_count, (int64_t)local[0]) * local[0],
+        (size_t)clconvt_ceil_div(p->out_channels, (int64_t)local[1]) * local[1],
         (size_t)c->samples,
     };
     cl_int err;
-    cl_kernel kernel = clCreateKernel(layer->program, clconvt_plan_kernel_name(&layer->plan), &err);
+    cl_kernel kernel = clCreateKernel(l->program, l->plan->path->kernel, &err);
     if (err != CL_SUCCESS)
         return clconvt_fail_cl("clCreateKernel(col2im_forward)", err);
     const struct {
@@ -163,7 +170,7 @@ static clconvt_status enqueue_col2im(const gemm_run *r, const chunk *c, int64_t 
     clconvt_status status = CLCONVT_SUCCESS;
     if (err != CL_SUCCESS)
         status = clconvt_fail_cl("clSetKernelArg(col2im_forward)", err);
-    else if ((err = clEnqueueNDRangeKernel(r->queue, kernel, 3, NULL, global, local,
+    else if ((err = clEnqueueNDRangeKernel(l->queue, kernel, 3, NULL, global, local,
                                            (cl_uint)groups, r->gemms, done)) != CL_SUCCESS)
         status = clconvt_fail_cl("clEnqueueNDRangeKernel(col2im_forward)", err);
     clReleaseKernel(kernel);
@@ -173,15 +180,16 @@ static clconvt_status enqueue_col2im(const gemm_run *r, const chunk *c, int64_t 
 /* The outputs [*o_first, *o_end) the chunk's inputs reach; the first chunk of a row covers all of
  * it (outputs no input reaches get the bias alone). */
 static void chunk_outputs(const gemm_run *r, const chunk *c, int64_t *o_first, int64_t *o_end) {
-    const clconvt_params *p = &r->layer->params;
+    const clconvt_params *p = r->params;
+    const int64_t length_out = r->launch->length_out, pad_left = r->launch->pad_left;
     const int64_t reach = p->dilation * (p->kernel_length - 1); /* an input's output span */
     *o_first = 0;
-    *o_end = r->length_out;
+    *o_end = length_out;
     if (c->i_lo > 0) {
-        *o_first = c->i_lo * p->stride - r->pad_left;
-        *o_end = (c->i_lo + c->count - 1) * p->stride - r->pad_left + reach + 1;
+        *o_first = c->i_lo * p->stride - pad_left;
+        *o_end = (c->i_lo + c->count - 1) * p->stride - pad_left + reach + 1;
         *o_first = *o_first < 0 ? 0 : *o_first;
-        *o_end = *o_end > r->length_out ? r->length_out : *o_end;
+        *o_end = *o_end > length_out ? length_out : *o_end;
     }
 }
 
@@ -192,12 +200,13 @@ static void chunk_outputs(const gemm_run *r, const chunk *c, int64_t *o_first, i
  * chunks into the output happens in order. */
 static clconvt_status enqueue_chunk(const gemm_run *r, const chunk *c, cl_uint num_wait,
                                     const cl_event *wait, cl_event *step) {
-    const cl_uint groups = (cl_uint)r->layer->params.groups;
+    const cl_uint groups = (cl_uint)r->params->groups;
+    cl_command_queue queue = r->launch->queue;
     cl_int err = CL_SUCCESS;
     clconvt_status status = CLCONVT_SUCCESS;
     /* CLBlast takes no wait list: a barrier holds its GEMMs back instead. */
     if (num_wait > 0 &&
-        (err = clEnqueueBarrierWithWaitList(r->queue, num_wait, wait, NULL)) != CL_SUCCESS)
+        (err = clEnqueueBarrierWithWaitList(queue, num_wait, wait, NULL)) != CL_SUCCESS)
         status = clconvt_fail_cl("clEnqueueBarrierWithWaitList", err);
     if (status == CLCONVT_SUCCESS)
         status = enqueue_gemms(r, c);
@@ -206,7 +215,7 @@ static clconvt_status enqueue_chunk(const gemm_run *r, const chunk *c, cl_uint n
     if (status == CLCONVT_SUCCESS && o_end > o_first)
         status = enqueue_col2im(r, c, o_first, o_end - o_first, step);
     else if (status == CLCONVT_SUCCESS &&
-             (err = clEnqueueMarkerWithWaitList(r->queue, groups, r->gemms, step)) != CL_SUCCESS)
+             (err = clEnqueueMarkerWithWaitList(queue, groups, r->gemms, step)) != CL_SUCCESS)
         status = clconvt_fail_cl("clEnqueueMarkerWithWaitList", err);
     for (cl_uint g = 0; g < groups; ++g)
         if (r->gemms[g] != NULL) {
@@ -222,33 +231,31 @@ static clconvt_status enqueue_chunk(const gemm_run *r, const chunk *c, cl_uint n
  * (Oclgrind aborts). CLBlast 1.5 can only clear the whole cache (CLBlastClearCache: its programs
  * and compiled binaries, for every context), so other devices' next GEMMs build their kernels
  * again. It takes clblast_lock like every CLBlast call; a GEMM enqueued before holds a shared
- * reference to its program, which outlives the clearing. */
-void clconvt_gemm_forget_device(clconvt_device *device) {
-    if (atomic_load(&device->used_clblast)) {
-        pthread_mutex_lock(&clblast_lock);
-        CLBlastClearCache();
-        pthread_mutex_unlock(&clblast_lock);
-    }
+ * reference to its program, which outlives the clearing. The device calls it before it releases
+ * its context, once a gemm forward set it as the device's release hook. */
+static void forget_device(clconvt_device *device) {
+    (void)device;
+    pthread_mutex_lock(&clblast_lock);
+    CLBlastClearCache();
+    pthread_mutex_unlock(&clblast_lock);
 }
 
-clconvt_status clconvt_gemm_enqueue(clconvt_layer *layer, const layer_buffers *buffers,
-                                    cl_command_queue queue, cl_mem in, cl_mem out, int64_t batch,
-                                    int64_t length_in, int64_t length_out, int64_t pad_left,
-                                    cl_uint num_wait, const cl_event *wait, cl_event *done) {
+static clconvt_status enqueue(const path_launch *l) {
     chunking chunks = {0, 0, 0};
-    gemm_run r = {layer, buffers, queue, in, NULL, out, length_in, length_out, pad_left, NULL};
+    gemm_run r = {l, l->params, NULL, NULL};
     cl_event step = NULL;
-    atomic_store(&layer->device->used_clblast, 1);
-    r.gemms = calloc((size_t)layer->params.groups, sizeof *r.gemms);
+    atomic_store(&l->device->release_hook, forget_device);
+    r.gemms = calloc((size_t)l->params->groups, sizeof *r.gemms);
     clconvt_status status = r.gemms != NULL
                                 ? CLCONVT_SUCCESS
                                 : clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY,
                                                "out of host memory for the gemm path's events");
     if (status == CLCONVT_SUCCESS)
-        status = choose_chunks(layer, batch, length_in, &chunks);
+        status = choose_chunks(l, &chunks);
     if (status == CLCONVT_SUCCESS)
-        status = clconvt_device_buffer_create(layer->device, CL_MEM_READ_WRITE, chunks.column_bytes,
+        status = clconvt_device_buffer_create(l->device, CL_MEM_READ_WRITE, chunks.column_bytes,
                                               NULL, "gemm column buffer", &r.col);
+    const int64_t batch = l->batch, length_in = l->length_in;
     for (int64_t n0 = 0; status == CLCONVT_SUCCESS && n0 < batch; n0 += chunks.samples) {
         const int64_t samples = batch - n0 < chunks.samples ? batch - n0 : chunks.samples;
         for (int64_t i_lo = 0; status == CLCONVT_SUCCESS && i_lo < length_in;
@@ -258,17 +265,86 @@ clconvt_status clconvt_gemm_enqueue(clconvt_layer *layer, const layer_buffers *b
             const chunk c = {n0, samples, i_lo, count};
             cl_event before = step;
             step = NULL;
-            status = enqueue_chunk(&r, &c, before ? 1 : num_wait, before ? &before : wait, &step);
+            status =
+                enqueue_chunk(&r, &c, before ? 1 : l->num_wait, before ? &before : l->wait, &step);
             if (before != NULL)
                 clReleaseEvent(before);
         }
     }
-    if (status == CLCONVT_SUCCESS && done != NULL)
-        *done = step; /* the last col2im: it waits, through the chain, on every command before */
+    if (status == CLCONVT_SUCCESS && l->done != NULL)
+        *l->done = step; /* the last col2im: it waits, through the chain, on every command before */
     else if (step != NULL)
         clReleaseEvent(step);
     free(r.gemms);
     /* Released now, freed by the runtime once the enqueued commands that use it are done. */
-    clconvt_device_buffer_release(layer->device, r.col);
+    clconvt_device_buffer_release(l->device, r.col);
     return status;
 }
+
+/* ---- The descriptor ------------------------------------------------------------------------ */
+
+/* The built-in choice for GPUs with large channel counts: CLBlast's tuned GEMM, then col2im. */
+static int suits(const device_caps *caps, const clconvt_params *params, plan *out) {
+    const int64_t cin_g = params->in_channels / params->groups;
+    const int64_t cout_g = params->out_channels / params->groups;
+    if ((caps->type & CL_DEVICE_TYPE_CPU) != 0 || params->dtype != CLCONVT_F32 ||
+        params->groups != 1 || cin_g * cout_g < 65536)
+        return 0;
+    *out = clconvt_path_gemm.usual;
+    return 1;
+}
+
+static const char *check(const clconvt_params *params, const plan *p) {
+    if (params->dtype != CLCONVT_F32)
+        return "the gemm path (CLBlast SGEMM) needs f32 storage";
+    if (p->vec != 1 || p->tile_p != 1 || p->tile_c != 1)
+        return "the gemm path takes no vec, p or c";
+    return NULL;
+}
+
+/* W^T per group: (Cout_g * K) x Cin_g */
+static int64_t packed_index(const plan *p, const clconvt_params *params, int64_t g, int64_t k,
+                            int64_t ci_local, int64_t c) {
+    (void)p;
+    const int64_t k_len = params->kernel_length, cin_g = params->in_channels / params->groups;
+    return ((g * (params->out_channels / params->groups) + c) * k_len + k) * cin_g + ci_local;
+}
+
+static void local_size(plan *p, const clconvt_params *params, int phases_given) {
+    (void)phases_given;
+    clconvt_path_default_local(p, params);
+}
+
+/* col2im: one sum */
+static private_memory private_floats(const plan *p, const clconvt_params *params) {
+    (void)p;
+    (void)params;
+    return (private_memory){1, 1 + 16};
+}
+
+static void build_options(const plan *p, const clconvt_params *params, char *options, size_t size) {
+    clconvt_path_options(p, params, PATH_OPTION_LAYOUT, 0, 0, options, size);
+}
+
+const kernel_path clconvt_path_gemm = {
+    .name = "gemm",
+    .source = clconvt_source_col2im, /* the col2im half; one work-item per output element */
+    .kernel = "col2im_forward",
+    .usual = {.path = &clconvt_path_gemm, .vec = 1, .tile_p = 1, .tile_c = 1},
+    .default_rank = 0,
+    .suits = suits,
+    .keys = PLAN_KEY_LP | PLAN_KEY_LC | PLAN_KEY_LR,
+    .no_lr = 1,
+    .check = check,
+    .packed_dims = clconvt_path_tiled_dims,
+    .packed_index = packed_index,
+    /* position_tiles and batch_items: none, its enqueue makes its own grids */
+    .local_size = local_size,
+    .private_memory = private_floats,
+    .build_options = build_options,
+    .enqueue = enqueue,
+};
+
+#else
+typedef int clconvt_gemm_absent; /* ISO C wants a declaration in every file */
+#endif

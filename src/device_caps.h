@@ -1,0 +1,21 @@
+/* What the planner knows of a device: a few capabilities, not the device itself, so that a plan
+ * can be made for a device profile without opening one. */
+#ifndef CLCONVT_DEVICE_CAPS_H
+#define CLCONVT_DEVICE_CAPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clconvt.h"
+
+typedef struct device_caps {
+    cl_device_type type;
+    const char *vendor; /* borrowed; "" when unknown */
+    uint64_t local_mem_bytes, max_alloc_bytes;
+    size_t max_work_group_size; /* 0: no bound known */
+    uint32_t compute_units;
+    /* The private memory (bytes) one work-group's work-items may hold together; 0: no bound. */
+    uint64_t private_budget_bytes;
+} device_caps;
+
+#endif

@@ -1,0 +1,143 @@
+/* The folded NCL path (cl/phase_fold.cl), dilation 1: a vector's lanes are channels x stride
+ * phases, so all phases of a position go in one vector: whole-vector stores, inputs loaded once
+ * for every phase (hifigan_v1_up2 on PoCL: 139 -> 217 GFLOP/s). */
+#include "../stride.h"
+#include "paths.h"
+
+extern const char clconvt_source_phase_fold[];
+
+/* Position tiles of one channel tile per work-group: they share the tile's weights, the large
+ * operand here (the inputs a work-item reads are a few hundred bytes per chunk). */
+#define LOCAL_FOLD_POSITIONS 8
+
+/* Output channels per vector (its lanes are channels x stride phases), and taps per phase (the
+ * short phases padded with zero weights). */
+static int channels_per_vector(const plan *p, const clconvt_params *params) {
+    return (int)(p->vec / params->stride);
+}
+static int64_t taps(const clconvt_params *params) {
+    return clconvt_ceil_div(params->kernel_length, params->stride);
+}
+
+/* Up to four vectors of channels, fewer when the group has fewer channels. */
+static int default_channels(const plan *p, const clconvt_params *params) {
+    const int64_t lc = channels_per_vector(p, params);
+    const int64_t cout_g = params->out_channels / params->groups;
+    const int64_t vectors = clconvt_ceil_div(cout_g, lc);
+    return (int)(lc * (vectors < 4 ? vectors : 4));
+}
+
+/* The built-in choice on a CPU with the usual vector (16 lanes): NCL, dilation 1, a stride of
+ * 2..vec that fills at least 3/4 of the lanes (not 9..11), and enough channels to fill a vector
+ * (channel-starved layers such as Conv-TasNet's single output channel are faster on phase_pos). */
+static int suits(const device_caps *caps, const clconvt_params *params, plan *out) {
+    const plan *p = &clconvt_path_phase_fold.usual;
+    const int64_t s = params->stride;
+    if ((caps->type & CL_DEVICE_TYPE_CPU) == 0 || params->layout != CLCONVT_LAYOUT_NCL ||
+        params->dilation != 1 || s < 2 || s > p->vec)
+        return 0;
+    const int64_t lc = channels_per_vector(p, params);
+    if (!(4 * s * lc >= 3 * p->vec && params->out_channels / params->groups >= lc))
+        return 0;
+    *out = *p;
+    out->tile_c = default_channels(out, params);
+    return 1;
+}
+
+/* c 0 (the usual): four vectors of channels, however many channels a vector holds. */
+static void complete(plan *p, const clconvt_params *params) {
+    if (p->tile_c == 0 && params->stride <= p->vec)
+        p->tile_c = default_channels(p, params);
+}
+
+static const char *check(const clconvt_params *params, const plan *p) {
+    const char *why = clconvt_path_check_vector(p);
+    if (why != NULL)
+        return why;
+    if (params->layout != CLCONVT_LAYOUT_NCL || params->dilation != 1)
+        return "phase_fold needs the NCL layout and dilation 1";
+    if (params->stride > p->vec)
+        return "phase_fold needs the stride to be at most vec";
+    if (p->tile_c % channels_per_vector(p, params) != 0)
+        return "phase_fold needs c to be a multiple of vec / stride (channels per vector)";
+    return NULL;
+}
+
+/* Whole vectors (channels x phases) per tap of a phase. */
+static void packed_dims(const plan *p, const clconvt_params *params, int64_t dims[3]) {
+    dims[0] = params->in_channels;
+    dims[1] = taps(params) * p->vec;
+    dims[2] = p->cout_g_padded / channels_per_vector(p, params);
+}
+
+/* [group][channel tile][tap j][ci][vector][channel x phase] */
+static int64_t packed_index(const plan *p, const clconvt_params *params, int64_t g, int64_t k,
+                            int64_t ci_local, int64_t c) {
+    const int64_t cin_g = params->in_channels / params->groups;
+    const int64_t lc = channels_per_vector(p, params), s = params->stride;
+    const int64_t tiles = p->cout_g_padded / p->tile_c, vectors = p->tile_c / lc;
+    const int64_t tile = c / p->tile_c, vector = c % p->tile_c / lc;
+    return (((((g * tiles + tile) * taps(params) + k / s) * cin_g + ci_local) * vectors + vector) *
+                p->vec +
+            c % lc * s + k % s);
+}
+
+/* Positions q that reach [0, length_out), all phases. */
+static int64_t position_tiles(const plan *p, const clconvt_params *params, int64_t length_out,
+                              int64_t pad_left) {
+    const int64_t s = params->stride;
+    const int64_t positions = (length_out - 1 + pad_left) / s - pad_left / s + 1;
+    return clconvt_ceil_div(positions, p->tile_p);
+}
+
+/* A work-item covers every phase. */
+static int64_t batch_items(const plan *p, const clconvt_params *params, int64_t batch) {
+    (void)p;
+    (void)params;
+    return batch;
+}
+
+static void local_size(plan *p, const clconvt_params *params, int phases_given) {
+    (void)params;
+    (void)phases_given;
+    p->local[0] = LOCAL_FOLD_POSITIONS;
+    p->local[1] = 1;
+}
+
+/* CV vectors of channels x phases, for each of p positions. */
+static private_memory private_floats(const plan *p, const clconvt_params *params) {
+    const int64_t vectors = p->tile_c / channels_per_vector(p, params);
+    const int64_t tile = vectors * p->tile_p * p->vec;
+    return (private_memory){tile, tile + vectors * p->vec + p->vec}; /* weights, lanes */
+}
+
+/* PV: positions per work-item; CV: vectors of channels x phases. */
+static void build_options(const plan *p, const clconvt_params *params, char *options, size_t size) {
+    clconvt_path_options(p, params,
+                         PATH_OPTION_VEC | PATH_OPTION_PV | PATH_OPTION_CO_T | PATH_OPTION_CV,
+                         p->tile_p, p->tile_c / channels_per_vector(p, params), options, size);
+}
+
+const kernel_path clconvt_path_phase_fold = {
+    .name = "phase_fold",
+    .source = clconvt_source_phase_fold,
+    .kernel = "phase_fold_forward",
+    /* tile_c 0: four vectors of channels, however many a vector holds at this stride */
+    .usual = {.path = &clconvt_path_phase_fold, .vec = 16, .tile_p = 6, .tile_c = 0},
+    .default_rank = 1,
+    .suits = suits,
+    .keys = PLAN_KEY_VEC | PLAN_KEY_P | PLAN_KEY_C | PLAN_KEY_LP | PLAN_KEY_LC | PLAN_KEY_CHUNK |
+            PLAN_KEY_LR,
+    .parse_from_usual = 1, /* its default c follows vec */
+    .tile_rule = "p x vec x c / (vec / stride)",
+    .complete = complete,
+    .check = check,
+    .packed_dims = packed_dims,
+    .packed_index = packed_index,
+    .position_tiles = position_tiles,
+    .batch_items = batch_items,
+    .local_size = local_size,
+    .private_memory = private_floats,
+    .build_options = build_options,
+    .enqueue = clconvt_path_enqueue_phase,
+};

@@ -1,0 +1,146 @@
+/*
+ * The table of kernel paths (src/paths/paths.h), iterated: every path of the build is complete,
+ * named in the fuzz dictionary, refused by name where it does not fit, and, forced on a layer it
+ * takes, gives the float64 reference's result on the device. A path added to the table is tested
+ * here without a line of this file changing.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clconvt.h"
+#include "internal_device.h"
+#include "paths/paths.h"
+#include "plan_choice.h"
+#include "reference.h"
+
+Test(paths, every_descriptor_is_complete) {
+    cr_assert_gt(clconvt_path_count, 0);
+    for (size_t i = 0; i < clconvt_path_count; ++i) {
+        const kernel_path *p = clconvt_paths[i];
+        cr_assert(p->name && p->source && p->kernel, "path %zu: name, source and kernel", i);
+        cr_assert_eq(p->usual.path, p, "%s: its usual plan is of another path", p->name);
+        cr_assert(p->suits && p->check && p->packed_dims && p->packed_index && p->local_size &&
+                      p->private_memory && p->build_options && p->enqueue,
+                  "%s: a function is missing", p->name);
+        if (p->enqueue == clconvt_path_enqueue_phase)
+            cr_assert(p->position_tiles && p->batch_items, "%s: the phase enqueue needs its grid",
+                      p->name);
+        cr_assert_eq(clconvt_path_named(p->name, strlen(p->name)), p, "%s: found by name", p->name);
+        for (size_t j = 0; j < i; ++j)
+            cr_assert_str_neq(p->name, clconvt_paths[j]->name, "two paths named %s", p->name);
+    }
+}
+
+/* The fuzzer's dictionary (tests/fuzz/dict/plan.dict) names every path. */
+Test(paths, fuzz_dictionary_names_every_path) {
+    const char *data = getenv("CLCONVT_TEST_DATA");
+    cr_assert_not_null(data, "CLCONVT_TEST_DATA is not set");
+    char path[4096], text[8192];
+    snprintf(path, sizeof path, "%s/../fuzz/dict/plan.dict", data);
+    FILE *file = fopen(path, "r");
+    cr_assert_not_null(file, "%s", path);
+    const size_t length = fread(text, 1, sizeof text - 1, file);
+    fclose(file);
+    text[length] = '\0';
+    for (size_t i = 0; i < clconvt_path_count; ++i) {
+        char quoted[128];
+        snprintf(quoted, sizeof quoted, "\"%s\"\n", clconvt_paths[i]->name);
+        cr_expect(strstr(text, quoted) != NULL, "%s does not name %s", path,
+                  clconvt_paths[i]->name);
+    }
+}
+
+/* The first of a few small layers (NCL, NLC, depthwise NLC; stride 3, dilation 1, bias) whose
+ * plan the path takes: its index, or -1. */
+static int layer_for(const kernel_path *path, clconvt_params *p) {
+    for (int which = 0; which < 3; ++which) {
+        clconvt_params_init(p, which == 2 ? 16 : 8, which == 2 ? 16 : 12, 5);
+        p->stride = 3;
+        p->pad_left = 1;
+        p->has_bias = 1;
+        p->layout = which == 0 ? CLCONVT_LAYOUT_NCL : CLCONVT_LAYOUT_NLC;
+        p->groups = which == 2 ? 16 : 1;
+        plan parsed;
+        if (clconvt_plan_parse_for_device(test_device(), p, "test", path->name, &parsed) ==
+            CLCONVT_SUCCESS)
+            return which;
+    }
+    return -1;
+}
+
+/* Every path, forced by name, against the float64 reference. */
+Test(paths, every_path_matches_the_reference) {
+    for (size_t i = 0; i < clconvt_path_count; ++i) {
+        const kernel_path *path = clconvt_paths[i];
+        clconvt_params p;
+        cr_assert_geq(layer_for(path, &p), 0, "%s takes none of the test layers", path->name);
+        const int64_t batch = 2, length_in = 23, cout_g = p.out_channels / p.groups;
+        int64_t length_out;
+        cr_assert_eq(clconvt_output_length(&p, length_in, &length_out), CLCONVT_SUCCESS);
+        const size_t nx = (size_t)(batch * p.in_channels * length_in);
+        const size_t nw = (size_t)(p.in_channels * cout_g * p.kernel_length);
+        const size_t ny = (size_t)(batch * p.out_channels * length_out),
+                     nb = (size_t)p.out_channels;
+        float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *b = malloc(nb * sizeof *b);
+        float *y = malloc(ny * sizeof *y);
+        double *xd = malloc(nx * sizeof *xd), *wd = malloc(nw * sizeof *wd);
+        double *bd = malloc(nb * sizeof *bd), *yd = malloc(ny * sizeof *yd);
+        double *ref = malloc(ny * sizeof *ref);
+        cr_assert(x && w && b && y && xd && wd && bd && yd && ref);
+        uint64_t state = 11 + i;
+        for (size_t k = 0; k < nx + nw + nb; ++k) {
+            const double v = (double)(reference_random_next(&state) >> 40) / (1 << 23) - 1.0;
+            if (k < nx)
+                x[k] = (float)v, xd[k] = (float)v;
+            else if (k < nx + nw)
+                w[k - nx] = (float)v, wd[k - nx] = (float)v;
+            else
+                b[k - nx - nw] = (float)v, bd[k - nx - nw] = (float)v;
+        }
+        clconvt_layer *layer = NULL;
+        cr_assert_eq(clconvt_layer_create_with_plan(test_device(), &p, path->name, &layer),
+                     CLCONVT_SUCCESS, "%s: %s", path->name, clconvt_last_error());
+        cr_assert_str_eq(clconvt_layer_plan_name(layer), path->name);
+        cr_assert_eq(clconvt_layer_set_weight(layer, w, CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32),
+                     CLCONVT_SUCCESS, "%s", clconvt_last_error());
+        cr_assert_eq(clconvt_layer_set_bias(layer, b, CLCONVT_F32), CLCONVT_SUCCESS);
+        cr_assert_eq(clconvt_layer_forward_host(layer, x, y, batch, length_in), CLCONVT_SUCCESS,
+                     "%s: %s", path->name, clconvt_last_error());
+        clconvt_layer_release(layer);
+        cr_assert_eq(reference_forward(&p, xd, wd, bd, batch, length_in, ref), 0);
+        for (size_t k = 0; k < ny; ++k)
+            yd[k] = y[k];
+        const double error = reference_normalised_error(yd, ref, ny);
+        cr_expect_leq(error, reference_error_bound(CLCONVT_F32), "%s: normalised error %g",
+                      path->name, error);
+        free(x), free(w), free(b), free(y), free(xd), free(wd), free(bd), free(yd), free(ref);
+    }
+}
+
+/* A plan string naming a path of another build (or none) is refused with a sentence that says
+ * which paths there are, or why the named one is absent. */
+Test(paths, unknown_and_absent_paths_are_refused_by_name) {
+    clconvt_params p;
+    clconvt_params_init(&p, 8, 8, 3);
+    static const char *const names[] = {"phase_none", "gemm"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i) {
+        const int present = clconvt_path_named(names[i], strlen(names[i])) != NULL;
+        const char *absent = clconvt_path_absent(names[i], strlen(names[i]));
+        cr_assert(!(present && absent), "%s is both present and absent", names[i]);
+        if (present)
+            continue;
+        plan parsed;
+        cr_assert_eq(clconvt_plan_parse_for_device(test_device(), &p, "test", names[i], &parsed),
+                     CLCONVT_ERROR_INVALID_ARGUMENT);
+        const char *message = clconvt_last_error();
+        if (absent != NULL)
+            cr_expect(strstr(message, "not in this build") != NULL, "%s", message);
+        else
+            for (size_t k = 0; k < clconvt_path_count; ++k)
+                cr_expect(strstr(message, clconvt_paths[k]->name) != NULL, "%s: %s", message,
+                          clconvt_paths[k]->name);
+    }
+}
