@@ -111,9 +111,10 @@ typedef enum clconvt_status {
     CLCONVT_ERROR_OPENCL = -7,    /**< an OpenCL call failed; the message names it and its code */
     CLCONVT_ERROR_BUILD = -8,     /**< a kernel failed to compile; the message has the log */
     CLCONVT_ERROR_NOT_READY = -9, /**< forward before the weights (or bias) were set */
-    CLCONVT_ERROR_UNSUPPORTED = -10, /**< the device (or a file's data type) is not supported */
-    CLCONVT_ERROR_FILE = -11,        /**< a file cannot be read, or is not valid in its format */
-    CLCONVT_ERROR_NOT_FOUND = -12,   /**< a named tensor is not in the file */
+    CLCONVT_ERROR_UNSUPPORTED =
+        -10,                       /**< the device, a file's data type or a path of another build */
+    CLCONVT_ERROR_FILE = -11,      /**< a file cannot be read, or is not valid in its format */
+    CLCONVT_ERROR_NOT_FOUND = -12, /**< a named tensor is not in the file */
 } clconvt_status;
 
 /** A short constant English name for a status ("invalid parameter"); never NULL. */

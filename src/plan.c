@@ -204,8 +204,8 @@ clconvt_status clconvt_plan_parse(const device_caps *caps, const clconvt_params 
     const size_t name_length = colon ? (size_t)(colon - text) : strlen(text);
     const kernel_path *path = clconvt_path_named(text, name_length);
     const char *absent = path == NULL ? clconvt_path_absent(text, name_length) : NULL;
-    if (absent != NULL)
-        return refuse(origin, text, absent);
+    if (absent != NULL) /* a path of clconvt, not of this build: unsupported, not invalid */
+        return clconvt_fail(CLCONVT_ERROR_UNSUPPORTED, "%s \"%s\": %s", origin, text, absent);
     if (path == NULL) {
         char names[256], why[300];
         path_names(names, sizeof names);
