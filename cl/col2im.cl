@@ -10,6 +10,11 @@
  * -D specialisation beyond common.cl: LAYOUT_NCL (1: (N, C, L); 0: (N, L, C)).
  */
 
+/* Defaults of the -D options above, so that this kernel compiles on its own. */
+#ifndef LAYOUT_NCL
+#define LAYOUT_NCL 1
+#endif
+
 __kernel void col2im_forward(__global const float *restrict col,
                              __global const store_t *restrict bias, __global store_t *restrict y,
                              const int has_bias, const int cout_g, const int groups,

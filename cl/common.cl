@@ -22,6 +22,17 @@
  * as float: the inner loops then convert nothing (f16 or bf16 values are exact in float).
  */
 
+/* Defaults of the -D options common.cl reads, so that each kernel compiles on its own. */
+#ifndef STRIDE
+#define STRIDE 2
+#endif
+#ifndef DTYPE
+#define DTYPE 0
+#endif
+#ifndef CI_CHUNK
+#define CI_CHUNK 0
+#endif
+
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 

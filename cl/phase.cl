@@ -7,6 +7,17 @@
  * -D specialisation beyond common.cl: LAYOUT_NCL (1: (N, C, L); 0: (N, L, C)), TILE_P, TILE_C.
  */
 
+/* Defaults of the -D options above, so that this kernel compiles on its own. */
+#ifndef LAYOUT_NCL
+#define LAYOUT_NCL 1
+#endif
+#ifndef TILE_P
+#define TILE_P 4
+#endif
+#ifndef TILE_C
+#define TILE_C 4
+#endif
+
 #if LAYOUT_NCL
 #define X_INDEX(n, c, i, channels, length) (((n) * (channels) + (c)) * (length) + (i))
 #else

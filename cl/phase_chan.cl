@@ -10,6 +10,17 @@
  * -D specialisation beyond common.cl (which is prepended): VEC (4, 8 or 16), TILE_P, CV.
  */
 
+/* Defaults of the -D options above, so that this kernel compiles on its own. */
+#ifndef VEC
+#define VEC 16
+#endif
+#ifndef TILE_P
+#define TILE_P 8
+#endif
+#ifndef CV
+#define CV 1
+#endif
+
 typedef CAT(float, VEC) floatv;
 
 __kernel void phase_chan_forward(KERNEL_ARGUMENTS) {

@@ -10,6 +10,14 @@
  * -D specialisation beyond common.cl (which is prepended): VEC (4, 8 or 16), TILE_P.
  */
 
+/* Defaults of the -D options above, so that this kernel compiles on its own. */
+#ifndef VEC
+#define VEC 16
+#endif
+#ifndef TILE_P
+#define TILE_P 8
+#endif
+
 typedef CAT(float, VEC) floatv;
 
 /* VEC channels from c0 at p (an NLC position row), as many as exist; the rest zero. */

@@ -22,6 +22,17 @@
  * Packed weights: [group][channel tile][tap j][ci][cv][lane], taps = ceil(K / STRIDE).
  */
 
+/* Defaults of the -D options above, so that this kernel compiles on its own. */
+#ifndef VEC
+#define VEC 16
+#endif
+#ifndef PV
+#define PV 6
+#endif
+#ifndef CV
+#define CV 4
+#endif
+
 #define LC (VEC / STRIDE)
 #define CO_TILE (CV * LC)
 #if STRIDE > VEC

@@ -12,6 +12,17 @@
  * CI_CHUNK (0: reduce over all input channels at once).
  */
 
+/* Defaults of the -D options above, so that this kernel compiles on its own. */
+#ifndef VEC
+#define VEC 16
+#endif
+#ifndef PV
+#define PV 2
+#endif
+#ifndef CO_T
+#define CO_T 4
+#endif
+
 typedef CAT(float, VEC) floatv;
 typedef CAT(int, VEC) intv;
 typedef CAT(long, VEC) longv;
