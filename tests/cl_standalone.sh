@@ -4,6 +4,10 @@
 # compiler sees). -Wundef makes a `#if X` on an X without a default an error, as an X without a
 # default used in code already is.
 #
+# And the kernels keep to the seams of common.cl: no path loads or stores a tensor value with the
+# storage macros directly (LOAD, LOADV, STORE, STOREV), so that an input activation or an output
+# conversion added there reaches every path.
+#
 # usage: cl_standalone.sh CLANG COMMON.cl KERNEL.cl...
 set -u
 clang=$1
@@ -25,6 +29,13 @@ for kernel in "$@"; do
             failed=1
         fi
     done
+    # Comments aside, the storage macros may appear only inside common.cl.
+    if sed -e 's://.*$::' "$kernel" | tr '\n' ' ' | sed -e 's:/\*[^*]*\*\+\([^/*][^*]*\*\+\)*/::g' |
+        grep -E '(^|[^A-Za-z0-9_])(LOAD|LOADV|STORE|STOREV)\(' > /dev/null; then
+        echo "FAIL: $name loads or stores with the storage macros; use the prologue and epilogue" \
+            "of common.cl (LOAD_INPUT*, STORE_OUTPUT*)"
+        failed=1
+    fi
 done
-[ "$failed" = 0 ] && echo "all kernels compile on their own"
+[ "$failed" = 0 ] && echo "all kernels compile on their own and keep to the seams"
 exit "$failed"
