@@ -7,8 +7,19 @@
  * writes (with the bias); later chunks add to what is there. No atomics: each element has one
  * owner.
  *
+ * It loads no input (CLBlast read x: an input activation for this path has to be applied before
+ * the GEMM, on the host side); the output goes through common.cl's epilogue, STORE_OUTPUT, with
+ * the bias or, after the first chunk, the partial sum already there (LOAD_PARTIAL_OUTPUT). An
+ * output conversion must then run on the last chunk only (earlier ones store partial sums that the
+ * next reads back), which this kernel would have to be told by a new argument.
+ *
  * -D specialisation beyond common.cl: LAYOUT_NCL (1: (N, C, L); 0: (N, L, C)).
  */
+
+/* Defaults of the -D options above, so that this kernel compiles on its own. */
+#ifndef LAYOUT_NCL
+#define LAYOUT_NCL 1
+#endif
 
 __kernel void col2im_forward(__global const float *restrict col,
                              __global const store_t *restrict bias, __global store_t *restrict y,
@@ -40,9 +51,8 @@ __kernel void col2im_forward(__global const float *restrict col,
 #else
     const long at = (n * length_out + o) * cout + co;
 #endif
-    if (accumulate)
-        sum += LOAD(y, at);
-    else if (has_bias)
-        sum += LOAD(bias, co);
-    STORE(y, at, sum);
+    /* Without a bias this adds +0, which changes no bit of sum: it starts at +0 and only adds, so
+     * it is never -0, nor a signalling NaN. */
+    const float base = accumulate ? LOAD_PARTIAL_OUTPUT(y, at) : OUTPUT_BIAS(bias, has_bias, co);
+    STORE_OUTPUT(y, at, sum, base);
 }

@@ -1,5 +1,7 @@
 /*
- * Shared by every kernel (embedded in front of each): storage types, and the stride-phase algebra.
+ * Shared by every kernel (embedded in front of each): storage types, the stride-phase algebra, and
+ * the two seams every path goes through: the prologue (input loads) and the epilogue (bias and
+ * output stores).
  *
  * ConvTranspose1d as an output-stationary gather, one stride phase at a time. Output position o has
  * phase r = (o + pad_left) mod STRIDE and q = (o + pad_left) div STRIDE. It only meets the taps k
@@ -12,19 +14,47 @@
  * term NaN, and the scatter has no such term. Infinities and NaNs thus reach exactly the outputs
  * they reach in the scatter.
  *
- * Specialisation (-D): STRIDE and DTYPE (0 f32, 1 f16, 2 bf16) here; each path adds its tile
- * shape. Lengths, batch, channels, K, dilation and padding are run-time arguments, so a new shape
- * never triggers a compile.
+ * Specialisation (-D): STRIDE, DTYPE (0 f32, 1 f16, 2 bf16) and CI_CHUNK here; each path adds its
+ * tile shape. src/plan.c passes every one; each has a default (below, and at the top of each
+ * path), so that common.cl followed by any path's .cl compiles on its own, as an offline compiler
+ * would see it (tests/cl_standalone.sh checks this with clang). Lengths, batch, channels, K,
+ * dilation and padding are run-time arguments, so a new shape never triggers a compile.
  *
  * Weights are packed by the host as [group][k][channel tile][ci][co within the tile], the output
  * channels padded with zeros to whole tiles: a work-item reads its tile's weights for one tap as
  * one contiguous stream, with no bounds checks. They hold the weights rounded to the layer's dtype,
- * as float: the inner loops then convert nothing (f16 or bf16 values are exact in float).
+ * as float: the inner loops then convert nothing (f16 or bf16 values are exact in float). Weights
+ * are not inputs: the prologue never touches them.
+ *
+ * The seams. No path reads or writes a tensor value with the storage macros (LOAD, LOADV, STORE,
+ * STOREV) itself (tests/cl_standalone.sh checks this); they go through:
+ *   - the prologue, LOAD_INPUT* (below): decode an input value, then INPUT_ACTIVATION. A fused
+ *     input activation (LeakyReLU, ELU, Snake) is added there, in fp32 on the decoded value; it is
+ *     given the input channel (over all groups), for a per-channel parameter such as Snake's alpha.
+ *     Inputs outside the row are skipped, never loaded (or, in a vector, loaded and discarded) as
+ *     today, so the activation sees exactly the inputs that reach an output.
+ *   - the epilogue, STORE_OUTPUT and FINISH_OUTPUT (below): add the bias (OUTPUT_BIAS or
+ *     BIAS_CHANNELSV), then OUTPUT_CONVERSION, then encode to the storage type. An output
+ *     conversion (an activation or a scale on the result, in fp32) is added there; a new storage
+ *     type is a new DTYPE branch of the storage macros.
  */
+
+/* Defaults of the -D options common.cl reads, so that each kernel compiles on its own. */
+#ifndef STRIDE
+#define STRIDE 2
+#endif
+#ifndef DTYPE
+#define DTYPE 0
+#endif
+#ifndef CI_CHUNK
+#define CI_CHUNK 0
+#endif
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 
+/* The storage macros: decode (LOAD, LOADV: n consecutive values) and encode (STORE, STOREV) one
+ * storage type. Only the prologue and the epilogue below use them. */
 #if DTYPE == 0
 typedef float store_t;
 #define LOAD(p, i) ((p)[i])
@@ -141,15 +171,104 @@ inline long first_q(int r, long pad_left) {
     return r >= pad_left ? 0 : (pad_left - r + STRIDE - 1) / STRIDE;
 }
 
-/* Output row of channel co_local of group g in sample n (NCL), and that channel's bias. */
+/* Output row of channel co_local of group g in sample n (NCL). */
 inline __global store_t *ncl_output_row(__global store_t *y, long n, int g, int co_local,
                                         int cout_g, int groups, long length_out) {
     return y + ((n * groups + g) * (long)cout_g + co_local) * length_out;
 }
+
+/*
+ * The prologue: every input value a path uses is loaded by one of these, with its input channel
+ * ch = g * cin_g + ci (a long). Each decodes the storage type, then applies INPUT_ACTIVATION (the
+ * hook: identity today) in fp32.
+ *   LOAD_INPUT(p, i, ch)             the input at p[i], of channel ch
+ *   LOAD_INPUTV(n, p, ch)            n consecutive positions of channel ch at p. Lanes that lie
+ *                                    outside the row (phase_pos's border vectors) are activated
+ *                                    too, as if of channel ch, and the caller discards them.
+ *   LOAD_INPUT_EDGEV(n, row, i0, length, ch)
+ *                                    n positions from row[i0], zero outside [0, length): those
+ *                                    lanes are not inputs, not loaded and not activated.
+ *   LOAD_INPUT_CHANNELSV(n, p, available, ch0)
+ *                                    n channels ch0.. at p (lane l: channel ch0 + l), of which
+ *                                    the first `available` exist; the others are zero, not loaded
+ *                                    and not activated (their outputs are never stored).
+ * n is 4, 8 or 16. An activation with parameters (Snake's alpha, one per channel) adds them to
+ * KERNEL_ARGUMENTS and reads them by name in INPUT_ACTIVATION*: these macros expand in the kernel,
+ * where the arguments are in scope, and would pass them on to the helper functions below as
+ * parameters of the same name. The paths do not change.
+ */
+/* v: a float, or a vector of positions, of input channel ch. */
+#define INPUT_ACTIVATION(v, ch) (v)
+/* v: a vector of n channels, lane l of channel ch0 + l. */
+#define INPUT_ACTIVATION_CHANNELS(n, v, ch0) (v)
+
+#define LOAD_INPUT(p, i, ch) INPUT_ACTIVATION(LOAD(p, i), ch)
+#define LOAD_INPUTV(n, p, ch) INPUT_ACTIVATION(LOADV(n, p), ch)
+#define LOAD_INPUT_EDGEV(n, row, i0, length, ch) CAT(load_input_edge, n)(row, i0, length, ch)
+#define LOAD_INPUT_CHANNELSV(n, p, available, ch0) CAT(load_input_channels, n)(p, available, ch0)
+
+/* n values at p, of which the first `available` exist, the others zero: whole(n, p, c0) when all
+ * exist, else lane(p, l, c0 + l) lane by lane (c0: the channel of lane 0). */
+#define CHANNEL_VECTOR_LOADER(name, n, whole, lane)                                                \
+    inline CAT(float, n) CAT(name, n)(__global const store_t *p, int available, long c0) {         \
+        if (available >= n)                                                                        \
+            return whole(n, p, c0);                                                                \
+        float lanes[n];                                                                            \
+        for (int l = 0; l < n; ++l)                                                                \
+            lanes[l] = l < available ? lane(p, l, c0 + l) : 0.0f;                                  \
+        return CAT(vload, n)(0, lanes);                                                            \
+    }
+#define WHOLE_INPUT_CHANNELS(n, p, c0) INPUT_ACTIVATION_CHANNELS(n, LOADV(n, p), c0)
+#define WHOLE_BIAS_CHANNELS(n, p, c0) LOADV(n, p)
+#define BIAS_LANE(p, l, c) LOAD(p, l)
+
+#define INPUT_VECTOR_LOADERS(n)                                                                    \
+    inline CAT(float, n)                                                                           \
+        CAT(load_input_edge, n)(__global const store_t *row, long i0, long length, long ch) {      \
+        float lanes[n];                                                                            \
+        _Pragma("unroll") for (int l = 0; l < n; ++l) {                                            \
+            const long i = i0 + l;                                                                 \
+            lanes[l] = (i >= 0 && i < length) ? LOAD_INPUT(row, i, ch) : 0.0f;                     \
+        }                                                                                          \
+        return CAT(vload, n)(0, lanes);                                                            \
+    }                                                                                              \
+    CHANNEL_VECTOR_LOADER(load_input_channels, n, WHOLE_INPUT_CHANNELS, LOAD_INPUT)                \
+    CHANNEL_VECTOR_LOADER(load_bias_channels, n, WHOLE_BIAS_CHANNELS, BIAS_LANE)
+INPUT_VECTOR_LOADERS(4)
+INPUT_VECTOR_LOADERS(8)
+INPUT_VECTOR_LOADERS(16)
+
+/*
+ * The epilogue: every output a path writes is its fp32 accumulator acc plus its channel's bias b,
+ * then OUTPUT_CONVERSION (the hook: identity today), then encoded to the storage type.
+ *   OUTPUT_BIAS(bias, has_bias, co)  the bias of channel co (over all groups; 0 without bias)
+ *   channel_bias(bias, has_bias, g, co_local, cout_g)   the same, for channel co_local of group g
+ *   BIAS_CHANNELSV(n, bias, has_bias, co0, available)   the biases of n channels co0.. (over all
+ *                                    groups), of which the first `available` exist (others 0)
+ *   STORE_OUTPUT(p, i, acc, b)       finish and store one output at p[i]
+ *   FINISH_OUTPUT(acc, b)            the finished value (a float or a vector), to be stored with
+ *                                    STORE_FINISHEDV(n, p, v) as n consecutive outputs, or lane
+ *                                    by lane with STORE_FINISHED(p, i, v) where the tile overhangs
+ *                                    the output; these two only encode
+ *   LOAD_PARTIAL_OUTPUT(p, i)        an output an earlier pass stored, to add to (col2im)
+ */
+/* v: a finished output (bias added) in fp32, a float or a vector. */
+#define OUTPUT_CONVERSION(v) (v)
+
+#define FINISH_OUTPUT(acc, b) OUTPUT_CONVERSION((acc) + (b))
+#define STORE_OUTPUT(p, i, acc, b) STORE(p, i, FINISH_OUTPUT(acc, b))
+#define STORE_FINISHED(p, i, v) STORE(p, i, v)
+#define STORE_FINISHEDV(n, p, v) STOREV(n, p, v)
+#define LOAD_PARTIAL_OUTPUT(p, i) LOAD(p, i)
+
+#define OUTPUT_BIAS(bias, has_bias, co) ((has_bias) ? LOAD(bias, co) : 0.0f)
 inline float channel_bias(__global const store_t *bias, int has_bias, int g, int co_local,
                           int cout_g) {
-    return has_bias ? LOAD(bias, (long)g * cout_g + co_local) : 0.0f;
+    return OUTPUT_BIAS(bias, has_bias, (long)g * cout_g + co_local);
 }
+#define BIAS_CHANNELSV(n, bias, has_bias, co0, available)                                          \
+    ((has_bias) ? CAT(load_bias_channels, n)((bias) + (co0), available, co0)                       \
+                : (CAT(float, n))(0.0f))
 
 /* Declare a ROWS x COLS register tile of TYPE and set it to zero. */
 #define ZERO_TILE(type, name, rows, cols)                                                          \

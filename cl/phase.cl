@@ -5,7 +5,20 @@
  * one group, reducing over the group's input channels and the phase's taps in registers.
  *
  * -D specialisation beyond common.cl: LAYOUT_NCL (1: (N, C, L); 0: (N, L, C)), TILE_P, TILE_C.
+ * Inputs are loaded with LOAD_INPUT, outputs stored with STORE_OUTPUT (common.cl's prologue and
+ * epilogue).
  */
+
+/* Defaults of the -D options above, so that this kernel compiles on its own. */
+#ifndef LAYOUT_NCL
+#define LAYOUT_NCL 1
+#endif
+#ifndef TILE_P
+#define TILE_P 4
+#endif
+#ifndef TILE_C
+#define TILE_C 4
+#endif
 
 #if LAYOUT_NCL
 #define X_INDEX(n, c, i, channels, length) (((n) * (channels) + (c)) * (length) + (i))
@@ -45,7 +58,7 @@ __kernel void phase_forward(KERNEL_ARGUMENTS) {
                 float xv[TILE_P];
 #pragma unroll
                 for (int p = 0; p < TILE_P; ++p)
-                    xv[p] = LOAD(x, X_INDEX(n, ch, i0 + p, cin, length_in));
+                    xv[p] = LOAD_INPUT(x, X_INDEX(n, ch, i0 + p, cin, length_in), ch);
 #pragma unroll
                 for (int p = 0; p < TILE_P; ++p)
 #pragma unroll
@@ -59,7 +72,7 @@ __kernel void phase_forward(KERNEL_ARGUMENTS) {
                     const long i = i0 + p;
                     if (i < 0 || i >= length_in)
                         continue;
-                    const float xs = LOAD(x, X_INDEX(n, ch, i, cin, length_in));
+                    const float xs = LOAD_INPUT(x, X_INDEX(n, ch, i, cin, length_in), ch);
 #pragma unroll
                     for (int c = 0; c < TILE_C; ++c)
                         acc[p][c] = fma(xs, wv[c], acc[p][c]);
@@ -75,12 +88,12 @@ __kernel void phase_forward(KERNEL_ARGUMENTS) {
         if (co_local >= cout_g)
             break;
         const long co = (long)g * cout_g + co_local;
-        const float b = has_bias ? LOAD(bias, co) : 0.0f;
+        const float b = OUTPUT_BIAS(bias, has_bias, co);
 #pragma unroll
         for (int p = 0; p < TILE_P; ++p) {
             const long o = o0 + (long)p * STRIDE;
             if (o < length_out)
-                STORE(y, X_INDEX(n, co, o, cout, length_out), acc[p][c] + b);
+                STORE_OUTPUT(y, X_INDEX(n, co, o, cout, length_out), acc[p][c], b);
         }
     }
 }

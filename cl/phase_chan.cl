@@ -7,8 +7,21 @@
  * vector FMAs per CV loads and TILE_P broadcasts. The output tile is stored as whole vectors,
  * contiguous in an NLC row.
  *
- * -D specialisation beyond common.cl (which is prepended): VEC (4, 8 or 16), TILE_P, CV.
+ * -D specialisation beyond common.cl (which is prepended): VEC (4, 8 or 16), TILE_P, CV. Inputs are
+ * loaded with LOAD_INPUT, outputs finished with BIAS_CHANNELSV and FINISH_OUTPUT (common.cl's
+ * prologue and epilogue).
  */
+
+/* Defaults of the -D options above, so that this kernel compiles on its own. */
+#ifndef VEC
+#define VEC 16
+#endif
+#ifndef TILE_P
+#define TILE_P 8
+#endif
+#ifndef CV
+#define CV 1
+#endif
 
 typedef CAT(float, VEC) floatv;
 
@@ -44,7 +57,7 @@ __kernel void phase_chan_forward(KERNEL_ARGUMENTS) {
                     wv[v] = CAT(vload, VEC)(0, wk + (long)ci * (CV * VEC) + v * VEC);
 #pragma unroll
                 for (int p = 0; p < TILE_P; ++p) {
-                    const float xs = LOAD(xi, p * cin + ci);
+                    const float xs = LOAD_INPUT(xi, p * cin + ci, (long)g * cin_g + ci);
 #pragma unroll
                     for (int v = 0; v < CV; ++v)
                         acc[p][v] = fma((floatv)(xs), wv[v], acc[p][v]);
@@ -63,7 +76,7 @@ __kernel void phase_chan_forward(KERNEL_ARGUMENTS) {
                     const long i = i0 + p;
                     if (i < 0 || i >= length_in)
                         continue;
-                    const float xs = LOAD(x_group, i * cin + ci);
+                    const float xs = LOAD_INPUT(x_group, i * cin + ci, (long)g * cin_g + ci);
 #pragma unroll
                     for (int v = 0; v < CV; ++v)
                         acc[p][v] = fma((floatv)(xs), wv[v], acc[p][v]);
@@ -76,16 +89,9 @@ __kernel void phase_chan_forward(KERNEL_ARGUMENTS) {
      * out of bounds. */
     floatv b[CV];
 #pragma unroll
-    for (int v = 0; v < CV; ++v) {
-        float lanes[VEC];
-#pragma unroll
-        for (int l = 0; l < VEC; ++l) {
-            const int co_local = co0 + v * VEC + l;
-            lanes[l] =
-                (has_bias && co_local < cout_g) ? LOAD(bias, (long)g * cout_g + co_local) : 0.0f;
-        }
-        b[v] = CAT(vload, VEC)(0, lanes);
-    }
+    for (int v = 0; v < CV; ++v)
+        b[v] = BIAS_CHANNELSV(VEC, bias, has_bias, (long)g * cout_g + co0 + v * VEC,
+                              cout_g - (co0 + v * VEC));
 #pragma unroll
     for (int p = 0; p < TILE_P; ++p) {
         const long o = o0 + (long)p * STRIDE;
@@ -94,14 +100,14 @@ __kernel void phase_chan_forward(KERNEL_ARGUMENTS) {
         __global store_t *y_tile = y + (n * length_out + o) * cout + (long)g * cout_g + co0;
 #pragma unroll
         for (int v = 0; v < CV; ++v) {
-            const floatv value = acc[p][v] + b[v];
+            const floatv value = FINISH_OUTPUT(acc[p][v], b[v]);
             if (co0 + (v + 1) * VEC <= cout_g) {
-                STOREV(VEC, y_tile + v * VEC, value);
+                STORE_FINISHEDV(VEC, y_tile + v * VEC, value);
             } else {
                 float lanes[VEC];
                 CAT(vstore, VEC)(value, 0, lanes);
                 for (int l = 0; l < VEC && co0 + v * VEC + l < cout_g; ++l)
-                    STORE(y_tile, v * VEC + l, lanes[l]);
+                    STORE_FINISHED(y_tile, v * VEC + l, lanes[l]);
             }
         }
     }

@@ -7,20 +7,20 @@
  * Packed weights for this path: [k][channel], channels padded with zeros to cout_g_padded (a
  * multiple of VEC), so a tap's weight vector is one aligned load.
  *
- * -D specialisation beyond common.cl (which is prepended): VEC (4, 8 or 16), TILE_P.
+ * -D specialisation beyond common.cl (which is prepended): VEC (4, 8 or 16), TILE_P. Inputs are
+ * loaded with LOAD_INPUT_CHANNELSV (the lanes are channels), outputs finished with BIAS_CHANNELSV
+ * and FINISH_OUTPUT (common.cl's prologue and epilogue).
  */
 
-typedef CAT(float, VEC) floatv;
+/* Defaults of the -D options above, so that this kernel compiles on its own. */
+#ifndef VEC
+#define VEC 16
+#endif
+#ifndef TILE_P
+#define TILE_P 8
+#endif
 
-/* VEC channels from c0 at p (an NLC position row), as many as exist; the rest zero. */
-inline floatv load_channels(__global const store_t *p, int available) {
-    if (available >= VEC)
-        return LOADV(VEC, p);
-    float lanes[VEC];
-    for (int l = 0; l < VEC; ++l)
-        lanes[l] = l < available ? LOAD(p, l) : 0.0f;
-    return CAT(vload, VEC)(0, lanes);
-}
+typedef CAT(float, VEC) floatv;
 
 __kernel void phase_dw_forward(KERNEL_ARGUMENTS) {
     const int r = (int)(get_global_id(2) % STRIDE);
@@ -46,27 +46,26 @@ __kernel void phase_dw_forward(KERNEL_ARGUMENTS) {
         for (int p = 0; p < TILE_P; ++p) {
             const long i = i0 + p;
             if (i >= 0 && i < length_in)
-                acc[p] = fma(load_channels(x_n + i * groups, available), wv, acc[p]);
+                acc[p] =
+                    fma(LOAD_INPUT_CHANNELSV(VEC, x_n + i * groups, available, c0), wv, acc[p]);
         }
     }
 
-    floatv b = (floatv)(0.0f);
-    if (has_bias)
-        b = load_channels(bias + c0, available);
+    const floatv b = BIAS_CHANNELSV(VEC, bias, has_bias, c0, available);
 #pragma unroll
     for (int p = 0; p < TILE_P; ++p) {
         const long o = o0 + (long)p * STRIDE;
         if (o >= length_out)
             break;
         __global store_t *y_at = y + (n * length_out + o) * groups + c0;
-        const floatv value = acc[p] + b;
+        const floatv value = FINISH_OUTPUT(acc[p], b);
         if (available >= VEC) {
-            STOREV(VEC, y_at, value);
+            STORE_FINISHEDV(VEC, y_at, value);
         } else {
             float lanes[VEC];
             CAT(vstore, VEC)(value, 0, lanes);
             for (int l = 0; l < available; ++l)
-                STORE(y_at, l, lanes[l]);
+                STORE_FINISHED(y_at, l, lanes[l]);
         }
     }
 }

@@ -17,10 +17,23 @@
  * -D specialisation beyond common.cl (which is prepended): VEC (4, 8 or 16), PV positions, CV
  * vectors of channels (CO_T = CV * VEC / STRIDE channels per work-item), CI_CHUNK (0: reduce over
  * all input channels at once; else chunks of input channels with a barrier between them, so that
- * a work-group's weights for one chunk stay in the L1 cache of a CPU).
+ * a work-group's weights for one chunk stay in the L1 cache of a CPU). Inputs are loaded with
+ * LOAD_INPUT (one value broadcast over the lanes), outputs finished with FINISH_OUTPUT and stored
+ * with STORE_FINISHED* (common.cl's prologue and epilogue).
  *
  * Packed weights: [group][channel tile][tap j][ci][cv][lane], taps = ceil(K / STRIDE).
  */
+
+/* Defaults of the -D options above, so that this kernel compiles on its own. */
+#ifndef VEC
+#define VEC 16
+#endif
+#ifndef PV
+#define PV 6
+#endif
+#ifndef CV
+#define CV 4
+#endif
 
 #define LC (VEC / STRIDE)
 #define CO_TILE (CV * LC)
@@ -52,7 +65,7 @@ inline void store_phases(__global store_t *y_row, long o0, long length_out, cons
                          bool whole) {
 #if STRIDE == 2 || STRIDE == 3 || STRIDE == 4 || STRIDE == 8 || STRIDE == 16
     if (whole) {
-        STOREV(STRIDE, y_row + o0, CAT(vload, STRIDE)(0, lanes));
+        STORE_FINISHEDV(STRIDE, y_row + o0, CAT(vload, STRIDE)(0, lanes));
         return;
     }
 #endif
@@ -60,7 +73,7 @@ inline void store_phases(__global store_t *y_row, long o0, long length_out, cons
     for (int r = 0; r < STRIDE; ++r) {
         const long o = o0 + r;
         if (whole || (o >= 0 && o < length_out))
-            STORE(y_row, o, lanes[r]);
+            STORE_FINISHED(y_row, o, lanes[r]);
     }
 }
 
@@ -97,7 +110,7 @@ __kernel void phase_fold_forward(KERNEL_ARGUMENTS) {
                     load_weights(wv, wj, ci);
 #pragma unroll
                     for (int p = 0; p < PV; ++p) {
-                        const floatv xv = (floatv)(LOAD(row, p));
+                        const floatv xv = (floatv)(LOAD_INPUT(row, p, (long)g * cin_g + ci));
 #pragma unroll
                         for (int v = 0; v < CV; ++v)
                             acc[v][p] = fma(wv[v], xv, acc[v][p]);
@@ -117,7 +130,9 @@ __kernel void phase_fold_forward(KERNEL_ARGUMENTS) {
                     for (int p = 0; p < PV; ++p) {
                         if (i0 + p < 0 || i0 + p >= length_in)
                             continue;
-                        const floatv xv = select((floatv)(0.0f), (floatv)(LOAD(row, p)), live);
+                        const floatv xv =
+                            select((floatv)(0.0f),
+                                   (floatv)(LOAD_INPUT(row, p, (long)g * cin_g + ci)), live);
 #pragma unroll
                         for (int v = 0; v < CV; ++v)
                             acc[v][p] = fma(wv[v], xv, acc[v][p]);
@@ -145,7 +160,7 @@ __kernel void phase_fold_forward(KERNEL_ARGUMENTS) {
             for (int p = 0; p < PV; ++p) {
                 if (q0 + p > q_last)
                     break;
-                CAT(vstore, VEC)(acc[v][p] + b, 0, lanes);
+                CAT(vstore, VEC)(FINISH_OUTPUT(acc[v][p], b), 0, lanes);
                 store_phases(y_row, o_first + (long)p * STRIDE, length_out, lanes + c * STRIDE,
                              whole_positions);
             }

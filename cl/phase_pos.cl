@@ -9,8 +9,21 @@
  * zero, which an infinite weight would turn into NaN), so there is no padded copy.
  *
  * -D specialisation beyond common.cl (which is prepended): VEC (4, 8 or 16), PV, CO_T, and
- * CI_CHUNK (0: reduce over all input channels at once).
+ * CI_CHUNK (0: reduce over all input channels at once). Inputs are loaded with LOAD_INPUTV /
+ * LOAD_INPUT_EDGEV, outputs finished with FINISH_OUTPUT and stored lane by lane (common.cl's
+ * prologue and epilogue).
  */
+
+/* Defaults of the -D options above, so that this kernel compiles on its own. */
+#ifndef VEC
+#define VEC 16
+#endif
+#ifndef PV
+#define PV 2
+#endif
+#ifndef CO_T
+#define CO_T 4
+#endif
 
 typedef CAT(float, VEC) floatv;
 typedef CAT(int, VEC) intv;
@@ -24,17 +37,6 @@ inline intv lane_numbers(void) {
 #pragma unroll
     for (int l = 0; l < VEC; ++l)
         lanes[l] = l;
-    return CAT(vload, VEC)(0, lanes);
-}
-
-/* VEC inputs starting at row[i0], zero outside [0, length) (lanes the caller then discards). */
-inline floatv load_edge(__global const store_t *row, long i0, long length) {
-    float lanes[VEC];
-#pragma unroll
-    for (int l = 0; l < VEC; ++l) {
-        const long i = i0 + l;
-        lanes[l] = (i >= 0 && i < length) ? LOAD(row, i) : 0.0f;
-    }
     return CAT(vload, VEC)(0, lanes);
 }
 
@@ -65,7 +67,7 @@ __kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
                     floatv xv[PV];
 #pragma unroll
                     for (int v = 0; v < PV; ++v)
-                        xv[v] = LOADV(VEC, row + v * VEC);
+                        xv[v] = LOAD_INPUTV(VEC, row + v * VEC, (long)g * cin_g + ci);
 #pragma unroll
                     for (int c = 0; c < CO_T; ++c) {
                         const float wv = wk[ci * CO_T + c];
@@ -94,12 +96,12 @@ __kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
                     if (start >= 0 && start + VEC * PV <= x_count) {
 #pragma unroll
                         for (int v = 0; v < PV; ++v)
-                            xv[v] = LOADV(VEC, x + start + v * VEC);
+                            xv[v] = LOAD_INPUTV(VEC, x + start + v * VEC, (long)g * cin_g + ci);
                     } else {
 #pragma unroll
                         for (int v = 0; v < PV; ++v)
-                            xv[v] =
-                                load_edge(x_group + (long)ci * length_in, i0 + v * VEC, length_in);
+                            xv[v] = LOAD_INPUT_EDGEV(VEC, x_group + (long)ci * length_in,
+                                                     i0 + v * VEC, length_in, (long)g * cin_g + ci);
                     }
 #pragma unroll
                     for (int c = 0; c < CO_T; ++c) {
@@ -126,14 +128,14 @@ __kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
 #pragma unroll
         for (int v = 0; v < PV; ++v) {
             float lanes[VEC];
-            CAT(vstore, VEC)(acc[c][v] + b, 0, lanes);
+            CAT(vstore, VEC)(FINISH_OUTPUT(acc[c][v], b), 0, lanes);
             /* Not unrolled: with f16 or bf16 each store is an encoding, and 384 copies of it made
              * PoCL's compile take minutes. */
 #pragma unroll 1
             for (int l = 0; l < VEC; ++l) {
                 const long o = o0 + (long)(v * VEC + l) * STRIDE;
                 if (o < length_out)
-                    STORE(y_row, o, lanes[l]);
+                    STORE_FINISHED(y_row, o, lanes[l]);
             }
         }
     }
