@@ -4,7 +4,8 @@
  * (src/plan.c) and the layer (src/layer.c) know paths only through these descriptors.
  *
  * Adding a path: its cl/NAME.cl (and its line in cl/meson.build's kernel_names), its
- * src/paths/NAME.c exporting a kernel_path, and its line in the table of src/paths/paths.c.
+ * src/paths/NAME.c exporting a kernel_path, its X(NAME) line in src/paths/paths.h (the table of
+ * src/paths/paths.c is built from that list) and its line in src/meson.build's path_sources.
  */
 #ifndef CLCONVT_PATH_H
 #define CLCONVT_PATH_H
