@@ -90,7 +90,8 @@ int candidates_add_coarse(candidate_list *list, const char *shape_class) {
     const int first = list->count;
     for (size_t s = 0; s < TUNE_SPACE_COUNT; ++s) {
         const tune_space *space = &TUNE_SPACES[s];
-        if (!(space->layouts & (1u << list->params->layout)))
+        /* The library's table decides which paths exist (gemm needs a build with CLBlast). */
+        if (!(space->layouts & (1u << list->params->layout)) || !clconvt_has_path(space->path))
             continue;
         char prefix[PLAN_MAX];
         const size_t length = (size_t)snprintf(prefix, sizeof prefix, "%s", space->path);
