@@ -522,6 +522,57 @@ CLCONVT_API clconvt_status clconvt_experimental_tuning_db_put(
     const char *path, const clconvt_device *device, const char *shape_class,
     const clconvt_experimental_tuning_entry *entry);
 
+/* ---- EXPERIMENTAL: plans for a device one does not have (clconvt-info --plans) -------------- */
+
+/**
+ * The built-in device profiles, in order: index 0, 1, ... give a profile's name ("sm90", "gfx1030",
+ * "gfx90a", "xe", "cpu") and, when description is not NULL, a one-line description of the device
+ * class it stands for; past the last, NULL. A profile holds what the planner reads of a device
+ * (type, vendor, local memory, largest work-group and allocation, compute units, subgroup width),
+ * as the vendor's OpenCL driver reports them for a typical device of the class.
+ */
+CLCONVT_API const char *clconvt_experimental_profile_name(size_t index, const char **description);
+
+/**
+ * CLCONVT_SUCCESS when profile names a built-in profile or is "device" (the device passed to
+ * clconvt_experimental_plan_for_profile), else CLCONVT_ERROR_INVALID_ARGUMENT with a sentence
+ * naming the profiles there are.
+ */
+CLCONVT_API clconvt_status clconvt_experimental_profile_check(const char *profile);
+
+/** Bytes of a kernel's build options, NUL included. */
+#define CLCONVT_EXPERIMENTAL_OPTIONS_MAX 256
+
+/** What a device compiles and enqueues for one forward of a layer. */
+typedef struct clconvt_experimental_kernel_plan {
+    char plan[CLCONVT_EXPERIMENTAL_PLAN_MAX]; /**< as clconvt_layer_plan would report it */
+    const char *kernel;      /**< the kernel's entry point ("phase_pos_forward"); static */
+    const char *source_file; /**< the file of cl/ the kernel comes from ("phase_pos.cl"); static */
+    /** The whole program text the library builds (cl/common.cl, a newline, source_file's text),
+     * NUL-terminated; static. */
+    const char *source;
+    char options[CLCONVT_EXPERIMENTAL_OPTIONS_MAX]; /**< the build options, exactly as passed */
+    /** The NDRange of one forward of a batch of 1 over the whole input: work-items (position
+     * tiles, channel tiles, batch items) rounded up to whole work-groups, and the work-group. (The
+     * gemm path's CLBlast GEMMs come first; these are its col2im kernel's.) */
+    size_t global[3], local[3];
+} clconvt_experimental_kernel_plan;
+
+/**
+ * The built-in plan (no CLCONVT_PLAN, no tuning database) of a layer of *params on the device
+ * class of profile (a name clconvt_experimental_profile_name gives; device is then ignored and
+ * may be NULL), or on device itself when profile is "device", for an input of length_in: its plan
+ * string, kernel, program text, build options and NDRange into *out, exactly as a layer on such a
+ * device would build and enqueue them. The work-group is narrowed to the profile's (the device's)
+ * largest one, as a layer narrows it to its compiled kernel's limit (on a GPU, a kernel with many
+ * registers may be allowed fewer than the device's largest: a layer narrows further then). Opens
+ * and compiles nothing. Fails, writing nothing, for an unknown profile, "device" without a device,
+ * invalid params or a length_in that gives no output.
+ */
+CLCONVT_API clconvt_status clconvt_experimental_plan_for_profile(
+    const char *profile, const clconvt_device *device, const clconvt_params *params,
+    int64_t length_in, clconvt_experimental_kernel_plan *out);
+
 #ifdef __cplusplus
 }
 #endif

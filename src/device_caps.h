@@ -16,6 +16,9 @@ typedef struct device_caps {
     uint32_t compute_units;
     /* The private memory (bytes) one work-group's work-items may hold together; 0: no bound. */
     uint64_t private_budget_bytes;
+    /* Work-items that run in lock step (NVIDIA's warp, AMD's wavefront, Intel's SIMD width); 0:
+     * unknown (an opened device: OpenCL 1.2 reports it only per compiled kernel). */
+    uint32_t subgroup_width;
 } device_caps;
 
 #endif

@@ -1,7 +1,8 @@
 /*
- * The EXPERIMENTAL section of clconvt.h: thin wrappers over the planner (plan.h, plan_choice.h)
- * and the tuning database (tuning_db.h) for clconvt-tune, in terms of plan strings and shape
- * classes only, so that the tool links the public library and the internals may change under it.
+ * The EXPERIMENTAL section of clconvt.h: thin wrappers over the planner (plan.h, plan_choice.h),
+ * the device profiles (device_profiles.h) and the tuning database (tuning_db.h) for clconvt-tune
+ * and clconvt-info, in terms of plan strings, shape classes and profile names only, so that the
+ * tools link the public library and the internals may change under them.
  */
 #include <math.h>
 #include <stdio.h>
@@ -10,8 +11,10 @@
 #include <time.h>
 
 #include "device.h"
+#include "device_profiles.h"
 #include "error.h"
 #include "plan.h"
+#include "paths/path.h"
 #include "plan_choice.h"
 #include "tuning_db.h"
 
@@ -71,6 +74,84 @@ clconvt_status clconvt_experimental_plan_default(const clconvt_device *device,
     clconvt_plan_default(&caps, params, &p);
     clconvt_plan_format(&p, full, sizeof full);
     return copy_out(function, full, text, size);
+}
+
+/* ---- Device profiles --------------------------------------------------------------------------
+ */
+
+#define DEVICE_PROFILE "device" /* the profile of the device passed in */
+
+_Static_assert(CLCONVT_EXPERIMENTAL_OPTIONS_MAX >= PLAN_OPTIONS_MAX,
+               "the public options buffer holds what a layer builds with");
+
+const char *clconvt_experimental_profile_name(size_t index, const char **description) {
+    if (index >= clconvt_device_profile_count)
+        return NULL;
+    if (description != NULL)
+        *description = clconvt_device_profiles[index].description;
+    return clconvt_device_profiles[index].name;
+}
+
+clconvt_status clconvt_experimental_profile_check(const char *profile) {
+    CLCONVT_CHECK_NOT_NULL(profile, "clconvt_experimental_profile_check");
+    if (strcmp(profile, DEVICE_PROFILE) != 0 && clconvt_device_profile_named(profile) == NULL) {
+        char names[256];
+        clconvt_device_profile_names(names, sizeof names);
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "profile \"%s\" is not one of %s (or \"" DEVICE_PROFILE
+                            "\", the device clconvt opens)",
+                            profile, names);
+    }
+    clconvt_clear_error();
+    return CLCONVT_SUCCESS;
+}
+
+/* The capabilities of a profile, or of device for "device". */
+static clconvt_status profile_caps(const char *function, const char *profile,
+                                   const clconvt_device *device, device_caps *caps) {
+    const clconvt_status st = clconvt_experimental_profile_check(profile);
+    if (st != CLCONVT_SUCCESS)
+        return st;
+    const device_profile *named = clconvt_device_profile_named(profile);
+    if (named != NULL) {
+        *caps = named->caps;
+        return CLCONVT_SUCCESS;
+    }
+    if (device == NULL)
+        return clconvt_fail(
+            CLCONVT_ERROR_INVALID_ARGUMENT,
+            "%s: the profile \"" DEVICE_PROFILE "\" needs a device, but device is NULL", function);
+    *caps = clconvt_device_caps(device);
+    return CLCONVT_SUCCESS;
+}
+
+clconvt_status clconvt_experimental_plan_for_profile(const char *profile,
+                                                     const clconvt_device *device,
+                                                     const clconvt_params *params,
+                                                     int64_t length_in,
+                                                     clconvt_experimental_kernel_plan *out) {
+    static const char *const function = "clconvt_experimental_plan_for_profile";
+    CLCONVT_CHECK_NOT_NULL(params, function);
+    CLCONVT_CHECK_NOT_NULL(out, function);
+    device_caps caps;
+    int64_t length_out;
+    clconvt_status st = profile_caps(function, profile, device, &caps);
+    if (st == CLCONVT_SUCCESS)
+        st = clconvt_output_length(params, length_in, &length_out);
+    if (st != CLCONVT_SUCCESS)
+        return st;
+    plan p;
+    clconvt_plan_default(&caps, params, &p);
+    if (caps.max_work_group_size != 0)
+        clconvt_plan_fit_work_group(&p, caps.max_work_group_size);
+    clconvt_experimental_kernel_plan kp = {
+        .kernel = p.path->kernel, .source_file = p.path->source_file, .source = p.path->source};
+    clconvt_plan_format(&p, kp.plan, sizeof kp.plan);
+    clconvt_plan_build_options(params, &p, kp.options, sizeof kp.options);
+    clconvt_path_grid(&p, params, 1, length_out, params->pad_left, kp.global, kp.local);
+    *out = kp;
+    clconvt_clear_error();
+    return CLCONVT_SUCCESS;
 }
 
 clconvt_status clconvt_experimental_shape_class(const clconvt_params *params, char *text,

@@ -31,10 +31,7 @@ static clconvt_status fit_work_group(clconvt_layer *layer) {
     clReleaseKernel(kernel);
     if (err != CL_SUCCESS)
         return clconvt_fail_cl("clGetKernelWorkGroupInfo(CL_KERNEL_WORK_GROUP_SIZE)", err);
-    int *local = layer->plan.local;
-    while ((size_t)local[0] * (size_t)local[1] * (size_t)local[2] > limit &&
-           (local[0] > 1 || local[1] > 1 || local[2] > 1))
-        local[local[2] > 1 ? 2 : local[1] > 1 ? 1 : 0] /= 2;
+    clconvt_plan_fit_work_group(&layer->plan, limit);
     return CLCONVT_SUCCESS;
 }
 
@@ -58,7 +55,7 @@ static clconvt_status prepare_plan(clconvt_layer *layer) {
                               (long long)params->kernel_length,
                               (unsigned long long)layer->device->max_alloc_bytes);
     if (status == CLCONVT_SUCCESS) {
-        char options[256];
+        char options[PLAN_OPTIONS_MAX];
         clconvt_plan_build_options(params, &layer->plan, options, sizeof options);
         status = clconvt_program_cache_get(layer->device->programs, layer->plan.path->source,
                                            options, &layer->program);

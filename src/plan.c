@@ -68,14 +68,28 @@ static uint64_t work_group_private_bytes(const device_caps *caps, const plan *p,
            work_group_items(caps, p);
 }
 
+/* Halve one extent of the work-group (phases first, then channels, then positions); 0 when it
+ * is one work-item already. */
+static int narrow_once(int local[3]) {
+    if (local[0] <= 1 && local[1] <= 1 && local[2] <= 1)
+        return 0;
+    local[local[2] > 1 ? 2 : local[1] > 1 ? 1 : 0] /= 2;
+    return 1;
+}
+
 /* A built-in work-group that would exceed the device's private budget (a small RLIMIT_STACK) is
  * narrowed, never refused: the default plan must always run. */
 static void fit_private_budget(const device_caps *caps, const clconvt_params *params, plan *p) {
-    int *local = p->local;
     while (caps->private_budget_bytes != 0 &&
            work_group_private_bytes(caps, p, params) > caps->private_budget_bytes &&
-           (local[0] > 1 || local[1] > 1 || local[2] > 1))
-        local[local[2] > 1 ? 2 : local[1] > 1 ? 1 : 0] /= 2;
+           narrow_once(p->local))
+        ;
+}
+
+void clconvt_plan_fit_work_group(plan *p, size_t limit) {
+    while ((size_t)p->local[0] * (size_t)p->local[1] * (size_t)p->local[2] > limit &&
+           narrow_once(p->local))
+        ;
 }
 
 /* The built-in choice: the path of the lowest rank that suits the layer (src/paths/path.h). Few

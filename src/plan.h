@@ -11,6 +11,11 @@
 /* The built-in choice. */
 void clconvt_plan_default(const device_caps *caps, const clconvt_params *params, plan *out);
 
+/* Narrow the plan's work-group until it holds at most limit work-items, halving an extent at a
+ * time (phases, then channels, then positions): what a layer does for its compiled kernel's
+ * CL_KERNEL_WORK_GROUP_SIZE, and a device profile for its largest work-group. */
+void clconvt_plan_fit_work_group(plan *p, size_t limit);
+
 /* Parse a plan string; origin names where it came from in error messages ("CLCONVT_PLAN"). A plan
  * string is a path name optionally followed by ":key=value,..." with keys vec, p (positions), c
  * (channels), lp, lc and lr (work-group extents) and chunk (input channels per reduction chunk);
@@ -32,7 +37,9 @@ int64_t clconvt_plan_packed_index(const plan *plan, const clconvt_params *params
 /* Work-items along the channel dimension of the grid (before rounding to work-groups). */
 int64_t clconvt_plan_channel_tiles(const plan *plan, const clconvt_params *params);
 
-/* The -D options that specialise the plan's kernel for a layer. */
+/* The -D options that specialise the plan's kernel for a layer, in options[size]; a layer's fit
+ * in PLAN_OPTIONS_MAX bytes. */
+#define PLAN_OPTIONS_MAX 256
 void clconvt_plan_build_options(const clconvt_params *params, const plan *plan, char *options,
                                 size_t size);
 

@@ -1,17 +1,23 @@
 /*
  * clconvt-info: the OpenCL platforms and devices this machine has, with the capabilities clconvt
- * uses, and the device clconvt_device_open would pick by default (and why).
+ * uses, and the device clconvt_device_open would pick by default (and why). With --plans, the
+ * plans, kernels, build options and grids a device (a built-in profile, or the device opened)
+ * gets for a table of shapes, and with --emit their program texts, for offline compilers.
  *
  * Enumeration uses plain OpenCL calls, so a device the library cannot open is still listed; the
  * pick is the library's own (clconvt_device_open), so it is exactly what every tool and program
  * gets, CLCONVT_DEVICE included.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "clconvt.h"
+#include "file_output.h"
+#include "shapes.h"
 #include "tool_util.h"
 
 #ifndef CLCONVT_VERSION
@@ -24,6 +30,8 @@ enum { EXIT_OK = 0, EXIT_FAILURE_RUN = 1, EXIT_USAGE = 2 };
 
 static const char help_text[] =
     "Usage: " PROGRAM " [--device SELECTOR]\n"
+    "       " PROGRAM " --plans SHAPES.csv [--profile NAME] [--dtype f32|f16|bf16] [--emit DIR]\n"
+    "       " PROGRAM " --profile list\n"
     "\n"
     "Lists the OpenCL platforms and devices, with what clconvt uses of each: name, vendor,\n"
     "version, driver, type, compute units, largest allocation, global and local memory,\n"
@@ -34,14 +42,29 @@ static const char help_text[] =
     "  --device SELECTOR   report the pick for SELECTOR instead of the default: \"gpu\",\n"
     "                      \"cpu\", \"any\", \"P:D\" or a case-insensitive substring of the\n"
     "                      device or platform name\n"
+    "  --plans SHAPES.csv  instead, print as CSV what a device gets for each row of the\n"
+    "                      shapes table (the format clconvt-bench reads), without compiling:\n"
+    "                      name,plan,kernel,source,options,global,local: the built-in plan\n"
+    "                      string, the kernel's entry point, its file in cl/, the full build\n"
+    "                      options, and the grid of one forward of a batch of 1 at the row's\n"
+    "                      length_in (\"AxBxC\": work-items rounded up to whole work-groups, and\n"
+    "                      the work-group, fitted to the device's largest)\n"
+    "  --profile NAME      the device of --plans: a built-in profile (sm90, gfx1030, gfx90a,\n"
+    "                      xe, cpu), or \"device\" (the default): the device clconvt opens, with\n"
+    "                      --device; \"--profile list\" lists the profiles and exits\n"
+    "  --dtype DTYPE       with --plans: every row in this dtype, whatever its dtype column\n"
+    "  --emit DIR          with --plans: also write DIR/NAME.cl (the whole program text, as the\n"
+    "                      library builds it) and DIR/NAME.options (its build options, one line)\n"
+    "                      for each row (NAME as in the CSV); DIR is made if missing\n"
     "  --help              show this text and exit\n"
     "  --version           show the version and exit\n"
     "\n"
     "Default choice: a GPU if there is one, else a CPU. A non-empty CLCONVT_DEVICE\n"
     "environment variable (same forms as --device) overrides both.\n"
     "\n"
-    "Exit status: 0 when a device could be opened, 1 when none could (or OpenCL failed),\n"
-    "2 for a usage error.\n";
+    "Exit status: 0 when a device could be opened (with --plans: every row was planned and\n"
+    "written), 1 when none could (or OpenCL failed, or a file could not be read or written),\n"
+    "2 for a usage error (an unknown profile included).\n";
 
 /* A string property, truncated to fit buf; "?" when the query fails. */
 static void device_string(cl_device_id device, cl_device_info param, char *buf, size_t size) {
@@ -239,8 +262,134 @@ static int report_pick(const char *selector) {
     return EXIT_OK;
 }
 
+/* ---- --plans: what a device gets for a table of shapes --------------------------------------- */
+
+typedef struct plans_request {
+    const char *shapes, *profile, *emit, *dtype, *selector;
+} plans_request;
+
+static int list_profiles(void) {
+    const char *name, *description;
+    for (size_t i = 0; (name = clconvt_experimental_profile_name(i, &description)) != NULL; ++i)
+        printf("%-8s %s\n", name, description);
+    printf("%-8s %s\n", "device", "the device clconvt opens (--device, CLCONVT_DEVICE)");
+    return EXIT_OK;
+}
+
+/* A CSV field, quoted when it holds a comma or a quote (plan strings hold commas). */
+static void print_field(const char *text, const char *after) {
+    if (strpbrk(text, ",\"\n") == NULL) {
+        printf("%s%s", text, after);
+        return;
+    }
+    putchar('"');
+    for (const char *c = text; *c; ++c) {
+        if (*c == '"')
+            putchar('"');
+        putchar(*c);
+    }
+    printf("\"%s", after);
+}
+
+/* Write text to DIR/NAME.SUFFIX whole (src/file_output.h); 0, or -1 after a message. */
+static int emit_file(const char *dir, const char *name, const char *suffix, const char *text) {
+    char path[4096], why[512];
+    snprintf(path, sizeof path, "%s/%s.%s", dir, name, suffix);
+    clconvt_output out;
+    if (clconvt_output_begin(&out, path, why, sizeof why) != 0) {
+        fprintf(stderr, PROGRAM ": %s: %s\n", path, why);
+        return -1;
+    }
+    clconvt_output_write(&out, text, strlen(text));
+    if (clconvt_output_commit(&out, why, sizeof why) != 0) {
+        fprintf(stderr, PROGRAM ": %s: %s\n", path, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* One row: its line of CSV, and its files under emit (NULL: none). 0, or -1 after a message. */
+static int plan_row(const char *profile, const clconvt_device *device, const shapes_row *row,
+                    const char *emit) {
+    clconvt_experimental_kernel_plan kp;
+    if (clconvt_experimental_plan_for_profile(profile, device, &row->params, row->length_in, &kp) !=
+        CLCONVT_SUCCESS) {
+        fprintf(stderr, PROGRAM ": %s: %s\n", row->label, clconvt_last_error());
+        return -1;
+    }
+    char global[96], local[96];
+    snprintf(global, sizeof global, "%zux%zux%zu", kp.global[0], kp.global[1], kp.global[2]);
+    snprintf(local, sizeof local, "%zux%zux%zu", kp.local[0], kp.local[1], kp.local[2]);
+    print_field(row->label, ",");
+    print_field(kp.plan, ",");
+    print_field(kp.kernel, ",");
+    print_field(kp.source_file, ",");
+    print_field(kp.options, ",");
+    print_field(global, ",");
+    print_field(local, "\n");
+    if (emit == NULL)
+        return 0;
+    char options[CLCONVT_EXPERIMENTAL_OPTIONS_MAX + 1];
+    snprintf(options, sizeof options, "%s\n", kp.options);
+    return emit_file(emit, row->label, "cl", kp.source) == 0 &&
+                   emit_file(emit, row->label, "options", options) == 0
+               ? 0
+               : -1;
+}
+
+static int print_plans(const plans_request *r) {
+    if (clconvt_experimental_profile_check(r->profile) != CLCONVT_SUCCESS) {
+        fprintf(stderr, PROGRAM ": --profile: %s\n", clconvt_last_error());
+        return EXIT_USAGE;
+    }
+    clconvt_dtype dtype = CLCONVT_F32;
+    if (r->dtype != NULL && clconvt_dtype_from_name(r->dtype, &dtype) != CLCONVT_SUCCESS) {
+        fprintf(stderr, PROGRAM ": --dtype: %s\n", clconvt_last_error());
+        return EXIT_USAGE;
+    }
+    if (r->emit != NULL && mkdir(r->emit, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, PROGRAM ": --emit %s: cannot make the directory: %s\n", r->emit,
+                strerror(errno));
+        return EXIT_FAILURE_RUN;
+    }
+    shapes_row *rows = NULL;
+    size_t count = 0;
+    if (shapes_read(PROGRAM, r->shapes, r->dtype ? (int)dtype : -1, &rows, &count) != 0)
+        return EXIT_FAILURE_RUN;
+    clconvt_device *device = NULL;
+    if (strcmp(r->profile, "device") == 0 &&
+        clconvt_device_open(CLCONVT_DEVICE_ANY, r->selector, &device) != CLCONVT_SUCCESS) {
+        fprintf(stderr, PROGRAM ": no device: %s\n", clconvt_last_error());
+        free(rows);
+        return EXIT_FAILURE_RUN;
+    }
+    printf("name,plan,kernel,source,options,global,local\n");
+    int failed = 0;
+    for (size_t i = 0; i < count && !failed; ++i)
+        failed = plan_row(r->profile, device, &rows[i], r->emit) != 0;
+    clconvt_device_release(device);
+    free(rows);
+    return failed ? EXIT_FAILURE_RUN : EXIT_OK;
+}
+
+/* "--name VALUE" or "--name=VALUE" at argv[*i], given at most once: 1 (*value set, *i past it),
+ * 0 when argv[*i] is not that option. */
+static int option_value(int argc, char **argv, int *i, const char *name, const char **value) {
+    const size_t length = strlen(name);
+    if (*value != NULL || strncmp(argv[*i], name, length) != 0)
+        return 0;
+    if (argv[*i][length] == '=') {
+        *value = argv[*i] + length + 1;
+        return 1;
+    }
+    if (argv[*i][length] != '\0' || *i + 1 >= argc)
+        return 0;
+    *value = argv[++*i];
+    return 1;
+}
+
 int main(int argc, char **argv) {
-    const char *selector = NULL;
+    plans_request plans = {0};
     for (int i = 1; i < argc; ++i) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(help_text, stdout);
@@ -251,17 +400,30 @@ int main(int argc, char **argv) {
             return EXIT_OK;
         }
     }
-    for (int i = 1; i < argc; ++i) {
-        if (strcmp(argv[i], "--device") == 0 && i + 1 < argc && selector == NULL) {
-            selector = argv[++i];
-        } else if (strncmp(argv[i], "--device=", 9) == 0 && selector == NULL) {
-            selector = argv[i] + 9;
-        } else {
+    for (int i = 1; i < argc; ++i)
+        if (!option_value(argc, argv, &i, "--device", &plans.selector) &&
+            !option_value(argc, argv, &i, "--plans", &plans.shapes) &&
+            !option_value(argc, argv, &i, "--profile", &plans.profile) &&
+            !option_value(argc, argv, &i, "--dtype", &plans.dtype) &&
+            !option_value(argc, argv, &i, "--emit", &plans.emit)) {
             fprintf(stderr, PROGRAM ": unexpected argument '%s' (see --help)\n", argv[i]);
             return EXIT_USAGE;
         }
+    if (plans.profile != NULL && strcmp(plans.profile, "list") == 0 && plans.shapes == NULL)
+        return list_profiles();
+    if (plans.shapes == NULL && (plans.profile || plans.dtype || plans.emit)) {
+        fprintf(stderr, PROGRAM ": --%s needs --plans SHAPES.csv (see --help)\n",
+                plans.profile ? "profile"
+                : plans.dtype ? "dtype"
+                              : "emit");
+        return EXIT_USAGE;
+    }
+    if (plans.shapes != NULL) {
+        if (plans.profile == NULL)
+            plans.profile = "device";
+        return print_plans(&plans);
     }
     printf("clconvt %s\n\n", CLCONVT_VERSION);
     list_devices();
-    return report_pick(selector);
+    return report_pick(plans.selector);
 }

@@ -132,12 +132,8 @@ static clconvt_status enqueue_col2im(const gemm_run *r, const chunk *c, int64_t 
     const cl_long lo = c->i_lo, chunk_length = c->count, n_first = c->n0;
     cl_mem col = r->col, out = l->out;
     cl_mem bias = l->bias ? l->bias : col; /* never read without a bias */
-    const size_t local[3] = {(size_t)l->plan->local[0], (size_t)l->plan->local[1], 1};
-    const size_t global[3] = {
-        (size_t)clconvt_ceil_div(o_count, (int64_t)local[0]) * local[0],
-        (size_t)clconvt_ceil_div(p->out_channels, (int64_t)local[1]) * local[1],
-        (size_t)c->samples,
-    };
+    size_t global[3], local[3];
+    clconvt_path_grid(l->plan, p, c->samples, o_count, pad, global, local);
     cl_int err;
     cl_kernel kernel = clCreateKernel(l->program, l->plan->path->kernel, &err);
     if (err != CL_SUCCESS)
@@ -310,6 +306,22 @@ static int64_t packed_index(const plan *p, const clconvt_params *params, int64_t
     return ((g * (params->out_channels / params->groups) + c) * k_len + k) * cin_g + ci_local;
 }
 
+/* col2im's grid: one work-item per output position and channel of each sample (its channel
+ * tiles are single channels, so clconvt_path_channel_tiles counts out_channels). */
+static int64_t position_tiles(const plan *p, const clconvt_params *params, int64_t length_out,
+                              int64_t pad_left) {
+    (void)p;
+    (void)params;
+    (void)pad_left;
+    return length_out;
+}
+
+static int64_t batch_items(const plan *p, const clconvt_params *params, int64_t batch) {
+    (void)p;
+    (void)params;
+    return batch;
+}
+
 static void local_size(plan *p, const clconvt_params *params, int phases_given) {
     (void)phases_given;
     clconvt_path_default_local(p, params);
@@ -329,6 +341,7 @@ static void build_options(const plan *p, const clconvt_params *params, char *opt
 const kernel_path clconvt_path_gemm = {
     .name = "gemm",
     .source = clconvt_source_col2im, /* the col2im half; one work-item per output element */
+    .source_file = "col2im.cl",
     .kernel = "col2im_forward",
     .usual = {.path = &clconvt_path_gemm, .vec = 1, .tile_p = 1, .tile_c = 1},
     .default_rank = 0,
@@ -338,7 +351,8 @@ const kernel_path clconvt_path_gemm = {
     .check = check,
     .packed_dims = clconvt_path_tiled_dims,
     .packed_index = packed_index,
-    /* position_tiles and batch_items: none, its enqueue makes its own grids */
+    .position_tiles = position_tiles, /* of col2im, for each chunk's outputs */
+    .batch_items = batch_items,
     .local_size = local_size,
     .private_memory = private_floats,
     .build_options = build_options,

@@ -61,10 +61,11 @@ typedef struct private_memory {
 } private_memory;
 
 struct kernel_path {
-    const char *name;   /* in plan strings */
-    const char *source; /* the kernel's text (cl/common.cl + cl/NAME.cl) */
-    const char *kernel; /* its entry point */
-    plan usual;         /* the tile shape a forced plan starts from */
+    const char *name;        /* in plan strings */
+    const char *source;      /* the kernel's text (cl/common.cl + cl/NAME.cl) */
+    const char *source_file; /* that NAME.cl, the file of cl/ it comes from */
+    const char *kernel;      /* its entry point */
+    plan usual;              /* the tile shape a forced plan starts from */
     /* The built-in choice: of the paths whose suits() writes a plan for this device and layer,
      * the one of the lowest rank. */
     int default_rank;
@@ -125,6 +126,12 @@ int64_t clconvt_path_tiled_index(const plan *p, const clconvt_params *params, in
 int64_t clconvt_path_phase_position_tiles(const plan *p, const clconvt_params *params,
                                           int64_t length_out, int64_t pad_left);
 int64_t clconvt_path_phase_batch_items(const plan *p, const clconvt_params *params, int64_t batch);
+
+/* The NDRange of one launch over batch samples of length_out outputs: global[] the work-items
+ * (position tiles, channel tiles, batch items) rounded up to whole work-groups of local[], the
+ * plan's; returns 0 when the plan leaves the work-group to the runtime (local[] then unused). */
+int clconvt_path_grid(const plan *p, const clconvt_params *params, int64_t batch,
+                      int64_t length_out, int64_t pad_left, size_t global[3], size_t local[3]);
 
 /* The default work-group: position tiles x up to 8 channel tiles. */
 void clconvt_path_default_local(plan *p, const clconvt_params *params);

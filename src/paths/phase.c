@@ -37,6 +37,7 @@ static void build_options(const plan *p, const clconvt_params *params, char *opt
 const kernel_path clconvt_path_phase = {
     .name = "phase",
     .source = clconvt_source_phase,
+    .source_file = "phase.cl",
     .kernel = "phase_forward",
     .usual = {.path = &clconvt_path_phase, .vec = 1, .tile_p = 4, .tile_c = 4},
     .default_rank = 5,

@@ -37,6 +37,7 @@ static void build_options(const plan *p, const clconvt_params *params, char *opt
 const kernel_path clconvt_path_phase_chan = {
     .name = "phase_chan",
     .source = clconvt_source_phase_chan,
+    .source_file = "phase_chan.cl",
     .kernel = "phase_chan_forward",
     .usual = {.path = &clconvt_path_phase_chan, .vec = 16, .tile_p = 8, .tile_c = 16},
     .default_rank = 4,

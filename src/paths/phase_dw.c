@@ -52,6 +52,7 @@ static void build_options(const plan *p, const clconvt_params *params, char *opt
 const kernel_path clconvt_path_phase_dw = {
     .name = "phase_dw",
     .source = clconvt_source_phase_dw,
+    .source_file = "phase_dw.cl",
     .kernel = "phase_dw_forward",
     .usual = {.path = &clconvt_path_phase_dw, .vec = 16, .tile_p = 8, .tile_c = 16},
     .default_rank = 3,

@@ -121,6 +121,7 @@ static void build_options(const plan *p, const clconvt_params *params, char *opt
 const kernel_path clconvt_path_phase_fold = {
     .name = "phase_fold",
     .source = clconvt_source_phase_fold,
+    .source_file = "phase_fold.cl",
     .kernel = "phase_fold_forward",
     /* tile_c 0: four vectors of channels, however many a vector holds at this stride */
     .usual = {.path = &clconvt_path_phase_fold, .vec = 16, .tile_p = 6, .tile_c = 0},

@@ -45,6 +45,7 @@ static void build_options(const plan *p, const clconvt_params *params, char *opt
 const kernel_path clconvt_path_phase_pos = {
     .name = "phase_pos",
     .source = clconvt_source_phase_pos,
+    .source_file = "phase_pos.cl",
     .kernel = "phase_pos_forward",
     .usual = {.path = &clconvt_path_phase_pos, .vec = 16, .tile_p = 32, .tile_c = 4},
     .default_rank = 2,

@@ -41,6 +41,21 @@ int64_t clconvt_path_phase_batch_items(const plan *p, const clconvt_params *para
     return batch * params->stride;
 }
 
+int clconvt_path_grid(const plan *p, const clconvt_params *params, int64_t batch,
+                      int64_t length_out, int64_t pad_left, size_t global[3], size_t local[3]) {
+    global[0] = (size_t)p->path->position_tiles(p, params, length_out, pad_left);
+    global[1] = (size_t)clconvt_path_channel_tiles(p, params);
+    global[2] = (size_t)p->path->batch_items(p, params, batch);
+    const int use_local = p->local[0] > 0;
+    /* OpenCL 1.2 needs whole work-groups; the kernels skip work-items outside the output. */
+    for (int d = 0; d < 3; ++d) {
+        local[d] = (size_t)p->local[d];
+        if (use_local)
+            global[d] = (global[d] + local[d] - 1) / local[d] * local[d];
+    }
+    return use_local;
+}
+
 /*
  * A fixed work-group size. Left to the runtime, PoCL picks one from the global size, that is from
  * the input length, and compiles the kernel again for each new one: a hidden compile per length.
@@ -106,17 +121,9 @@ clconvt_status clconvt_path_enqueue_phase(const path_launch *l) {
     const cl_long pad_left = l->pad_left, l_in = l->length_in, l_out = l->length_out, n = l->batch;
     /* Kernels take every buffer argument; without a bias the weight stands in, never read. */
     cl_mem in = l->in, out = l->out, weight = l->weight, bias = l->bias ? l->bias : weight;
-    size_t global[3] = {
-        (size_t)plan->path->position_tiles(plan, p, l->length_out, l->pad_left),
-        (size_t)clconvt_path_channel_tiles(plan, p),
-        (size_t)plan->path->batch_items(plan, p, l->batch),
-    };
-    const size_t local[3] = {(size_t)plan->local[0], (size_t)plan->local[1],
-                             (size_t)plan->local[2]};
-    const int use_local = plan->local[0] > 0;
-    /* OpenCL 1.2 needs whole work-groups; the kernels skip work-items outside the output. */
-    for (int d = 0; use_local && d < 3; ++d)
-        global[d] = (global[d] + local[d] - 1) / local[d] * local[d];
+    size_t global[3], local[3];
+    const int use_local =
+        clconvt_path_grid(plan, p, l->batch, l->length_out, l->pad_left, global, local);
     cl_int err;
     cl_kernel kernel = clCreateKernel(l->program, plan->path->kernel, &err);
     if (err != CL_SUCCESS)
