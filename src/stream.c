@@ -370,7 +370,10 @@ static clconvt_status check_frames_buffer(const clconvt_stream *s, const char *f
                                           int64_t channels, int64_t frames) {
     if (frames == 0)
         return CLCONVT_SUCCESS;
-    CLCONVT_CHECK_NOT_NULL(buffer, function);
+    if (buffer == NULL)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
+                            "%s: %s must not be NULL when it has frames (%lld)", function,
+                            parameter, (long long)frames);
     const frame_rows rows = rows_of(s, channels);
     buffer_span span;
     return clconvt_check_buffer(s->layer->device, function, buffer, parameter, name,

@@ -277,3 +277,244 @@ Test(stream, parameters) {
             cr_assert_geq(check_plans(&p, 2, 17, c < 3, 400 + c * 2 + (uint64_t)layout), 1);
         }
 }
+
+/* A small NCL layer (stride 2, K 5, padding 2, output padding 1, bias) and its stream. */
+static clconvt_stream *small_stream(fixture *f, int64_t batch, int64_t length_in,
+                                    clconvt_layout layout) {
+    clconvt_params p;
+    params_of(&p, 3, 4, 5, 2, 2, 2, 1, 1, 1, layout, CLCONVT_F32);
+    cr_assert(fixture_open(f, &p, NULL, batch, length_in, 77));
+    clconvt_stream *s = NULL;
+    cr_assert_eq(clconvt_stream_create(f->layer, batch, &s), CLCONVT_SUCCESS, "%s",
+                 clconvt_last_error());
+    return s;
+}
+
+static int untouched(const unsigned char *bytes, size_t n) {
+    for (size_t i = 0; i < n; ++i)
+        if (bytes[i] != 0xab)
+            return 0;
+    return 1;
+}
+
+/* An out_capacity one frame short fails, writes nothing and changes nothing: the same call with
+ * room then continues the sequence exactly. */
+Test(stream, out_too_small_changes_nothing) {
+    fixture f;
+    clconvt_stream *s = small_stream(&f, 2, 21, CLCONVT_LAYOUT_NCL);
+    const clconvt_params *p = &f.p;
+    const size_t out_frame = (size_t)(f.batch * p->out_channels) * f.elem;
+    int64_t cap = 0;
+    cr_assert_eq(clconvt_stream_max_output(s, 5, &cap), CLCONVT_SUCCESS);
+    unsigned char *in = malloc((size_t)(f.batch * p->in_channels * 5) * f.elem);
+    unsigned char *out = malloc((size_t)cap * out_frame);
+    unsigned char *got = malloc((size_t)f.length_out * out_frame);
+    cr_assert(in && out && got);
+    int64_t consumed = 0, emitted = 0, n_out = 0;
+    for (int last = 0; !last;) {
+        const int64_t n = f.length_in - consumed < 5 ? f.length_in - consumed : 5;
+        last = n == 0;
+        const int64_t want = last ? f.length_out - emitted
+                                  : expected_final(p, consumed + n) - expected_final(p, consumed);
+        frames_to_chunk(&f, p->in_channels, f.x, f.length_in, consumed, n, in);
+        if (want > 0) {
+            memset(out, 0xab, (size_t)cap * out_frame);
+            n_out = -7;
+            const clconvt_status status =
+                last ? clconvt_stream_finish_host(s, out, want - 1, &n_out)
+                     : clconvt_stream_push_host(s, in, n, out, want - 1, &n_out);
+            cr_assert_eq(status, CLCONVT_ERROR_SHAPE_MISMATCH);
+            cr_assert(strstr(clconvt_last_error(), "out_capacity=") != NULL, "%s",
+                      clconvt_last_error());
+            cr_assert(untouched(out, (size_t)cap * out_frame), "a refused call wrote to out");
+            cr_assert_eq(n_out, -7, "a refused call set n_out");
+        }
+        const clconvt_status status = last ? clconvt_stream_finish_host(s, out, cap, &n_out)
+                                           : clconvt_stream_push_host(s, in, n, out, cap, &n_out);
+        cr_assert_eq(status, CLCONVT_SUCCESS, "%s", clconvt_last_error());
+        cr_assert_eq(n_out, want);
+        chunk_to_frames(&f, p->out_channels, out, n_out, got, f.length_out, emitted);
+        consumed += n;
+        emitted += n_out;
+    }
+    cr_assert(memcmp(got, f.y, (size_t)f.length_out * out_frame) == 0);
+    free(in);
+    free(out);
+    free(got);
+    clconvt_stream_release(s);
+    fixture_close(&f);
+}
+
+/* After the finish, pushes and finishes are refused until a reset; a reset in the middle of a
+ * sequence drops it, and the next sequence is exact. */
+Test(stream, finish_then_reset) {
+    fixture f;
+    clconvt_stream *s = small_stream(&f, 1, 12, CLCONVT_LAYOUT_NLC);
+    int64_t cap = 0, n_out = 0;
+    cr_assert_eq(clconvt_stream_max_output(s, f.length_in, &cap), CLCONVT_SUCCESS);
+    void *out = malloc((size_t)(cap * f.p.out_channels) * f.elem);
+    cr_assert_eq(clconvt_stream_push_host(s, f.x, 3, out, cap, &n_out), CLCONVT_SUCCESS);
+    cr_assert_eq(clconvt_stream_finish_host(s, out, cap, &n_out), CLCONVT_SUCCESS);
+    cr_assert_eq(clconvt_stream_push_host(s, f.x, 3, out, cap, &n_out),
+                 CLCONVT_ERROR_INVALID_ARGUMENT);
+    cr_assert(strstr(clconvt_last_error(), "clconvt_stream_push_host: the stream's sequence was "
+                                           "finished") != NULL,
+              "%s", clconvt_last_error());
+    cr_assert(strstr(clconvt_last_error(), "clconvt_stream_reset") != NULL);
+    cr_assert_eq(clconvt_stream_finish_host(s, out, cap, &n_out), CLCONVT_ERROR_INVALID_ARGUMENT);
+    clconvt_stream_reset(s);
+    cr_assert_eq(clconvt_stream_push_host(s, f.x, 7, out, cap, &n_out), CLCONVT_SUCCESS);
+    clconvt_stream_reset(s); /* dropped mid-sequence */
+    const int64_t sizes[3] = {4, 1, 7};
+    check_split(&f, s, sizes, 3, "after resets");
+    /* An empty sequence gives no output; one too short for any output is refused at the finish,
+     * with the message of clconvt_output_length. */
+    cr_assert_eq(clconvt_stream_finish_host(s, out, cap, &n_out), CLCONVT_SUCCESS);
+    cr_assert_eq(n_out, 0);
+    free(out);
+    clconvt_stream_release(s);
+    fixture_close(&f);
+    clconvt_params p;
+    params_of(&p, 2, 2, 2, 1, 3, 3, 0, 1, 1, CLCONVT_LAYOUT_NCL, CLCONVT_F32);
+    cr_assert(fixture_open(&f, &p, NULL, 1, 6, 5));
+    cr_assert_eq(clconvt_stream_create(f.layer, 1, &s), CLCONVT_SUCCESS);
+    float frame[2] = {1, 2}, y[64];
+    cr_assert_eq(clconvt_stream_push_host(s, frame, 1, y, 32, &n_out), CLCONVT_SUCCESS);
+    cr_assert_eq(clconvt_stream_finish_host(s, y, 32, &n_out), CLCONVT_ERROR_INVALID_PARAMETER);
+    cr_assert(strstr(clconvt_last_error(), "too small") != NULL, "%s", clconvt_last_error());
+    clconvt_stream_release(s);
+    fixture_close(&f);
+}
+
+#define EXPECT_FAILURE(call, status, text)                                                         \
+    do {                                                                                           \
+        cr_expect_eq((call), (status), "%s", #call);                                               \
+        cr_expect(strstr(clconvt_last_error(), (text)) != NULL, "%s: '%s' lacks '%s'", #call,      \
+                  clconvt_last_error(), (text));                                                   \
+    } while (0)
+
+Test(stream, bad_arguments) {
+    fixture f;
+    clconvt_stream *s = small_stream(&f, 1, 8, CLCONVT_LAYOUT_NCL), *t = NULL;
+    int64_t n = 0;
+    float buffer[256] = {0};
+    const clconvt_status bad = CLCONVT_ERROR_INVALID_ARGUMENT;
+    EXPECT_FAILURE(clconvt_stream_create(NULL, 1, &t), bad,
+                   "clconvt_stream_create: layer must not be NULL");
+    EXPECT_FAILURE(clconvt_stream_create(f.layer, 0, &t), bad, "batch=0");
+    EXPECT_FAILURE(clconvt_stream_create(f.layer, 1, NULL), bad, "out must not be NULL");
+    EXPECT_FAILURE(clconvt_stream_max_output(s, -1, &n), bad, "n_in=-1");
+    EXPECT_FAILURE(clconvt_stream_max_output(s, 1, NULL), bad, "max_out must not be NULL");
+    EXPECT_FAILURE(clconvt_stream_push_host(NULL, buffer, 1, buffer, 8, &n), bad,
+                   "s must not be NULL");
+    EXPECT_FAILURE(clconvt_stream_push_host(s, buffer, -2, buffer, 8, &n), bad, "n_in=-2");
+    EXPECT_FAILURE(clconvt_stream_push_host(s, buffer, 1, buffer, -1, &n), bad, "out_capacity=-1");
+    EXPECT_FAILURE(clconvt_stream_push_host(s, NULL, 1, buffer, 8, &n), bad, "in must not be NULL");
+    EXPECT_FAILURE(clconvt_stream_push_host(s, buffer, 1, NULL, 8, &n), bad,
+                   "out must not be NULL");
+    EXPECT_FAILURE(clconvt_stream_push_host(s, buffer, 1, buffer, 8, NULL), bad,
+                   "n_out must not be NULL");
+    EXPECT_FAILURE(clconvt_stream_push_host(s, buffer, INT64_MAX / 2, buffer, 8, &n),
+                   CLCONVT_ERROR_TOO_LARGE, "too long");
+    EXPECT_FAILURE(clconvt_stream_finish_host(s, NULL, 8, &n), bad, "out must not be NULL");
+    EXPECT_FAILURE(clconvt_stream_push(s, NULL, NULL, 0, NULL, 0, &n, 1, NULL, NULL), bad,
+                   "n_wait=1 but wait is NULL");
+    EXPECT_FAILURE(clconvt_stream_push(s, NULL, NULL, 1, NULL, 0, &n, 0, NULL, NULL), bad,
+                   "in must not be NULL");
+    cl_int err;
+    cl_mem small =
+        clCreateBuffer(clconvt_device_context(support_device()), CL_MEM_READ_WRITE, 8, NULL, &err);
+    cr_assert_eq(err, CL_SUCCESS);
+    EXPECT_FAILURE(clconvt_stream_push(s, NULL, small, 1, NULL, 0, &n, 0, NULL, NULL),
+                   CLCONVT_ERROR_SHAPE_MISMATCH, "input buffer holds 8 bytes but");
+    EXPECT_FAILURE(clconvt_stream_finish(s, NULL, small, 4, &n, 0, NULL, NULL),
+                   CLCONVT_ERROR_SHAPE_MISMATCH, "output buffer holds 8 bytes but");
+    clReleaseMemObject(small);
+    /* Nothing above changed the stream: it still streams exactly. */
+    const int64_t sizes[2] = {5, 3};
+    check_split(&f, s, sizes, 2, "after refused calls");
+    clconvt_stream_release(s);
+    clconvt_stream_release(NULL);
+    clconvt_stream_reset(NULL);
+    /* A layer without its weight is not ready. */
+    clconvt_layer *layer = NULL;
+    cr_assert_eq(clconvt_layer_create(support_device(), &f.p, &layer), CLCONVT_SUCCESS);
+    cr_assert_eq(clconvt_stream_create(layer, 1, &s), CLCONVT_SUCCESS);
+    EXPECT_FAILURE(clconvt_stream_push_host(s, buffer, 4, buffer, 64, &n), CLCONVT_ERROR_NOT_READY,
+                   "clconvt_stream_push_host: the layer's weight");
+    clconvt_stream_release(s);
+    clconvt_layer_release(layer);
+    fixture_close(&f);
+}
+
+/* The device-buffer variant on the caller's (out-of-order if it can) queue, each push waiting on a
+ * user event completed after the call, alternating with host pushes on the same stream. */
+Test(stream, device_buffers_with_events) {
+    for (int layout = 0; layout < 2; ++layout) {
+        fixture f;
+        clconvt_stream *s = small_stream(&f, 2, 26, (clconvt_layout)layout);
+        const clconvt_params *p = &f.p;
+        cl_context context = clconvt_device_context(support_device());
+        cl_device_id device = clconvt_device_id(support_device());
+        cl_int err;
+        cl_command_queue queue =
+            clCreateCommandQueue(context, device, CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE, &err);
+        if (err != CL_SUCCESS)
+            queue = clCreateCommandQueue(context, device, 0, &err);
+        cr_assert_eq(err, CL_SUCCESS);
+        const size_t in_frame = (size_t)(f.batch * p->in_channels) * f.elem;
+        const size_t out_frame = (size_t)(f.batch * p->out_channels) * f.elem;
+        int64_t cap = 0;
+        cr_assert_eq(clconvt_stream_max_output(s, 6, &cap), CLCONVT_SUCCESS);
+        unsigned char *chunk = malloc(6 * in_frame), *out = malloc((size_t)cap * out_frame);
+        unsigned char *got = malloc((size_t)f.length_out * out_frame);
+        cl_mem out_mem =
+            clCreateBuffer(context, CL_MEM_READ_WRITE, (size_t)cap * out_frame, NULL, &err);
+        cr_assert_eq(err, CL_SUCCESS);
+        const int64_t sizes[] = {1, 6, 0, 3, 6, 2, 5, 3};
+        int64_t consumed = 0, emitted = 0, n_out = 0;
+        for (size_t i = 0; i <= sizeof sizes / sizeof sizes[0]; ++i) {
+            const int last = i == sizeof sizes / sizeof sizes[0];
+            const int64_t n = last ? 0 : sizes[i];
+            frames_to_chunk(&f, p->in_channels, f.x, f.length_in, consumed, n, chunk);
+            if (i % 2 == 1 && !last) {
+                cr_assert_eq(clconvt_stream_push_host(s, chunk, n, out, cap, &n_out),
+                             CLCONVT_SUCCESS, "%s", clconvt_last_error());
+            } else {
+                cl_mem in_mem =
+                    n > 0 ? clCreateBuffer(context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                                           (size_t)n * in_frame, chunk, &err)
+                          : NULL;
+                cr_assert_eq(err, CL_SUCCESS);
+                cl_event gate = clCreateUserEvent(context, &err), done = NULL;
+                cr_assert_eq(err, CL_SUCCESS);
+                const clconvt_status status =
+                    last ? clconvt_stream_finish(s, queue, out_mem, cap, &n_out, 1, &gate, &done)
+                         : clconvt_stream_push(s, queue, in_mem, n, out_mem, cap, &n_out, 1, &gate,
+                                               &done);
+                cr_assert_eq(status, CLCONVT_SUCCESS, "%s", clconvt_last_error());
+                cr_assert_not_null(done);
+                cr_assert_eq(clSetUserEventStatus(gate, CL_COMPLETE), CL_SUCCESS);
+                cr_assert_eq(clEnqueueReadBuffer(queue, out_mem, CL_TRUE, 0,
+                                                 (size_t)n_out * out_frame, out, 1, &done, NULL),
+                             CL_SUCCESS);
+                clReleaseEvent(gate);
+                clReleaseEvent(done);
+                if (in_mem != NULL)
+                    clReleaseMemObject(in_mem);
+            }
+            chunk_to_frames(&f, p->out_channels, out, n_out, got, f.length_out, emitted);
+            consumed += n;
+            emitted += n_out;
+        }
+        cr_assert_eq(emitted, f.length_out);
+        cr_assert(memcmp(got, f.y, (size_t)f.length_out * out_frame) == 0, "layout %d", layout);
+        clReleaseMemObject(out_mem);
+        clReleaseCommandQueue(queue);
+        free(chunk);
+        free(out);
+        free(got);
+        clconvt_stream_release(s);
+        fixture_close(&f);
+    }
+}
