@@ -295,8 +295,8 @@ static void commit_push(clconvt_stream *s, const push_request *r, const push_pla
     s->finished = r->at_end;
     if (s->ready != NULL)
         clReleaseEvent(s->ready);
-    s->ready = c->last;
-    clRetainEvent(s->ready);
+    s->ready = c->last; /* the chain's reference, now the stream's */
+    c->last = NULL;
 }
 
 static clconvt_status run_push(clconvt_stream *s, const push_request *r, cl_command_queue queue,
@@ -319,13 +319,14 @@ static clconvt_status run_push(clconvt_stream *s, const push_request *r, cl_comm
         status = chain_start(&c, s, queue, n_wait, wait);
     if (status == CLCONVT_SUCCESS)
         status = enqueue_push(s, r, &pp, &buffers, &c);
+    cl_int err = CL_SUCCESS;
+    if (status == CLCONVT_SUCCESS && done != NULL && (err = clRetainEvent(c.last)) != CL_SUCCESS)
+        status = clconvt_fail_cl("clRetainEvent(done)", err);
     if (status == CLCONVT_SUCCESS) {
+        if (done != NULL)
+            *done = c.last;
         commit_push(s, r, &pp, &c);
         *n_out = pp.outputs;
-        if (done != NULL) {
-            clRetainEvent(c.last);
-            *done = c.last;
-        }
     }
     chain_end(&c, status);
     clconvt_layer_buffers_release(&buffers);
