@@ -452,6 +452,9 @@ CLCONVT_API clconvt_status clconvt_layer_load_safetensors(clconvt_layer *layer, 
  * - Errors leave the stream unchanged and write nothing: an out_capacity below the frames the call
  *   emits (CLCONVT_ERROR_SHAPE_MISMATCH), a push or finish after the finish without
  *   clconvt_stream_reset (CLCONVT_ERROR_INVALID_ARGUMENT), bad arguments.
+ * - On the gemm path the result is bit-identical while the whole forward and each push fit one
+ *   column-buffer chunk (CLCONVT_GEMM_COLUMN_BYTES, 64 MiB by default): a gemm forward split in
+ *   chunks sums an output that straddles two in another order, so it depends on where they fall.
  * - A stream is not thread-safe: using one stream from two threads at once is the caller's bug
  *   (as is reading its outputs before its event completes). Streams of one layer may run on
  *   different threads, as forwards may. Release a stream before its layer.
