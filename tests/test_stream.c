@@ -518,3 +518,29 @@ Test(stream, device_buffers_with_events) {
         fixture_close(&f);
     }
 }
+
+/* The stream holds the halo, not the history: its device memory stops growing after the first
+ * pushes however long the sequence (chunks of 4 frames of a 600-frame sequence). */
+Test(stream, holds_only_the_halo) {
+    fixture f;
+    clconvt_stream *s = small_stream(&f, 1, 600, CLCONVT_LAYOUT_NCL);
+    int64_t cap = 0, n_out = 0;
+    cr_assert_eq(clconvt_stream_max_output(s, 4, &cap), CLCONVT_SUCCESS);
+    float *in = malloc((size_t)(4 * f.p.in_channels) * sizeof *in);
+    float *out = malloc((size_t)(cap * f.p.out_channels) * sizeof *out);
+    clconvt_device_info info;
+    uint64_t early = 0;
+    for (int64_t first = 0; first < f.length_in; first += 4) {
+        frames_to_chunk(&f, f.p.in_channels, f.x, f.length_in, first, 4, in);
+        cr_assert_eq(clconvt_stream_push_host(s, in, 4, out, cap, &n_out), CLCONVT_SUCCESS);
+        cr_assert_eq(clconvt_device_get_info(support_device(), &info), CLCONVT_SUCCESS);
+        if (first == 40)
+            early = info.allocated_bytes;
+    }
+    cr_assert_eq(info.allocated_bytes, early, "the stream grew from %llu to %llu bytes",
+                 (unsigned long long)early, (unsigned long long)info.allocated_bytes);
+    free(in);
+    free(out);
+    clconvt_stream_release(s);
+    fixture_close(&f);
+}
