@@ -7,8 +7,10 @@
  *
  * Every command of a push waits on the one before it, the first on the previous push's last
  * (the stream's `ready`) and the caller's wait list: queues may be out of order, and a caller may
- * push on different queues of the context. A push that fails leaves the stream as it was: the new
- * halo is built in a spare buffer that replaces the halo only on success.
+ * push on different queues of the context. The windows alternate between two buffers: a push
+ * copies the halo from the end of the last window into the other buffer, after it the new frames,
+ * and runs the piece there. A push that fails leaves the stream as it was: it wrote only the
+ * other buffer, which becomes the current one on success.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +33,11 @@ struct clconvt_stream {
     int64_t emitted;    /* output frames returned */
     int64_t halo_first; /* the sequence index of the halo's first frame */
     int finished;
-    stream_buffer halo;   /* input frames [halo_first, consumed), dense */
-    stream_buffer spare;  /* the next halo is built here */
-    stream_buffer window; /* halo + new frames, the piece's input */
+    /* The last push's window, windows[current]: input frames [window_first, consumed), dense
+     * (window_frames per row); it ends with the halo. The next push builds its own in the other. */
+    stream_buffer windows[2];
+    int current;
+    int64_t window_first, window_frames;
     stream_buffer staged; /* the host push's output before it is read back */
     cl_event ready;       /* the last command of the last push, or NULL */
 };
@@ -173,9 +177,9 @@ typedef struct push_request {
     int64_t out_capacity;
 } push_request;
 
-/* A push that brings frames builds a new halo; a finish needs none, an empty push keeps it. */
-static int moves_halo(const push_request *r) {
-    return !r->at_end && r->n_in > 0;
+/* A push that brings frames builds a new window; a finish, or an empty push, runs on the last. */
+static int new_window(const push_request *r) {
+    return r->n_in > 0;
 }
 
 /* The sizes of a push, fixed before anything is enqueued. */
@@ -197,7 +201,7 @@ static clconvt_status plan_push(const clconvt_stream *s, const push_request *r, 
     pp->consumed = consumed;
     pp->emitted = emitted;
     pp->outputs = emitted - s->emitted;
-    pp->window_first = s->consumed > 0 ? s->halo_first : 0;
+    pp->window_first = !new_window(r) ? s->window_first : s->consumed > 0 ? s->halo_first : 0;
     pp->window_frames = consumed - pp->window_first;
     pp->halo_first = consumed > 0 ? clconvt_stream_first_input(p, emitted, consumed) : 0;
     pp->pad = clconvt_stream_piece_pad(p, pp->window_first, s->emitted);
@@ -216,13 +220,8 @@ static clconvt_status reserve_push(clconvt_stream *s, const push_request *r, con
     size_t bytes = 0;
     clconvt_status status = clconvt_tensor_bytes("stream window", s->batch, p->in_channels,
                                                  pp->window_frames, p->dtype, &bytes);
-    if (status == CLCONVT_SUCCESS && r->n_in > 0)
-        status = reserve(s, &s->window, bytes, "stream window");
-    if (status == CLCONVT_SUCCESS && moves_halo(r))
-        status = clconvt_tensor_bytes("stream halo", s->batch, p->in_channels,
-                                      pp->consumed - pp->halo_first, p->dtype, &bytes);
-    if (status == CLCONVT_SUCCESS && moves_halo(r))
-        status = reserve(s, &s->spare, bytes, "stream halo");
+    if (status == CLCONVT_SUCCESS && new_window(r))
+        status = reserve(s, &s->windows[!s->current], bytes, "stream window");
     if (status == CLCONVT_SUCCESS && r->out == NULL)
         status = clconvt_tensor_bytes("stream output", s->batch, p->out_channels, pp->outputs,
                                       p->dtype, &bytes);
@@ -231,20 +230,22 @@ static clconvt_status reserve_push(clconvt_stream *s, const push_request *r, con
     return status;
 }
 
-/* Enqueue the push's commands on c: the window, the piece, the next halo, the read-back. */
+/* Enqueue the push's commands on c: the window (the halo, the new frames), the piece, the
+ * read-back. */
 static clconvt_status enqueue_push(clconvt_stream *s, const push_request *r, const push_plan *pp,
                                    const layer_buffers *buffers, chain *c) {
     const clconvt_params *p = &s->layer->params;
     const frame_rows in_rows = rows_of(s, p->in_channels);
     const int64_t held = s->consumed - pp->window_first;
-    /* A finish reads the halo itself: it is the window. */
-    cl_mem window = r->n_in > 0 ? s->window.mem : s->halo.mem;
-    const frame_copy halo_in = {s->halo.mem, NULL, held, 0, pp->window_frames, 0, held};
+    cl_mem last = s->windows[s->current].mem;
+    cl_mem window = new_window(r) ? s->windows[!s->current].mem : last;
+    const frame_copy halo_in = {
+        last, NULL, s->window_frames, s->halo_first - s->window_first, pp->window_frames, 0, held};
     const frame_copy new_in = {r->in, r->in_host, r->n_in, 0, pp->window_frames, held, r->n_in};
     clconvt_status status = CLCONVT_SUCCESS;
-    if (r->n_in > 0)
+    if (status == CLCONVT_SUCCESS && new_window(r))
         status = chain_copy(c, in_rows, &halo_in, window);
-    if (status == CLCONVT_SUCCESS && r->n_in > 0)
+    if (status == CLCONVT_SUCCESS && new_window(r))
         status = chain_copy(c, in_rows, &new_in, window);
     cl_mem out = r->out != NULL ? r->out : s->staged.mem;
     if (status == CLCONVT_SUCCESS && pp->outputs > 0) {
@@ -255,15 +256,6 @@ static clconvt_status enqueue_push(clconvt_stream *s, const push_request *r, con
         if (status == CLCONVT_SUCCESS)
             chain_advance(c, computed);
     }
-    const frame_copy next_halo = {window,
-                                  NULL,
-                                  pp->window_frames,
-                                  pp->halo_first - pp->window_first,
-                                  pp->consumed - pp->halo_first,
-                                  0,
-                                  pp->consumed - pp->halo_first};
-    if (status == CLCONVT_SUCCESS && moves_halo(r))
-        status = chain_copy(c, in_rows, &next_halo, s->spare.mem);
     if (status == CLCONVT_SUCCESS && r->out == NULL && pp->outputs > 0) {
         const frame_rows out_rows = rows_of(s, p->out_channels);
         const size_t bytes = out_rows.rows * out_rows.frame_bytes * (size_t)pp->outputs;
@@ -282,12 +274,12 @@ static clconvt_status enqueue_push(clconvt_stream *s, const push_request *r, con
     return status;
 }
 
-/* The push succeeded: the spare holds the new halo, c's last command ends the push. */
+/* The push succeeded: its window is the current one, c's last command ends the push. */
 static void commit_push(clconvt_stream *s, const push_request *r, const push_plan *pp, chain *c) {
-    if (moves_halo(r)) {
-        const stream_buffer halo = s->halo;
-        s->halo = s->spare;
-        s->spare = halo;
+    if (new_window(r)) {
+        s->current = !s->current;
+        s->window_first = pp->window_first;
+        s->window_frames = pp->window_frames;
     }
     s->consumed = pp->consumed;
     s->emitted = pp->emitted;
@@ -504,7 +496,7 @@ void clconvt_stream_reset(clconvt_stream *s) {
     if (s == NULL)
         return;
     /* The buffers (and ready, which orders the next push after the last one's commands) stay. */
-    s->consumed = s->emitted = s->halo_first = 0;
+    s->consumed = s->emitted = s->halo_first = s->window_first = s->window_frames = 0;
     s->finished = 0;
 }
 
@@ -514,9 +506,8 @@ void clconvt_stream_release(clconvt_stream *s) {
     clconvt_device *device = s->layer->device;
     if (s->ready != NULL)
         clReleaseEvent(s->ready);
-    clconvt_device_buffer_release(device, s->halo.mem);
-    clconvt_device_buffer_release(device, s->spare.mem);
-    clconvt_device_buffer_release(device, s->window.mem);
+    clconvt_device_buffer_release(device, s->windows[0].mem);
+    clconvt_device_buffer_release(device, s->windows[1].mem);
     clconvt_device_buffer_release(device, s->staged.mem);
     free(s);
 }
