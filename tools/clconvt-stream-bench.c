@@ -1,10 +1,12 @@
 /*
  * clconvt-stream-bench: the time to stream a whole sequence through clconvt_stream_push_host in
  * chunks of N input frames (and the finish), against one clconvt_layer_forward_host of the same
- * sequence, for the rows of a shapes table whose name contains a filter.
+ * sequence (which allocates its device buffers and copies in and out, as the stream does), and
+ * against one clconvt_layer_forward on device buffers made once (clFinish), for the rows of a
+ * shapes table whose name contains a filter.
  *
- * Per row and chunk size: the medians of `repeat` rounds, each round timing the forward and every
- * chunk size once, in an order that rotates from round to round (so that a drifting machine
+ * Per row and chunk size: the medians of `repeat` rounds, each round timing both forwards and
+ * every chunk size once, in an order that rotates from round to round (so that a drifting machine
  * favours none), the ratio stream / forward, and the pushes per sequence. Every streamed output is
  * compared with the forward's, byte for byte: a difference is an error (exit status 1).
  *
@@ -161,7 +163,29 @@ static void stream_close(stream_run *r) {
     free(r->out);
 }
 
-/* Times of one row: [0] the forward, [1 + c] chunk size c, per round. */
+/* One timed run of variant v of a row: 0 forward_host, 1 the device forward, 2 + c the stream in
+ * chunks of chunk size c. Seconds, or -1 after a message. */
+static double time_variant(size_t v, clconvt_layer *layer, harness_data *d, harness_buffers *b,
+                           stream_run *runs, const char *label) {
+    char reason[256];
+    if (v >= 2)
+        return time_stream(&runs[v - 2], d);
+    if (v == 1) {
+        const double t = harness_time_forward(b, d, layer, reason, sizeof reason);
+        if (t < 0)
+            fprintf(stderr, "%s: %s: %s\n", program, label, reason);
+        return t;
+    }
+    const double start = tool_now_seconds();
+    if (clconvt_layer_forward_host(layer, d->input, d->output, d->batch, d->length_in) !=
+        CLCONVT_SUCCESS) {
+        fprintf(stderr, "%s: %s: %s\n", program, label, clconvt_last_error());
+        return -1;
+    }
+    return tool_now_seconds() - start;
+}
+
+/* Times of one row, per round: [0] forward_host, [1] the device forward, [2 + c] chunk size c. */
 static int bench_row(const options *opt, clconvt_device *device, const shapes_row *row) {
     harness_data d;
     char reason[256];
@@ -173,11 +197,17 @@ static int bench_row(const options *opt, clconvt_device *device, const shapes_ro
     clconvt_layer *layer = NULL;
     stream_run runs[MAX_CHUNKS];
     int opened = 0, rc = 0;
-    const size_t rounds = (size_t)opt->repeat, variants = (size_t)opt->chunk_count + 1;
+    const size_t rounds = (size_t)opt->repeat, variants = (size_t)opt->chunk_count + 2;
+    harness_buffers buffers;
+    memset(&buffers, 0, sizeof buffers);
     double *times = calloc(variants * rounds, sizeof *times);
     if (clconvt_layer_create(device, &row->params, &layer) != CLCONVT_SUCCESS ||
         harness_stage(&d, layer) != CLCONVT_SUCCESS) {
         fprintf(stderr, "%s: %s: %s\n", program, row->label, clconvt_last_error());
+        rc = -1;
+    }
+    if (rc == 0 && harness_buffers_open(&buffers, device, &d, 0, reason, sizeof reason) != 0) {
+        fprintf(stderr, "%s: %s: %s\n", program, row->label, reason);
         rc = -1;
     }
     for (; rc == 0 && opened < opt->chunk_count; ++opened)
@@ -186,18 +216,8 @@ static int bench_row(const options *opt, clconvt_device *device, const shapes_ro
     for (size_t round = 0; rc == 0 && round <= rounds; ++round)
         for (size_t k = 0; rc == 0 && k < variants; ++k) {
             const size_t v = (k + round) % variants;
-            double t;
-            if (v == 0) {
-                const double start = tool_now_seconds();
-                if (clconvt_layer_forward_host(layer, d.input, d.output, d.batch, d.length_in) !=
-                    CLCONVT_SUCCESS) {
-                    fprintf(stderr, "%s: %s: %s\n", program, row->label, clconvt_last_error());
-                    rc = -1;
-                    break;
-                }
-                t = tool_now_seconds() - start;
-            } else if ((t = time_stream(&runs[v - 1], &d)) < 0)
-                rc = -1;
+            const double t = time_variant(v, layer, &d, &buffers, runs, row->label);
+            rc = t < 0 ? -1 : 0;
             if (round > 0)
                 times[v * rounds + round - 1] = t;
         }
@@ -205,6 +225,7 @@ static int bench_row(const options *opt, clconvt_device *device, const shapes_ro
     if (rc == 0)
         clconvt_layer_plan(layer, plan, sizeof plan);
     const double forward_ms = rc == 0 ? tool_median(times, rounds) * 1e3 : 0;
+    const double device_ms = rc == 0 ? tool_median(times + rounds, rounds) * 1e3 : 0;
     for (int c = 0; rc == 0 && c < opt->chunk_count; ++c) {
         if (memcmp(runs[c].out, d.output, d.n_y * d.elem) != 0) {
             fprintf(stderr, "%s: %s: chunks of %" PRId64 " give another output than the forward\n",
@@ -212,15 +233,16 @@ static int bench_row(const options *opt, clconvt_device *device, const shapes_ro
             rc = -1;
             break;
         }
-        const double ms = tool_median(times + (size_t)(c + 1) * rounds, rounds) * 1e3;
+        const double ms = tool_median(times + (size_t)(c + 2) * rounds, rounds) * 1e3;
         const int64_t pushes = (row->length_in + opt->chunks[c] - 1) / opt->chunks[c];
-        printf("%s,%" PRId64 ",%" PRId64 ",%.3f,%.3f,%.2f,%.1f,identical,%s\n", row->label,
-               opt->chunks[c], pushes, forward_ms, ms, ms / forward_ms, ms * 1e3 / (double)pushes,
-               plan);
+        printf("%s,%" PRId64 ",%" PRId64 ",%.3f,%.3f,%.3f,%.2f,%.2f,%.1f,identical,%s\n",
+               row->label, opt->chunks[c], pushes, forward_ms, device_ms, ms, ms / forward_ms,
+               ms / device_ms, ms * 1e3 / (double)pushes, plan);
     }
     for (int c = 0; c < opened; ++c)
         stream_close(&runs[c]);
     free(times);
+    harness_buffers_release(&buffers);
     clconvt_layer_release(layer);
     harness_data_free(&d);
     return rc;
@@ -241,7 +263,8 @@ int main(int argc, char **argv) {
         free(rows);
         return 1;
     }
-    printf("row,chunk,pushes,forward_ms,stream_ms,ratio,us_per_push,output,plan\n");
+    printf("row,chunk,pushes,forward_host_ms,device_forward_ms,stream_ms,stream_vs_forward_host,"
+           "stream_vs_device_forward,us_per_push,output,plan\n");
     int rc = 0, matched = 0;
     for (size_t i = 0; i < count; ++i) {
         if (strstr(rows[i].name, opt.filter) == NULL)
