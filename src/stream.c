@@ -242,9 +242,8 @@ static clconvt_status enqueue_push(clconvt_stream *s, const push_request *r, con
     const frame_copy halo_in = {
         last, NULL, s->window_frames, s->halo_first - s->window_first, pp->window_frames, 0, held};
     const frame_copy new_in = {r->in, r->in_host, r->n_in, 0, pp->window_frames, held, r->n_in};
-    clconvt_status status = CLCONVT_SUCCESS;
-    if (status == CLCONVT_SUCCESS && new_window(r))
-        status = chain_copy(c, in_rows, &halo_in, window);
+    clconvt_status status =
+        new_window(r) ? chain_copy(c, in_rows, &halo_in, window) : CLCONVT_SUCCESS;
     if (status == CLCONVT_SUCCESS && new_window(r))
         status = chain_copy(c, in_rows, &new_in, window);
     cl_mem out = r->out != NULL ? r->out : s->staged.mem;
