@@ -5,6 +5,7 @@
  * stream as it was.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -542,5 +543,68 @@ Test(stream, holds_only_the_halo) {
     free(in);
     free(out);
     clconvt_stream_release(s);
+    fixture_close(&f);
+}
+
+/* Streams of one layer on two threads at once (each thread its own stream), with forwards of the
+ * layer meanwhile: each stream's output is still exact. */
+typedef struct thread_case {
+    const fixture *f;
+    int64_t chunk;
+    int ok;
+} thread_case;
+
+static void *stream_thread(void *arg) {
+    thread_case *t = arg;
+    const fixture *f = t->f;
+    const clconvt_params *p = &f->p;
+    clconvt_stream *s = NULL;
+    int64_t cap = 0, n_out = 0, emitted = 0;
+    if (clconvt_stream_create(f->layer, f->batch, &s) != CLCONVT_SUCCESS ||
+        clconvt_stream_max_output(s, t->chunk, &cap) != CLCONVT_SUCCESS)
+        return NULL;
+    void *in = malloc((size_t)(f->batch * p->in_channels * t->chunk) * f->elem);
+    void *out = malloc((size_t)(f->batch * p->out_channels * cap) * f->elem);
+    void *got = malloc((size_t)(f->batch * p->out_channels * f->length_out) * f->elem);
+    void *whole = malloc((size_t)(f->batch * p->out_channels * f->length_out) * f->elem);
+    int ok = in && out && got && whole;
+    for (int round = 0; ok && round < 5; ++round) {
+        emitted = 0;
+        for (int64_t first = 0, count = 0; ok && first < f->length_in; first += count) {
+            count = f->length_in - first < t->chunk ? f->length_in - first : t->chunk;
+            frames_to_chunk(f, p->in_channels, f->x, f->length_in, first, count, in);
+            ok = clconvt_stream_push_host(s, in, count, out, cap, &n_out) == CLCONVT_SUCCESS;
+            chunk_to_frames(f, p->out_channels, out, n_out, got, f->length_out, emitted);
+            emitted += n_out;
+        }
+        ok = ok && clconvt_stream_finish_host(s, out, cap, &n_out) == CLCONVT_SUCCESS;
+        chunk_to_frames(f, p->out_channels, out, n_out, got, f->length_out, emitted);
+        ok = ok &&
+             memcmp(got, f->y, (size_t)(f->batch * p->out_channels * f->length_out) * f->elem) == 0;
+        ok = ok && clconvt_layer_forward_host(f->layer, f->x, whole, f->batch, f->length_in) ==
+                       CLCONVT_SUCCESS;
+        clconvt_stream_reset(s);
+    }
+    t->ok = ok;
+    free(in);
+    free(out);
+    free(got);
+    free(whole);
+    clconvt_stream_release(s);
+    return NULL;
+}
+
+Test(stream, two_streams_of_one_layer_on_two_threads) {
+    fixture f;
+    clconvt_stream *unused = small_stream(&f, 2, 40, CLCONVT_LAYOUT_NLC);
+    clconvt_stream_release(unused);
+    thread_case cases[2] = {{&f, 3, 0}, {&f, 7, 0}};
+    pthread_t threads[2];
+    for (int i = 0; i < 2; ++i)
+        cr_assert_eq(pthread_create(&threads[i], NULL, stream_thread, &cases[i]), 0);
+    for (int i = 0; i < 2; ++i)
+        pthread_join(threads[i], NULL);
+    cr_assert(cases[0].ok && cases[1].ok, "chunks of 3: %d, chunks of 7: %d", cases[0].ok,
+              cases[1].ok);
     fixture_close(&f);
 }
