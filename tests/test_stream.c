@@ -5,6 +5,7 @@
  * stream as it was.
  */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -607,4 +608,28 @@ Test(stream, two_streams_of_one_layer_on_two_threads) {
     cr_assert(cases[0].ok && cases[1].ok, "chunks of 3: %d, chunks of 7: %d", cases[0].ok,
               cases[1].ok);
     fixture_close(&f);
+}
+
+/* Infinities and NaNs in the input reach exactly the outputs they reach in the whole forward:
+ * every path forced, both layouts. */
+Test(stream, nonfinite_inputs) {
+    const float specials[3] = {INFINITY, -INFINITY, NAN};
+    for (int layout = 0; layout < 2; ++layout)
+        for (size_t i = 0; i < PLAN_COUNT; ++i) {
+            clconvt_params p;
+            params_of(&p, 4, 6, 5, 2, 1, 1, 1, 1, 1, (clconvt_layout)layout, CLCONVT_F32);
+            fixture f;
+            if (!fixture_open(&f, &p, plans[i], 1, 15, 900 + i))
+                continue;
+            float *x = f.x;
+            for (int k = 0; k < 3; ++k)
+                x[(size_t)(k * 17 + 3) % (size_t)(p.in_channels * f.length_in)] = specials[k];
+            cr_assert_eq(clconvt_layer_forward_host(f.layer, f.x, f.y, 1, f.length_in),
+                         CLCONVT_SUCCESS);
+            clconvt_stream *s = NULL;
+            cr_assert_eq(clconvt_stream_create(f.layer, 1, &s), CLCONVT_SUCCESS);
+            check_usual_splits(&f, s, 31 + i, describe(&f, plans[i]));
+            clconvt_stream_release(s);
+            fixture_close(&f);
+        }
 }
