@@ -433,6 +433,98 @@ CLCONVT_API clconvt_status clconvt_layer_load_safetensors(clconvt_layer *layer, 
                                                           const char *name,
                                                           clconvt_weight_order order_if_ambiguous);
 
+/* ---- Streams (since 0.3) -------------------------------------------------------------------- *
+ *
+ * A layer run on a sequence that arrives in chunks of input frames (real-time audio): the
+ * concatenation of every push's and the finish's outputs is bit-identical to one
+ * clconvt_layer_forward_host of the concatenated input, on every path and plan, for every split of
+ * the input. A frame is one position of every channel: a chunk of n frames is a dense array
+ * (batch, n, C) in NLC or (batch, C, n) in NCL, in the layer's dtype; so is each call's output,
+ * (batch, n_out, Cout) or (batch, Cout, n_out) (in NCL, concatenating chunks is per row).
+ * - A push emits every output frame that no later input can change: output o once the input
+ *   frame (o + pad_left) div stride has arrived (and o exists even if the sequence ended there;
+ *   with a pad_right larger than the last input's taps that is later). The finish emits the rest:
+ *   the last input's taps, the output padding, less the right padding.
+ * - The stream holds only the input halo the next outputs need (about
+ *   ceil(dilation * (K - 1) / stride) frames), in device buffers it grows as pushes need.
+ * - Each push uses the layer's weight and bias as they are when it starts: set them before the
+ *   first push and leave them until the finish for an exact result.
+ * - Errors leave the stream unchanged and write nothing: an out_capacity below the frames the call
+ *   emits (CLCONVT_ERROR_SHAPE_MISMATCH), a push or finish after the finish without
+ *   clconvt_stream_reset (CLCONVT_ERROR_INVALID_ARGUMENT), bad arguments.
+ * - On the gemm path the result is bit-identical while the whole forward and each push fit one
+ *   column-buffer chunk (CLCONVT_GEMM_COLUMN_BYTES, 64 MiB by default): a gemm forward split in
+ *   chunks sums an output that straddles two in another order, so it depends on where they fall.
+ * - A stream is not thread-safe: using one stream from two threads at once is the caller's bug
+ *   (as is reading its outputs before its event completes). Streams of one layer may run on
+ *   different threads, as forwards may. Release a stream before its layer.
+ */
+
+typedef struct clconvt_stream clconvt_stream;
+
+/**
+ * Create a stream of batch >= 1 sequences on a layer (which must outlive it). The layer needs its
+ * weight (and bias) before the first push. Allocates nothing on the device yet.
+ */
+CLCONVT_API clconvt_status clconvt_stream_create(clconvt_layer *layer, int64_t batch,
+                                                 clconvt_stream **out);
+
+/**
+ * The most output frames a call may emit, for sizing out: a push of n_in input frames emits at
+ * most *max_out = n_in * stride + clconvt_stream_max_output(s, 0) frames (n_in * stride once past
+ * the sequence's start), and a finish at most the value for n_in = 0. Depends only on the layer.
+ */
+CLCONVT_API clconvt_status clconvt_stream_max_output(const clconvt_stream *s, int64_t n_in,
+                                                     int64_t *max_out);
+
+/**
+ * Push n_in >= 0 input frames from host memory (in may be NULL when n_in is 0) and write the
+ * frames that became final to out, which has room for out_capacity frames (out may be NULL when
+ * out_capacity is 0); *n_out gets their number (0 is common for the first pushes). Blocks until
+ * out is written.
+ */
+CLCONVT_API clconvt_status clconvt_stream_push_host(clconvt_stream *s, const void *in, int64_t n_in,
+                                                    void *out, int64_t out_capacity,
+                                                    int64_t *n_out);
+
+/**
+ * End the sequence: write its remaining output frames to out (room for out_capacity frames) and
+ * set *n_out. Fails, the stream unchanged, when the whole sequence gives no output (the message of
+ * clconvt_output_length); a sequence of no frames gives none (*n_out = 0). Afterwards the stream
+ * refuses pushes until clconvt_stream_reset.
+ */
+CLCONVT_API clconvt_status clconvt_stream_finish_host(clconvt_stream *s, void *out,
+                                                      int64_t out_capacity, int64_t *n_out);
+
+/**
+ * clconvt_stream_push_host on device buffers: in holds the n_in frames (batch * Cin * n_in
+ * elements; may be NULL when n_in is 0), out room for out_capacity frames (batch * Cout *
+ * out_capacity elements); both buffers of the device's context, and out must not overlap in or be
+ * a buffer the stream's earlier outputs are still being read from. queue: NULL for the device's
+ * own, or any queue of its context and device (in order or not; pushes may use different queues).
+ * The push's commands wait on wait (n_wait events of the context) and on the stream's previous
+ * push; done, when not NULL, gets an event that completes when out is written and in has been
+ * read (the caller releases it). *n_out is known when the call returns, before the event
+ * completes. Returns without waiting.
+ */
+CLCONVT_API clconvt_status clconvt_stream_push(clconvt_stream *s, cl_command_queue queue, cl_mem in,
+                                               int64_t n_in, cl_mem out, int64_t out_capacity,
+                                               int64_t *n_out, cl_uint n_wait, const cl_event *wait,
+                                               cl_event *done);
+
+/** clconvt_stream_finish_host on a device buffer, with queue and events as clconvt_stream_push. */
+CLCONVT_API clconvt_status clconvt_stream_finish(clconvt_stream *s, cl_command_queue queue,
+                                                 cl_mem out, int64_t out_capacity, int64_t *n_out,
+                                                 cl_uint n_wait, const cl_event *wait,
+                                                 cl_event *done);
+
+/** Start a new sequence on the same layer (after a finish, or to drop the current one). NULL is
+ * ignored. Keeps the stream's buffers; commands of earlier pushes still order the next one. */
+CLCONVT_API void clconvt_stream_reset(clconvt_stream *s);
+
+/** Release a stream (NULL is ignored); its pending commands finish on their own. */
+CLCONVT_API void clconvt_stream_release(clconvt_stream *s);
+
 /* ---- EXPERIMENTAL: for clconvt-tune ---------------------------------------------------------
  *
  * What the tuner needs from the planner and the tuning database, so that it links the public

@@ -277,9 +277,8 @@ clconvt_status clconvt_layer_forward_done(forward_setup *setup, clconvt_status s
     return status;
 }
 
-/* References to the layer's weight and bias as they are now, taken under its lock. */
-static clconvt_status acquire_buffers(clconvt_layer *layer, const char *function,
-                                      layer_buffers *out) {
+clconvt_status clconvt_layer_acquire_buffers(clconvt_layer *layer, const char *function,
+                                             layer_buffers *out) {
     clconvt_status status = CLCONVT_SUCCESS;
     cl_int err = CL_SUCCESS;
     *out = (layer_buffers){NULL, NULL};
@@ -327,7 +326,7 @@ static clconvt_status check_shape(const clconvt_layer *layer, int64_t batch, int
 
 clconvt_status clconvt_layer_check_forward(clconvt_layer *layer, const char *function,
                                            int64_t batch, int64_t length_in, forward_setup *setup) {
-    clconvt_status status = acquire_buffers(layer, function, &setup->buffers);
+    clconvt_status status = clconvt_layer_acquire_buffers(layer, function, &setup->buffers);
     if (status == CLCONVT_SUCCESS &&
         (status = check_shape(layer, batch, length_in, setup)) != CLCONVT_SUCCESS)
         clconvt_layer_buffers_release(&setup->buffers);
@@ -365,18 +364,9 @@ static const char *mem_type_name(cl_mem_object_type type) {
     return "memory object of another kind (a pipe?)";
 }
 
-/* The bytes of a buffer a forward uses: in the buffer it is part of (itself, or a sub-buffer's
- * parent), from offset on. */
-typedef struct buffer_span {
-    cl_mem root;
-    size_t offset, bytes;
-} buffer_span;
-
-/* parameter ("in") is a buffer of the device's context holding at least needed bytes. */
-static clconvt_status check_buffer(const clconvt_device *device, cl_mem buffer,
-                                   const char *parameter, const char *name, size_t needed,
-                                   buffer_span *span) {
-    static const char *const function = "clconvt_layer_forward";
+clconvt_status clconvt_check_buffer(const clconvt_device *device, const char *function,
+                                    cl_mem buffer, const char *parameter, const char *name,
+                                    size_t needed, buffer_span *span) {
     cl_mem_object_type type = 0;
     cl_context context = NULL;
     cl_mem parent = NULL;
@@ -420,30 +410,30 @@ static clconvt_status check_no_overlap(const buffer_span *in, const buffer_span 
                         in->offset, in->offset + in->bytes, out->offset, out->offset + out->bytes);
 }
 
-/* Every event of the wait list is valid and of the device's context. */
-static clconvt_status check_wait_list(const clconvt_device *device, cl_uint num_wait,
-                                      const cl_event *wait_list) {
+clconvt_status clconvt_check_wait_list(const clconvt_device *device, const char *function,
+                                       cl_uint num_wait, const cl_event *wait_list) {
     for (cl_uint i = 0; i < num_wait; ++i) {
         cl_context context = NULL;
         const cl_int err =
             clGetEventInfo(wait_list[i], CL_EVENT_CONTEXT, sizeof context, &context, NULL);
         if (err == CL_INVALID_EVENT)
             return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
-                                "clconvt_layer_forward: wait_list[%u] is not a valid event "
+                                "%s: wait_list[%u] is not a valid event "
                                 "(clGetEventInfo failed with CL_INVALID_EVENT)",
-                                (unsigned)i);
+                                function, (unsigned)i);
         if (err != CL_SUCCESS)
             return clconvt_fail_cl("clGetEventInfo(CL_EVENT_CONTEXT)", err);
         if (context != device->context)
             return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
-                                "clconvt_layer_forward: wait_list[%u] is an event of another "
+                                "%s: wait_list[%u] is an event of another "
                                 "context than the layer's device's",
-                                (unsigned)i);
+                                function, (unsigned)i);
     }
     return CLCONVT_SUCCESS;
 }
 
-static clconvt_status check_queue(const clconvt_device *device, cl_command_queue queue) {
+clconvt_status clconvt_check_queue(const clconvt_device *device, const char *function,
+                                   cl_command_queue queue) {
     cl_context context;
     cl_device_id id;
     cl_int err = clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof context, &context, NULL);
@@ -453,8 +443,7 @@ static clconvt_status check_queue(const clconvt_device *device, cl_command_queue
         return clconvt_fail_cl("clGetCommandQueueInfo", err);
     if (context != device->context || id != device->device)
         return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
-                            "clconvt_layer_forward: queue belongs to another %s than the layer's "
-                            "device",
+                            "%s: queue belongs to another %s than the layer's device", function,
                             context != device->context ? "context" : "device");
     return CLCONVT_SUCCESS;
 }
@@ -493,9 +482,10 @@ static clconvt_status forward_with(clconvt_layer *layer, const forward_setup *se
     clconvt_status status;
     if (queue == NULL)
         queue = layer->device->queue;
-    else if ((status = check_queue(layer->device, queue)) != CLCONVT_SUCCESS)
+    else if ((status = clconvt_check_queue(layer->device, function, queue)) != CLCONVT_SUCCESS)
         return status;
-    if ((status = check_wait_list(layer->device, num_wait, wait_list)) != CLCONVT_SUCCESS)
+    if ((status = clconvt_check_wait_list(layer->device, function, num_wait, wait_list)) !=
+        CLCONVT_SUCCESS)
         return status;
     if (batch == 0) {
         /* Nothing to compute, but the caller's event contract still holds. */
@@ -508,10 +498,10 @@ static clconvt_status forward_with(clconvt_layer *layer, const forward_setup *se
     CLCONVT_CHECK_NOT_NULL(in, function);
     CLCONVT_CHECK_NOT_NULL(out, function);
     buffer_span in_span, out_span;
-    if ((status = check_buffer(layer->device, in, "in", "input", setup->in_bytes, &in_span)) !=
-            CLCONVT_SUCCESS ||
-        (status = check_buffer(layer->device, out, "out", "output", setup->out_bytes, &out_span)) !=
-            CLCONVT_SUCCESS ||
+    if ((status = clconvt_check_buffer(layer->device, function, in, "in", "input", setup->in_bytes,
+                                       &in_span)) != CLCONVT_SUCCESS ||
+        (status = clconvt_check_buffer(layer->device, function, out, "out", "output",
+                                       setup->out_bytes, &out_span)) != CLCONVT_SUCCESS ||
         (status = check_no_overlap(&in_span, &out_span)) != CLCONVT_SUCCESS)
         return status;
     return clconvt_layer_enqueue(layer, &setup->buffers, queue, in, out, batch, length_in,

@@ -30,6 +30,31 @@ typedef struct layer_buffers {
 
 void clconvt_layer_buffers_release(layer_buffers *buffers);
 
+/* References to the layer's weight and bias as they are now, taken under its lock; fails with
+ * CLCONVT_ERROR_NOT_READY (function names the caller) before they are set. */
+clconvt_status clconvt_layer_acquire_buffers(clconvt_layer *layer, const char *function,
+                                             layer_buffers *out);
+
+/* ---- Checks of a caller's OpenCL objects (function names the caller in messages) ---- */
+
+/* The bytes of a buffer a forward uses: in the buffer it is part of (itself, or a sub-buffer's
+ * parent), from offset on. */
+typedef struct buffer_span {
+    cl_mem root;
+    size_t offset, bytes;
+} buffer_span;
+
+/* parameter ("in") is a buffer of the device's context holding at least needed bytes. */
+clconvt_status clconvt_check_buffer(const clconvt_device *device, const char *function,
+                                    cl_mem buffer, const char *parameter, const char *name,
+                                    size_t needed, buffer_span *span);
+/* Every event of the wait list is valid and of the device's context. */
+clconvt_status clconvt_check_wait_list(const clconvt_device *device, const char *function,
+                                       cl_uint num_wait, const cl_event *wait_list);
+/* The queue is of the device's context and device. */
+clconvt_status clconvt_check_queue(const clconvt_device *device, const char *function,
+                                   cl_command_queue queue);
+
 /*
  * Enqueue a forward on the layer's planned path, over batch samples of length_in inputs into
  * length_out outputs, with the given left padding: the layer's own, or, for one piece of a split

@@ -1252,3 +1252,88 @@ Test(cli, help_documents_special_outputs) {
         cr_assert_not_null(strstr(out, needles[i]), "--help does not mention %s", needles[i]);
     free(out);
 }
+
+/* ---- --chunk: the stream API ------------------------------------------------------------------
+ */
+
+/* The bytes of a file (its length in *size). */
+static unsigned char *read_bytes(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    unsigned char *data = malloc(1 << 20);
+    *size = fread(data, 1, 1 << 20, f);
+    fclose(f);
+    return data;
+}
+
+/* --chunk N writes the very file the run without it writes: NCL and NLC, batch 2, f32 and bf16,
+ * chunks of one frame, of a few and of more than the input. */
+Test(cli, chunk_gives_identical_output) {
+    static const char *const chunks[] = {"1", "3", "7", "1000"};
+    for (int c = 0; c < 4; ++c) {
+        const int ncl = c % 2, bf16 = c >= 2;
+        const clconvt_dtype dtype = bf16 ? CLCONVT_BF16 : CLCONVT_F32;
+        const int64_t cin = 5, cout = 3, k = 6, length = 19;
+        float x[2 * 5 * 19], w[5 * 3 * 6], b[3];
+        rng_seed(40 + (uint64_t)c);
+        fill_random(x, sizeof x / sizeof x[0]);
+        fill_random(w, sizeof w / sizeof w[0]);
+        fill_random(b, 3);
+        round_to(x, sizeof x / sizeof x[0], dtype);
+        const int64_t x_shape[3] = {2, ncl ? cin : length, ncl ? length : cin};
+        const int64_t w_shape[3] = {cin, cout, k}, b_shape[1] = {cout};
+        write_as("x.npy", dtype, 3, x_shape, x, sizeof x / sizeof x[0]);
+        write_f32("w.npy", 3, w_shape, w);
+        write_f32("b.npy", 1, b_shape, b);
+        const char *layout = ncl ? "ncl" : "nlc";
+        /* The same arguments, then "--chunk", N (args[20], [21]) or nothing. */
+        const char *args[] = {X,
+                              W,
+                              B,
+                              "--output",
+                              test_tmp_path("y.npy"),
+                              "--layout",
+                              layout,
+                              "--dtype",
+                              bf16 ? "bf16" : "f32",
+                              "--stride",
+                              "2",
+                              "--padding",
+                              "2,1",
+                              "--output-padding",
+                              "1",
+                              "--weight-order",
+                              "pytorch",
+                              NULL,
+                              NULL,
+                              NULL,
+                              NULL};
+        expect_success(args);
+        size_t expected_size, got_size;
+        unsigned char *expected = read_bytes(test_tmp_path("y.npy"), &expected_size);
+        for (int n = 0; n < 4; ++n) {
+            args[20] = "--chunk";
+            args[21] = chunks[n];
+            expect_success(args);
+            unsigned char *got = read_bytes(test_tmp_path("y.npy"), &got_size);
+            cr_assert_eq(got_size, expected_size);
+            cr_assert(memcmp(got, expected, got_size) == 0, "--chunk %s, %s, %s: other output",
+                      chunks[n], layout, bf16 ? "bf16" : "f32");
+            free(got);
+        }
+        free(expected);
+    }
+}
+
+Test(cli, chunk_errors_and_help) {
+    write_valid_files();
+    const char *zero[] = {X, W, Y, NCL_PT, "--chunk", "0", NULL};
+    expect_failure(zero, 2, "--chunk must be a positive number of input frames, got '0'");
+    const char *word[] = {X, W, Y, NCL_PT, "--chunk", "many", NULL};
+    expect_failure(word, 2, "--chunk expects an integer, got 'many'");
+    const char *help[] = {"--help", NULL};
+    cr_assert_eq(run_cli(help), 0);
+    char *out = test_read_text(test_tmp_path("stdout.txt"));
+    cr_assert_not_null(strstr(out, "--chunk N"), "--help does not mention --chunk");
+    free(out);
+}

@@ -49,6 +49,7 @@ typedef struct options {
     clconvt_layout layout;
     clconvt_weight_order order;
     clconvt_dtype dtype;
+    int64_t chunk; /* --chunk: input frames per stream push; 0: one forward */
 } options;
 
 /* Every option that takes a value; the enumerator is also its bit in the "seen" mask. */
@@ -70,6 +71,7 @@ typedef enum option_id {
     OPT_NAME,
     OPT_WEIGHT_G,
     OPT_WEIGHT_V,
+    OPT_CHUNK,
     OPT_COUNT
 } option_id;
 
@@ -91,6 +93,7 @@ static const char *const option_names[OPT_COUNT] = {
     [OPT_NAME] = "--name",
     [OPT_WEIGHT_G] = "--weight-g",
     [OPT_WEIGHT_V] = "--weight-v",
+    [OPT_CHUNK] = "--chunk",
 };
 
 static const char help_text[] =
@@ -163,6 +166,11 @@ static const char help_text[] =
     "  on device\") is an error. Directories, block devices and sockets are refused.\n"
     "  Inputs (--input, --weight, --weights, ...) must be regular files: a FIFO or a device is\n"
     "  refused at once rather than waited on.\n"
+    "\n"
+    "Streaming:\n"
+    "  --chunk N             run the input through the stream API (clconvt_stream_push_host)\n"
+    "                        in chunks of N >= 1 input frames and write the concatenated\n"
+    "                        output: identical to the run without --chunk\n"
     "\n"
     "Device:\n"
     "  --device SELECTOR     \"gpu\", \"cpu\", \"any\", \"P:D\" (platform:device index) or a\n"
@@ -274,6 +282,16 @@ static int parse_choice(const char *name, const char *text, const char *const *n
     return 0;
 }
 
+/* --chunk N: a positive number of input frames. */
+static int parse_chunk(const char *text, options *opt, char *err, size_t err_size) {
+    if (parse_int("--chunk", text, &opt->chunk, err, err_size) != 0)
+        return EXIT_USAGE;
+    if (opt->chunk >= 1)
+        return 0;
+    set_error(err, err_size, "--chunk must be a positive number of input frames, got '%s'", text);
+    return EXIT_USAGE;
+}
+
 /* Stores the value of one option. */
 static int set_option(option_id id, const char *value, options *opt, char *err, size_t err_size) {
     static const char *const layouts[] = {"nlc", "ncl"};    /* index = clconvt_layout */
@@ -295,6 +313,7 @@ static int set_option(option_id id, const char *value, options *opt, char *err, 
     case OPT_OUTPUT_PADDING: return parse_int(name, value, &opt->output_padding, err, err_size);
     case OPT_DILATION: return parse_int(name, value, &opt->dilation, err, err_size);
     case OPT_GROUPS: return parse_int(name, value, &opt->groups, err, err_size);
+    case OPT_CHUNK: return parse_chunk(value, opt, err, err_size);
     case OPT_LAYOUT:
         rc = parse_choice(name, value, layouts, 2, &choice, err, err_size);
         opt->layout = (clconvt_layout)choice;
@@ -877,6 +896,65 @@ static clconvt_status stage_parameters(const options *opt, const run_inputs *in,
     return st;
 }
 
+/* Frames [first, first + count) of a dense (batch, total, C) or (batch, C, total) array, to or
+ * from a dense chunk of count frames: rows of frames of frame_bytes each. */
+typedef struct frame_layout {
+    size_t rows, frame_bytes;
+} frame_layout;
+
+static frame_layout frame_layout_of(const run_inputs *in, int64_t channels) {
+    const size_t elem = clconvt_dtype_size(in->params.dtype);
+    const int64_t batch = in->geometry.batch;
+    if (in->params.layout == CLCONVT_LAYOUT_NCL)
+        return (frame_layout){(size_t)(batch * channels), elem};
+    return (frame_layout){(size_t)batch, (size_t)channels * elem};
+}
+
+static void copy_frames(frame_layout f, const char *src, int64_t src_total, int64_t src_first,
+                        char *dst, int64_t dst_total, int64_t dst_first, int64_t count) {
+    for (size_t r = 0; r < f.rows; ++r)
+        memcpy(dst + (r * (size_t)dst_total + (size_t)dst_first) * f.frame_bytes,
+               src + (r * (size_t)src_total + (size_t)src_first) * f.frame_bytes,
+               (size_t)count * f.frame_bytes);
+}
+
+/* --chunk: the input pushed through a stream opt->chunk frames at a time, the outputs of the
+ * pushes and the finish concatenated into y. */
+static clconvt_status forward_in_chunks(const options *opt, const run_inputs *in,
+                                        clconvt_layer *layer, void *y) {
+    const frame_layout in_frames = frame_layout_of(in, in->params.in_channels);
+    const frame_layout out_frames = frame_layout_of(in, in->params.out_channels);
+    const int64_t length = in->geometry.length;
+    clconvt_stream *stream = NULL;
+    int64_t capacity = 0, emitted = 0, n_out = 0;
+    char *chunk = NULL, *out = NULL;
+    clconvt_status st = clconvt_stream_create(layer, in->geometry.batch, &stream);
+    if (st == CLCONVT_SUCCESS)
+        st = clconvt_stream_max_output(stream, opt->chunk, &capacity);
+    if (st == CLCONVT_SUCCESS) {
+        chunk = malloc(in_frames.rows * in_frames.frame_bytes * (size_t)opt->chunk);
+        out = malloc(out_frames.rows * out_frames.frame_bytes * (size_t)capacity + 1);
+        if (chunk == NULL || out == NULL)
+            st = CLCONVT_ERROR_OUT_OF_HOST_MEMORY; /* library_error names the status */
+    }
+    for (int64_t first = 0, count = 0; st == CLCONVT_SUCCESS && first < length; first += count) {
+        count = length - first < opt->chunk ? length - first : opt->chunk;
+        copy_frames(in_frames, in->x.data, length, first, chunk, count, 0, count);
+        st = clconvt_stream_push_host(stream, chunk, count, out, capacity, &n_out);
+        if (st == CLCONVT_SUCCESS)
+            copy_frames(out_frames, out, n_out, 0, y, in->length_out, emitted, n_out);
+        emitted += n_out;
+    }
+    if (st == CLCONVT_SUCCESS)
+        st = clconvt_stream_finish_host(stream, out, capacity, &n_out);
+    if (st == CLCONVT_SUCCESS)
+        copy_frames(out_frames, out, n_out, 0, y, in->length_out, emitted, n_out);
+    clconvt_stream_release(stream);
+    free(chunk);
+    free(out);
+    return st;
+}
+
 /* Opens the device, stages the layer and runs the forward into y. */
 static int compute(const options *opt, const run_inputs *in, void *y, char *err, size_t err_size) {
     clconvt_device *device = NULL;
@@ -887,8 +965,9 @@ static int compute(const options *opt, const run_inputs *in, void *y, char *err,
     if (st == CLCONVT_SUCCESS)
         st = stage_parameters(opt, in, layer);
     if (st == CLCONVT_SUCCESS)
-        st = clconvt_layer_forward_host(layer, in->x.data, y, in->geometry.batch,
-                                        in->geometry.length);
+        st = opt->chunk > 0 ? forward_in_chunks(opt, in, layer, y)
+                            : clconvt_layer_forward_host(layer, in->x.data, y, in->geometry.batch,
+                                                         in->geometry.length);
     /* Capture the message before releasing, which may overwrite the thread's last error. */
     const int rc = st == CLCONVT_SUCCESS ? 0 : library_error(st, err, err_size);
     clconvt_layer_release(layer);

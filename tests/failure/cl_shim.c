@@ -431,6 +431,17 @@ cl_int CL_API_CALL clEnqueueCopyBuffer(cl_command_queue queue, cl_mem src, cl_me
                num_events, wait_list, event);
 }
 
+cl_int CL_API_CALL clEnqueueCopyBufferRect(cl_command_queue queue, cl_mem src, cl_mem dst,
+                                           const size_t *src_origin, const size_t *dst_origin,
+                                           const size_t *region, size_t src_row_pitch,
+                                           size_t src_slice_pitch, size_t dst_row_pitch,
+                                           size_t dst_slice_pitch, cl_uint num_events,
+                                           const cl_event *wait_list, cl_event *event) {
+    EVENT_CALL(clEnqueueCopyBufferRect, event, queue, src, dst, src_origin, dst_origin, region,
+               src_row_pitch, src_slice_pitch, dst_row_pitch, dst_slice_pitch, num_events,
+               wait_list, event);
+}
+
 void *CL_API_CALL clEnqueueMapBuffer(cl_command_queue queue, cl_mem buffer, cl_bool blocking,
                                      cl_map_flags flags, size_t offset, size_t size,
                                      cl_uint num_events, const cl_event *wait_list, cl_event *event,
@@ -643,6 +654,7 @@ const char *const shim_functions[] = {
     "clEnqueueWriteBufferRect",
     "clEnqueueFillBuffer",
     "clEnqueueCopyBuffer",
+    "clEnqueueCopyBufferRect",
     "clEnqueueMapBuffer",
     "clEnqueueUnmapMemObject",
     "clCreateProgramWithSource",

@@ -294,6 +294,45 @@ static int own_context(cl_context *context, cl_device_id *device, cl_command_que
     return 0;
 }
 
+/* Frames [first, first + count) of a (rows, total frames) f32 array, to or from a dense chunk. */
+static void copy_frames(const variant *v, int64_t channels, const float *src, int64_t src_total,
+                        int64_t src_first, float *dst, int64_t dst_total, int64_t dst_first,
+                        int64_t count) {
+    const int ncl = v->layout == CLCONVT_LAYOUT_NCL;
+    const int64_t rows = ncl ? v->batch * channels : v->batch, width = ncl ? 1 : channels;
+    for (int64_t r = 0; r < rows; ++r)
+        memcpy(dst + (r * dst_total + dst_first) * width, src + (r * src_total + src_first) * width,
+               (size_t)(count * width) * sizeof *dst);
+}
+
+/* A stream over d's input: two pushes (the second reads the first's halo) and the finish, into
+ * y. A call that fails leaves the stream as it was: its retry continues the sequence exactly. */
+static int run_stream(run *r, clconvt_layer *layer, data *d, float *y, clconvt_stream **stream) {
+    const variant *v = r->v;
+    const int64_t half = v->length / 2, cin = v->cin, cout = v->cout;
+    int64_t cap = 0, n = 0, emitted = 0;
+    int ok = 0;
+    float *chunk = malloc((size_t)(v->batch * cin * v->length) * sizeof *chunk);
+    float *out = malloc((size_t)(v->batch * cout * d->length_out) * sizeof *out);
+    STEP(r, "clconvt_stream_create", clconvt_stream_create(layer, v->batch, stream));
+    STEP(r, "clconvt_stream_max_output", clconvt_stream_max_output(*stream, v->length, &cap));
+    for (int part = 0; part < 2; ++part) {
+        const int64_t first = part == 0 ? 0 : half, count = part == 0 ? half : v->length - half;
+        copy_frames(v, cin, d->x, v->length, first, chunk, count, 0, count);
+        STEP(r, "clconvt_stream_push_host",
+             clconvt_stream_push_host(*stream, chunk, count, out, cap, &n));
+        copy_frames(v, cout, out, n, 0, y, d->length_out, emitted, n);
+        emitted += n;
+    }
+    STEP(r, "clconvt_stream_finish_host", clconvt_stream_finish_host(*stream, out, cap, &n));
+    copy_frames(v, cout, out, n, 0, y, d->length_out, emitted, n);
+    ok = 1;
+done:
+    free(chunk);
+    free(out);
+    return ok;
+}
+
 /* The whole sequence, with the shim failing call number fail_at (0: none). */
 static void run_sequence(const variant *v, data *d, unsigned long fail_at, outcome *out) {
     memset(out, 0, sizeof *out);
@@ -305,6 +344,7 @@ static void run_sequence(const variant *v, data *d, unsigned long fail_at, outco
     cl_command_queue own_queue = NULL;
     cl_mem in = NULL, result = NULL;
     cl_event event = NULL;
+    clconvt_stream *stream = NULL;
     float *y = d->y;
 
     shim_reset();
@@ -388,6 +428,11 @@ static void run_sequence(const variant *v, data *d, unsigned long fail_at, outco
             check_result(d, y, "forward");
     }
 
+    memset(y, 0, d->y_count * sizeof *y);
+    if (!run_stream(&r, layer, d, y, &stream))
+        goto done;
+    check_result(d, y, "stream");
+
     /* A batch of 0 still honours the event contract (a marker). */
     STEP(&r, "clconvt_layer_forward(batch 0)",
          clconvt_layer_forward(layer, NULL, NULL, NULL, 0, v->length, 0, NULL, &event));
@@ -406,6 +451,10 @@ done:
     if (result != NULL)
         clReleaseMemObject(result);
     shim_resume();
+    if (stream != NULL) {
+        clconvt_stream_release(stream);
+        void_step(&r, "clconvt_stream_release");
+    }
     if (layer != NULL) {
         clconvt_layer_release(layer);
         void_step(&r, "clconvt_layer_release");
