@@ -559,15 +559,16 @@ typedef struct clconvt_experimental_kernel_plan {
 } clconvt_experimental_kernel_plan;
 
 /**
- * The built-in plan (no CLCONVT_PLAN, no tuning database) of a layer of *params on the device
- * class of profile (a name clconvt_experimental_profile_name gives; device is then ignored and
- * may be NULL), or on device itself when profile is "device", for an input of length_in: its plan
- * string, kernel, program text, build options and NDRange into *out, exactly as a layer on such a
- * device would build and enqueue them. The work-group is narrowed to the profile's (the device's)
- * largest one, as a layer narrows it to its compiled kernel's limit (on a GPU, a kernel with many
- * registers may be allowed fewer than the device's largest: a layer narrows further then). Opens
- * and compiles nothing. Fails, writing nothing, for an unknown profile, "device" without a device,
- * invalid params or a length_in that gives no output.
+ * The plan (CLCONVT_PLAN's when it is set, else the built-in one; never the tuning database's) of
+ * a layer of *params on the device class of profile (a name clconvt_experimental_profile_name
+ * gives; device is then ignored and may be NULL), or on device itself when profile is "device", for
+ * an input of length_in: its plan string, kernel, program text, build options and NDRange into
+ * *out, exactly as a layer on such a device would build and enqueue them. The work-group is
+ * narrowed to the profile's (the device's) largest one, as a layer narrows it to its compiled
+ * kernel's limit (on a GPU, a kernel with many registers may be allowed fewer than the device's
+ * largest: a layer narrows further then). Opens and compiles nothing. Fails, writing nothing, for
+ * an unknown profile, "device" without a device, invalid params, a length_in that gives no output,
+ * or a CLCONVT_PLAN the planner refuses for this layer (its message then says why).
  */
 CLCONVT_API clconvt_status clconvt_experimental_plan_for_profile(
     const char *profile, const clconvt_device *device, const clconvt_params *params,

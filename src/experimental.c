@@ -140,8 +140,15 @@ clconvt_status clconvt_experimental_plan_for_profile(const char *profile,
         st = clconvt_output_length(params, length_in, &length_out);
     if (st != CLCONVT_SUCCESS)
         return st;
+    /* A layer on such a device honours CLCONVT_PLAN: so does its plan here (never the tuning
+     * database, which holds plans of devices measured, not of classes). */
     plan p;
-    clconvt_plan_default(&caps, params, &p);
+    const char *forced = getenv("CLCONVT_PLAN");
+    if (forced != NULL && *forced != '\0') {
+        if ((st = clconvt_plan_parse(&caps, params, "CLCONVT_PLAN", forced, &p)) != CLCONVT_SUCCESS)
+            return st;
+    } else
+        clconvt_plan_default(&caps, params, &p);
     if (caps.max_work_group_size != 0)
         clconvt_plan_fit_work_group(&p, caps.max_work_group_size);
     clconvt_experimental_kernel_plan kp = {

@@ -241,6 +241,25 @@ Test(profiles, gemm_plans_give_col2im_and_its_grid) {
     free(err);
 }
 
+/* CLCONVT_PLAN forces a path as it does on a layer, row by row: the rows it fits are planned with
+ * it, the others (before them too) told on stderr, and the exit status says some failed. */
+Test(profiles, clconvt_plan_forces_the_path_row_by_row) {
+    setenv("CLCONVT_PLAN", "phase_chan", 1);
+    char *out, *err;
+    const int status =
+        run_info((const char *[]){"--plans", smoke_path(), "--profile", "sm90", NULL}, &out, &err);
+    unsetenv("CLCONVT_PLAN");
+    cr_expect_eq(status, 1, "%s", err);
+    cr_expect(strstr(out, HEADER "\nsmoke_nlc,\"phase_chan:vec=") == out, "%s", out);
+    cr_expect(strstr(out, "smoke_ncl") == NULL, "%s", out);
+    cr_expect(
+        strstr(err, "smoke_ncl: CLCONVT_PLAN \"phase_chan\": phase_chan needs the NLC layout") !=
+            NULL,
+        "%s", err);
+    free(out);
+    free(err);
+}
+
 /* The whole text of a file of the source tree's cl/. */
 static char *cl_file(const char *name) {
     char path[512];
