@@ -32,7 +32,7 @@ typedef CAT(long, VEC) longv;
 #define convert_longv CAT(convert_long, VEC)
 
 /* (0, 1, ..., VEC - 1) */
-inline intv lane_numbers(void) {
+static inline intv lane_numbers(void) {
     int lanes[VEC];
 #pragma unroll
     for (int l = 0; l < VEC; ++l)
