@@ -213,7 +213,7 @@ def plan_all(args, tc, work):
             continue
         cpu = profile if target == "amdgcn" else None
         for dtype in args.dtypes:
-            for forced in [None] + args.paths:
+            for forced in ([] if args.forced_only else [None]) + args.paths:
                 emit = os.path.join(work, profile, dtype, forced or "default")
                 for row in plans(args.info, shapes, profile, dtype, forced, emit):
                     with open(row["cl"], "rb") as f:
@@ -312,9 +312,13 @@ def main():
                         default=[os.path.join(here, "shapes.csv"), os.path.join(here, "grid.csv")])
     parser.add_argument("--profiles", nargs="+", default=list(PROFILES), choices=list(PROFILES))
     parser.add_argument("--dtypes", nargs="+", default=DTYPES, choices=DTYPES)
-    parser.add_argument("--paths", nargs="+", default=PATHS, choices=PATHS)
+    parser.add_argument("--paths", nargs="+", default=PATHS,
+                        help="CLCONVT_PLAN values: path names, or whole plan strings")
     parser.add_argument("--libclc", default="/usr/lib/clc")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--forced-only", action="store_true",
+                        help="only the --paths forced, not the built-in choice")
+    parser.add_argument("--rows", action="store_true", help="print each plan's figures")
     parser.add_argument("--table", action="store_true", help="print the markdown table")
     parser.add_argument("--check", action="store_true", help="fail on any kernel over the gate")
     args = parser.parse_args()
@@ -329,6 +333,9 @@ def main():
         print("%d plans, %d distinct kernels to compile (%d at a time); nvptx via sm_%d/ptx%d" % (
             len(rows), len(jobs), args.jobs, tc.sm or 0, tc.ptx or 0), flush=True)
         results = compile_all(tc, jobs, work, args.jobs)
+    if args.rows:
+        for row in rows:
+            print(row["profile"], row["dtype"], row["name"], row["plan"], results[row["key"]])
     if args.table:
         table(rows, results)
     failures = check(rows, results) if args.check else 0
