@@ -449,12 +449,16 @@ CLCONVT_API clconvt_status clconvt_layer_load_safetensors(clconvt_layer *layer, 
 
 /** clconvt_experimental_plan_check: narrow a work-group wider than the layer's channel tiles. */
 #define CLCONVT_EXPERIMENTAL_PLAN_FIT_WORK_GROUP 1u
+/** clconvt_experimental_plan_check: on a GPU, refuse a register tile of more than 32 accumulators
+ * per work-item (the GPU register budget, README "GPU tiles"); no effect on other devices. */
+#define CLCONVT_EXPERIMENTAL_PLAN_REGISTER_BUDGET 2u
 
 /**
  * Check the plan string text for a layer of *params on device without compiling anything, and
  * write the library's own spelling of it (what clconvt_layer_plan would report for a layer made
  * with it) to normalised[size]. With CLCONVT_EXPERIMENTAL_PLAN_FIT_WORK_GROUP in flags, a
- * work-group extent lc larger than the layer's channel tiles is narrowed to them first. Fails,
+ * work-group extent lc larger than the layer's channel tiles is narrowed to them first; with
+ * CLCONVT_EXPERIMENTAL_PLAN_REGISTER_BUDGET, a plan over a GPU's register budget is refused. Fails,
  * writing nothing, when the plan is refused for the layer (the message says why), when its
  * normalised string would not read back as the same plan, or when it does not fit in size.
  */

@@ -13,6 +13,7 @@
 #include "device.h"
 #include "device_profiles.h"
 #include "error.h"
+#include "gpu_tiles.h"
 #include "plan.h"
 #include "paths/path.h"
 #include "plan_choice.h"
@@ -42,6 +43,11 @@ clconvt_status clconvt_experimental_plan_check(const clconvt_device *device,
     clconvt_status st = clconvt_plan_parse_for_device(device, params, "plan", text, &p);
     if (st != CLCONVT_SUCCESS)
         return st;
+    const device_caps caps = clconvt_device_caps(device);
+    const char *over = clconvt_gpu_over_budget(&caps, params, &p);
+    if ((flags & CLCONVT_EXPERIMENTAL_PLAN_REGISTER_BUDGET) && over != NULL)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT, "%s: plan \"%s\": %s", function, text,
+                            over);
     const int64_t channel_tiles = clconvt_plan_channel_tiles(&p, params);
     if ((flags & CLCONVT_EXPERIMENTAL_PLAN_FIT_WORK_GROUP) && p.local[1] > channel_tiles)
         p.local[1] = (int)channel_tiles;
