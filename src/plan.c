@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "error.h"
-#include "gpu_tiles.h"
 #include "number.h"
+#include "paths/gpu_tiles.h"
 #include "paths/paths.h"
 #include "stride.h"
 

@@ -13,7 +13,7 @@
 #include "clconvt.h"
 #include "internal_device.h"
 #include "device_profiles.h"
-#include "gpu_tiles.h"
+#include "paths/gpu_tiles.h"
 #include "paths/paths.h"
 #include "plan.h"
 #include "plan_choice.h"
@@ -148,7 +148,7 @@ Test(paths, unknown_and_absent_paths_are_refused_by_name) {
     }
 }
 
-/* ---- GPU tiles (src/gpu_tiles.c) ------------------------------------------------------------- */
+/* ---- GPU tiles (src/paths/gpu_tiles.c) ----------------------------------------------------- */
 
 /* Layers every path takes: NCL and NLC with many channels, depthwise NLC. */
 static clconvt_params gpu_test_layer(int which) {

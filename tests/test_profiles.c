@@ -199,7 +199,8 @@ Test(profiles, sm90_plans_are_gpu_plans_within_its_work_group) {
     size_t count;
     char *text = smoke_plans("sm90", 1024, &shapes, rows, &count);
     cr_expect_str_eq(rows[0].fields[0], "smoke_ncl");
-    /* src/gpu_tiles.c: vec 8, 8 x 4 (20 channels: 5 tiles), 12 x 5 work-items (of 64 at most) */
+    /* src/paths/gpu_tiles.c: vec 8, 8 x 4 (20 channels: 5 tiles), 12 x 5 work-items (of 64 at most)
+     */
     cr_expect_str_eq(rows[0].fields[1], "phase_pos:vec=8,p=8,c=4,lp=12,lc=5,chunk=0,lr=1");
     cr_expect_str_eq(rows[0].fields[2], "phase_pos_forward");
     cr_expect_str_eq(rows[0].fields[3], "phase_pos.cl");
@@ -224,7 +225,7 @@ Test(profiles, dtype_reaches_the_options) {
 
 /* A GPU takes the gemm path for a large f32 layer: its col2im grid is one work-item per output
  * position and channel (L_out = 2 * 15 + 3 + 1 = 34, rounded up to 40), in the GPU work-group of
- * 64 (src/gpu_tiles.c: 8 x 8). */
+ * 64 (src/paths/gpu_tiles.c: 8 x 8). */
 Test(profiles, gemm_plans_give_col2im_and_its_grid) {
     if (!clconvt_has_path("gemm"))
         cr_skip_test("this build has no gemm path (no CLBlast)");

@@ -84,8 +84,8 @@ static const shape small[] = {
 };
 
 /* Each path with its CPU tile (the planner's on PoCL) and GPU-like tiles (the planner's on a GPU:
- * src/gpu_tiles.c's with their 64-item work-groups, and the larger ones GPUs got before it), and
- * small odd ones whose tiles overhang every border). */
+ * src/paths/gpu_tiles.c's with their 64-item work-groups, and the larger ones GPUs got before it),
+ * and small odd ones whose tiles overhang every border). */
 static const forced_plan plans[] = {
     {"phase:p=4,c=4", BOTH, NEEDS_NOTHING, 0, SHAPES(general)},
     {"phase:p=3,c=5,lp=2,lc=2,lr=2", BOTH, NEEDS_NOTHING, 0, SHAPES(general)},

@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "paths/paths.h"
+#include "paths.h"
 
 /* 64 work-items: two warps of 32, one wave64, two wave32s, four Intel SIMD16 sub-groups. */
 #define CLCONVT_GPU_WORK_GROUP 64

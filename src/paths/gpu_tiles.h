@@ -8,9 +8,9 @@
 #ifndef CLCONVT_GPU_TILES_H
 #define CLCONVT_GPU_TILES_H
 
+#include "../device_caps.h"
 #include "clconvt.h"
-#include "device_caps.h"
-#include "paths/path.h"
+#include "path.h"
 
 /* Accumulators (floats of the register tile) one GPU work-item may hold: measured with
  * tests/gpu/offline_compile.py, 32 keep every path and dtype at or below 102 registers on sm_90
