@@ -18,9 +18,11 @@
 
 /* A path's GPU register tile: vec (0: the path's own), p, and c at most (0: the path's own; -1:
  * one vector of channels, phase_fold's vec / stride). Every tile holds at most
- * CLCONVT_GPU_ACCUMULATORS_MAX accumulators; the offline compiles measured (f32/f16/bf16, sm_90
- * registers): phase 4 x 4: 64-80; phase_pos vec 8, 8 x 4: 89-102; phase_chan vec 16, 2 x 16:
- * 72-92; phase_dw 2 x vec; phase_fold 2 positions x one vector of 16: 84-85. */
+ * CLCONVT_GPU_ACCUMULATORS_MAX accumulators; the offline compiles measured (f32/f16/bf16, the
+ * worst over tests/gpu/'s rows; sm_90 registers, AMD VGPRs): phase 4 x 4: 80, 70; phase_pos vec 8,
+ * 8 x 4: 104, 95; phase_chan vec 16, 2 x 16: 93, 123; phase_dw vec 8, 2 x 8: 84 VGPRs in f16,
+ * where vec 16 took 139 (occupancy 3 on gfx90a); phase_fold 2 positions x one vector of 16:
+ * 103, 111. */
 typedef struct gpu_tile {
     const kernel_path *path;
     int vec, tile_p, tile_c;
@@ -28,7 +30,7 @@ typedef struct gpu_tile {
 
 static const gpu_tile TILES[] = {
     {&clconvt_path_phase, 0, 4, 4},        {&clconvt_path_phase_pos, 8, 8, 4},
-    {&clconvt_path_phase_chan, 16, 2, 16}, {&clconvt_path_phase_dw, 0, 2, 0},
+    {&clconvt_path_phase_chan, 16, 2, 16}, {&clconvt_path_phase_dw, 8, 2, 8},
     {&clconvt_path_phase_fold, 16, 2, -1},
 };
 
