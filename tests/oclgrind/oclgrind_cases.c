@@ -102,7 +102,7 @@ static const forced_plan plans[] = {
     {"phase_chan:vec=4,p=3,c=8,lp=2,lc=2", NLC, NEEDS_NOTHING, 0, SHAPES(general)},
     {"phase_dw:vec=16,p=8,c=16", NLC, NEEDS_DEPTHWISE, 0, SHAPES(depthwise)},
     {"phase_dw:vec=8,p=8,c=8", NLC, NEEDS_DEPTHWISE, 0, SHAPES(depthwise)},
-    {"phase_dw:vec=16,p=2,c=16,lp=64,lc=1", NLC, NEEDS_DEPTHWISE, 0, SHAPES(depthwise)},
+    {"phase_dw:vec=8,p=2,c=8,lp=64,lc=1", NLC, NEEDS_DEPTHWISE, 0, SHAPES(depthwise)},
     {"phase_dw:vec=4,p=3,c=4", NLC, NEEDS_DEPTHWISE, 0, SHAPES(depthwise)},
     {"phase_fold:vec=16,p=6", NCL, NEEDS_FOLD, 16, SHAPES(folded)},
     {"phase_fold:vec=16,p=2,lp=64,lc=1", NCL, NEEDS_FOLD, 16, SHAPES(folded)},
