@@ -20,7 +20,7 @@
  * one vector of channels, phase_fold's vec / stride). Every tile holds at most
  * CLCONVT_GPU_ACCUMULATORS_MAX accumulators; the offline compiles measured (f32/f16/bf16, the
  * worst over tests/gpu/'s rows; sm_90 registers, AMD VGPRs): phase 4 x 4: 80, 70; phase_pos vec 8,
- * 8 x 4: 104, 95; phase_chan vec 16, 2 x 16: 93, 123; phase_dw vec 8, 2 x 8: 84 VGPRs in f16,
+ * 8 x 4: 126, 95; phase_chan vec 16, 2 x 16: 93, 123; phase_dw vec 8, 2 x 8: 84 VGPRs in f16,
  * where vec 16 took 139 (occupancy 3 on gfx90a); phase_fold 2 positions x one vector of 16:
  * 103, 111. */
 typedef struct gpu_tile {

@@ -13,7 +13,7 @@
 #include "path.h"
 
 /* Accumulators (floats of the register tile) one GPU work-item may hold: measured with
- * tests/gpu/offline_compile.py, 32 keep every path and dtype at or below 104 registers on sm_90
+ * tests/gpu/offline_compile.py, 32 keep every path and dtype at or below 126 registers on sm_90
  * (and 123 VGPRs on AMD), with no spill; 64 take phase_pos and phase_chan to 118-148. */
 #define CLCONVT_GPU_ACCUMULATORS_MAX 32
 
