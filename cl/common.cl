@@ -70,7 +70,7 @@ typedef half store_t;
 #define LOADV(n, p) CAT(half_bits_to_float, n)(CAT(vload, n)(0, (__global const ushort *)(p)))
 #define STOREV(n, p, v) CAT(vstore, n)(CAT(float_to_half_bits, n)(v), 0, (__global ushort *)(p))
 #define HALF_DECODER(n, suffix)                                                                    \
-    inline CAT(float, n) CAT(half_bits_to_float, suffix)(CAT(ushort, n) h) {                       \
+    static inline CAT(float, n) CAT(half_bits_to_float, suffix)(CAT(ushort, n) h) {                \
         const CAT(uint, n) u = CAT(convert_uint, n)(h);                                            \
         const CAT(uint, n) magnitude = u & 0x7fffu;                                                \
         /* Normal: rebias the exponent (127 - 15 = 112); subnormal: mantissa x 2^-24, exact. */    \
@@ -94,7 +94,7 @@ HALF_DECODER(16, 16)
  * round the 13 dropped bits to even. Vector forms compute every case and select, so a vector
  * store encodes in a few vector operations instead of lane by lane. */
 #define HALF_ENCODER(n, suffix)                                                                    \
-    inline CAT(ushort, n) CAT(float_to_half_bits, suffix)(CAT(float, n) f) {                       \
+    static inline CAT(ushort, n) CAT(float_to_half_bits, suffix)(CAT(float, n) f) {                \
         const CAT(uint, n) u = CAT(as_uint, n)(f);                                                 \
         const CAT(uint, n) sign = (u >> 16) & 0x8000u, magnitude = u & 0x7fffffffu;                \
         const CAT(uint, n) nan = 0x7e00u | ((magnitude >> 13) & 0x3ffu);                           \
@@ -122,7 +122,7 @@ typedef ushort store_t;
 
 /* Round to nearest even; a NaN stays a (quiet) NaN. Vector forms as for f16. */
 #define BF16_ENCODER(n, suffix)                                                                    \
-    inline CAT(ushort, n) CAT(float_to_bf16, suffix)(CAT(float, n) f) {                            \
+    static inline CAT(ushort, n) CAT(float_to_bf16, suffix)(CAT(float, n) f) {                     \
         const CAT(uint, n) u = CAT(as_uint, n)(f);                                                 \
         const CAT(uint, n) nan = (u >> 16) | 0x40u;                                                \
         const CAT(uint, n) rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;                       \
@@ -145,7 +145,7 @@ typedef struct phase_taps {
     long m0;
 } phase_taps;
 
-inline phase_taps taps_of_phase(int r, int kernel_length, int dilation, int tap_step) {
+static inline phase_taps taps_of_phase(int r, int kernel_length, int dilation, int tap_step) {
     phase_taps t = {-1, 0, 0};
     for (int k = 0; k < tap_step; ++k)
         if (((long)k * dilation) % STRIDE == r) {
@@ -160,20 +160,20 @@ inline phase_taps taps_of_phase(int r, int kernel_length, int dilation, int tap_
 }
 
 /* The packed weights of tap k for output-channel tile `tile` of group g: cin_g rows of width. */
-inline __global const float *weight_tile(__global const float *w, int g, int k, int tile,
-                                         int kernel_length, int cin_g, int cout_g_padded,
-                                         int width) {
+static inline __global const float *weight_tile(__global const float *w, int g, int k, int tile,
+                                                int kernel_length, int cin_g, int cout_g_padded,
+                                                int width) {
     return w + (((long)g * kernel_length + k) * (cout_g_padded / width) + tile) * cin_g * width;
 }
 
 /* First q of phase r whose position o = q*STRIDE + r - pad_left is >= 0. */
-inline long first_q(int r, long pad_left) {
+static inline long first_q(int r, long pad_left) {
     return r >= pad_left ? 0 : (pad_left - r + STRIDE - 1) / STRIDE;
 }
 
 /* Output row of channel co_local of group g in sample n (NCL). */
-inline __global store_t *ncl_output_row(__global store_t *y, long n, int g, int co_local,
-                                        int cout_g, int groups, long length_out) {
+static inline __global store_t *ncl_output_row(__global store_t *y, long n, int g, int co_local,
+                                               int cout_g, int groups, long length_out) {
     return y + ((n * groups + g) * (long)cout_g + co_local) * length_out;
 }
 
@@ -210,7 +210,7 @@ inline __global store_t *ncl_output_row(__global store_t *y, long n, int g, int 
 /* n values at p, of which the first `available` exist, the others zero: whole(n, p, c0) when all
  * exist, else lane(p, l, c0 + l) lane by lane (c0: the channel of lane 0). */
 #define CHANNEL_VECTOR_LOADER(name, n, whole, lane)                                                \
-    inline CAT(float, n) CAT(name, n)(__global const store_t *p, int available, long c0) {         \
+    static inline CAT(float, n) CAT(name, n)(__global const store_t *p, int available, long c0) {  \
         if (available >= n)                                                                        \
             return whole(n, p, c0);                                                                \
         float lanes[n];                                                                            \
@@ -223,7 +223,7 @@ inline __global store_t *ncl_output_row(__global store_t *y, long n, int g, int 
 #define BIAS_LANE(p, l, c) LOAD(p, l)
 
 #define INPUT_VECTOR_LOADERS(n)                                                                    \
-    inline CAT(float, n)                                                                           \
+    static inline CAT(float, n)                                                                    \
         CAT(load_input_edge, n)(__global const store_t *row, long i0, long length, long ch) {      \
         float lanes[n];                                                                            \
         _Pragma("unroll") for (int l = 0; l < n; ++l) {                                            \
@@ -262,8 +262,8 @@ INPUT_VECTOR_LOADERS(16)
 #define LOAD_PARTIAL_OUTPUT(p, i) LOAD(p, i)
 
 #define OUTPUT_BIAS(bias, has_bias, co) ((has_bias) ? LOAD(bias, co) : 0.0f)
-inline float channel_bias(__global const store_t *bias, int has_bias, int g, int co_local,
-                          int cout_g) {
+static inline float channel_bias(__global const store_t *bias, int has_bias, int g, int co_local,
+                                 int cout_g) {
     return OUTPUT_BIAS(bias, has_bias, (long)g * cout_g + co_local);
 }
 #define BIAS_CHANNELSV(n, bias, has_bias, co0, available)                                          \

@@ -104,8 +104,7 @@ __kernel void phase_chan_forward(KERNEL_ARGUMENTS) {
             if (co0 + (v + 1) * VEC <= cout_g) {
                 STORE_FINISHEDV(VEC, y_tile + v * VEC, value);
             } else {
-                float lanes[VEC];
-                CAT(vstore, VEC)(value, 0, lanes);
+                const floatv lanes = value; /* lane by lane, not through scratch (phase_pos.cl) */
                 for (int l = 0; l < VEC && co0 + v * VEC + l < cout_g; ++l)
                     STORE_FINISHED(y_tile, v * VEC + l, lanes[l]);
             }

@@ -62,8 +62,7 @@ __kernel void phase_dw_forward(KERNEL_ARGUMENTS) {
         if (available >= VEC) {
             STORE_FINISHEDV(VEC, y_at, value);
         } else {
-            float lanes[VEC];
-            CAT(vstore, VEC)(value, 0, lanes);
+            const floatv lanes = value; /* lane by lane, not through scratch (phase_pos.cl) */
             for (int l = 0; l < available; ++l)
                 STORE_FINISHED(y_at, l, lanes[l]);
         }

@@ -45,7 +45,7 @@ typedef CAT(float, VEC) floatv;
 typedef CAT(int, VEC) intv;
 
 /* The phase of each lane: lane c * STRIDE + r holds phase r. */
-inline intv lane_phases(void) {
+static inline intv lane_phases(void) {
     int lanes[VEC];
 #pragma unroll
     for (int l = 0; l < VEC; ++l)
@@ -54,15 +54,15 @@ inline intv lane_phases(void) {
 }
 
 /* The CV weight vectors of input channel ci at one tap. */
-inline void load_weights(floatv wv[CV], __global const float *wj, int ci) {
+static inline void load_weights(floatv wv[CV], __global const float *wj, int ci) {
 #pragma unroll
     for (int v = 0; v < CV; ++v)
         wv[v] = CAT(vload, VEC)(0, wj + ((long)ci * CV + v) * VEC);
 }
 
 /* Write the STRIDE outputs of one channel for one position; lanes[r] is phase r. */
-inline void store_phases(__global store_t *y_row, long o0, long length_out, const float *lanes,
-                         bool whole) {
+static inline void store_phases(__global store_t *y_row, long o0, long length_out,
+                                const float *lanes, bool whole) {
 #if STRIDE == 2 || STRIDE == 3 || STRIDE == 4 || STRIDE == 8 || STRIDE == 16
     if (whole) {
         STORE_FINISHEDV(STRIDE, y_row + o0, CAT(vload, STRIDE)(0, lanes));

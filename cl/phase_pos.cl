@@ -32,7 +32,7 @@ typedef CAT(long, VEC) longv;
 #define convert_longv CAT(convert_long, VEC)
 
 /* (0, 1, ..., VEC - 1) */
-inline intv lane_numbers(void) {
+static inline intv lane_numbers(void) {
     int lanes[VEC];
 #pragma unroll
     for (int l = 0; l < VEC; ++l)
@@ -127,8 +127,9 @@ __kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
         __global store_t *y_row = ncl_output_row(y, n, g, co_local, cout_g, groups, length_out);
 #pragma unroll
         for (int v = 0; v < PV; ++v) {
-            float lanes[VEC];
-            CAT(vstore, VEC)(FINISH_OUTPUT(acc[c][v], b), 0, lanes);
+            /* A vector, read lane by lane: a private array would live in scratch memory on AMD
+             * GPUs (tests/gpu/). */
+            const floatv lanes = FINISH_OUTPUT(acc[c][v], b);
             /* Not unrolled: with f16 or bf16 each store is an encoding, and 384 copies of it made
              * PoCL's compile take minutes. */
 #pragma unroll 1

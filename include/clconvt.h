@@ -541,12 +541,16 @@ CLCONVT_API void clconvt_stream_release(clconvt_stream *s);
 
 /** clconvt_experimental_plan_check: narrow a work-group wider than the layer's channel tiles. */
 #define CLCONVT_EXPERIMENTAL_PLAN_FIT_WORK_GROUP 1u
+/** clconvt_experimental_plan_check: on a GPU, refuse a register tile of more than 32 accumulators
+ * per work-item (the GPU register budget, README "GPU tiles"); no effect on other devices. */
+#define CLCONVT_EXPERIMENTAL_PLAN_REGISTER_BUDGET 2u
 
 /**
  * Check the plan string text for a layer of *params on device without compiling anything, and
  * write the library's own spelling of it (what clconvt_layer_plan would report for a layer made
  * with it) to normalised[size]. With CLCONVT_EXPERIMENTAL_PLAN_FIT_WORK_GROUP in flags, a
- * work-group extent lc larger than the layer's channel tiles is narrowed to them first. Fails,
+ * work-group extent lc larger than the layer's channel tiles is narrowed to them first; with
+ * CLCONVT_EXPERIMENTAL_PLAN_REGISTER_BUDGET, a plan over a GPU's register budget is refused. Fails,
  * writing nothing, when the plan is refused for the layer (the message says why), when its
  * normalised string would not read back as the same plan, or when it does not fit in size.
  */
@@ -651,15 +655,16 @@ typedef struct clconvt_experimental_kernel_plan {
 } clconvt_experimental_kernel_plan;
 
 /**
- * The built-in plan (no CLCONVT_PLAN, no tuning database) of a layer of *params on the device
- * class of profile (a name clconvt_experimental_profile_name gives; device is then ignored and
- * may be NULL), or on device itself when profile is "device", for an input of length_in: its plan
- * string, kernel, program text, build options and NDRange into *out, exactly as a layer on such a
- * device would build and enqueue them. The work-group is narrowed to the profile's (the device's)
- * largest one, as a layer narrows it to its compiled kernel's limit (on a GPU, a kernel with many
- * registers may be allowed fewer than the device's largest: a layer narrows further then). Opens
- * and compiles nothing. Fails, writing nothing, for an unknown profile, "device" without a device,
- * invalid params or a length_in that gives no output.
+ * The plan (CLCONVT_PLAN's when it is set, else the built-in one; never the tuning database's) of
+ * a layer of *params on the device class of profile (a name clconvt_experimental_profile_name
+ * gives; device is then ignored and may be NULL), or on device itself when profile is "device", for
+ * an input of length_in: its plan string, kernel, program text, build options and NDRange into
+ * *out, exactly as a layer on such a device would build and enqueue them. The work-group is
+ * narrowed to the profile's (the device's) largest one, as a layer narrows it to its compiled
+ * kernel's limit (on a GPU, a kernel with many registers may be allowed fewer than the device's
+ * largest: a layer narrows further then). Opens and compiles nothing. Fails, writing nothing, for
+ * an unknown profile, "device" without a device, invalid params, a length_in that gives no output,
+ * or a CLCONVT_PLAN the planner refuses for this layer (its message then says why).
  */
 CLCONVT_API clconvt_status clconvt_experimental_plan_for_profile(
     const char *profile, const clconvt_device *device, const clconvt_params *params,

@@ -14,6 +14,7 @@
 #include "device_profiles.h"
 #include "error.h"
 #include "plan.h"
+#include "paths/gpu_tiles.h"
 #include "paths/path.h"
 #include "plan_choice.h"
 #include "tuning_db.h"
@@ -42,6 +43,11 @@ clconvt_status clconvt_experimental_plan_check(const clconvt_device *device,
     clconvt_status st = clconvt_plan_parse_for_device(device, params, "plan", text, &p);
     if (st != CLCONVT_SUCCESS)
         return st;
+    const device_caps caps = clconvt_device_caps(device);
+    const char *over = clconvt_gpu_over_budget(&caps, params, &p);
+    if ((flags & CLCONVT_EXPERIMENTAL_PLAN_REGISTER_BUDGET) && over != NULL)
+        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT, "%s: plan \"%s\": %s", function, text,
+                            over);
     const int64_t channel_tiles = clconvt_plan_channel_tiles(&p, params);
     if ((flags & CLCONVT_EXPERIMENTAL_PLAN_FIT_WORK_GROUP) && p.local[1] > channel_tiles)
         p.local[1] = (int)channel_tiles;
@@ -140,8 +146,15 @@ clconvt_status clconvt_experimental_plan_for_profile(const char *profile,
         st = clconvt_output_length(params, length_in, &length_out);
     if (st != CLCONVT_SUCCESS)
         return st;
+    /* A layer on such a device honours CLCONVT_PLAN: so does its plan here (never the tuning
+     * database, which holds plans of devices measured, not of classes). */
     plan p;
-    clconvt_plan_default(&caps, params, &p);
+    const char *forced = getenv("CLCONVT_PLAN");
+    if (forced != NULL && *forced != '\0') {
+        if ((st = clconvt_plan_parse(&caps, params, "CLCONVT_PLAN", forced, &p)) != CLCONVT_SUCCESS)
+            return st;
+    } else
+        clconvt_plan_default(&caps, params, &p);
     if (caps.max_work_group_size != 0)
         clconvt_plan_fit_work_group(&p, caps.max_work_group_size);
     clconvt_experimental_kernel_plan kp = {

@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "number.h"
+#include "paths/gpu_tiles.h"
 #include "paths/paths.h"
 #include "stride.h"
 
@@ -37,12 +38,14 @@ int64_t clconvt_plan_channel_tiles(const plan *p, const clconvt_params *params) 
 
 /* A fixed work-group (the path's; see clconvt_path_default_local for why): the extents a plan
  * string left unset. */
-static void fixed_local_size(const clconvt_params *params, plan *p) {
+static void fixed_local_size(const device_caps *caps, const clconvt_params *params, plan *p) {
     const int phases_given = p->local[2] != 0;
     if (!phases_given)
         p->local[2] = 1;
-    if (p->local[0] == 0)
+    if (p->local[0] == 0) {
         p->path->local_size(p, params, phases_given);
+        clconvt_gpu_work_group(caps, p);
+    }
 }
 
 /*
@@ -105,8 +108,9 @@ void clconvt_plan_default(const device_caps *caps, const clconvt_params *params,
             best = (int)i;
         }
     }
+    clconvt_gpu_tile(caps, params, out);
     finish(out, params);
-    fixed_local_size(params, out);
+    fixed_local_size(caps, params, out);
     fit_private_budget(caps, params, out);
 }
 
@@ -227,8 +231,10 @@ clconvt_status clconvt_plan_parse(const device_caps *caps, const clconvt_params 
         return refuse(origin, text, why);
     }
     /* Another path: start from its usual shape (some paths always do: parse_from_usual). */
-    if (p.path != path || path->parse_from_usual)
+    if (p.path != path || path->parse_from_usual) {
         p = path->usual;
+        clconvt_gpu_tile(caps, params, &p);
+    }
     int *fields[KEY_COUNT];
     key_fields(&p, fields);
     int given[KEY_COUNT] = {0};
@@ -264,7 +270,7 @@ clconvt_status clconvt_plan_parse(const device_caps *caps, const clconvt_params 
     if (status != CLCONVT_SUCCESS)
         return status;
     finish(&p, params);
-    fixed_local_size(params, &p);
+    fixed_local_size(caps, params, &p);
     if ((status = check_private_memory(caps, origin, text, params, &p)) != CLCONVT_SUCCESS)
         return status;
     *out = p;

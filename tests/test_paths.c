@@ -12,7 +12,10 @@
 
 #include "clconvt.h"
 #include "internal_device.h"
+#include "device_profiles.h"
+#include "paths/gpu_tiles.h"
 #include "paths/paths.h"
+#include "plan.h"
 #include "plan_choice.h"
 #include "reference.h"
 
@@ -143,4 +146,64 @@ Test(paths, unknown_and_absent_paths_are_refused_by_name) {
                 cr_expect(strstr(message, clconvt_paths[k]->name) != NULL, "%s: %s", message,
                           clconvt_paths[k]->name);
     }
+}
+
+/* ---- GPU tiles (src/paths/gpu_tiles.c) ----------------------------------------------------- */
+
+/* Layers every path takes: NCL and NLC with many channels, depthwise NLC. */
+static clconvt_params gpu_test_layer(int which) {
+    clconvt_params p;
+    clconvt_params_init(&p, which == 2 ? 64 : 256, which == 2 ? 64 : 128, 16);
+    p.stride = 8;
+    p.pad_left = p.pad_right = 4;
+    p.layout = which == 0 ? CLCONVT_LAYOUT_NCL : CLCONVT_LAYOUT_NLC;
+    p.groups = which == 2 ? 64 : 1;
+    return p;
+}
+
+/* On every GPU profile, the built-in plan and each path forced by name hold at most the GPU
+ * budget of accumulators (what tests/gpu/ found to compile without spills); on the CPU profile the
+ * plans are the CPU's own (phase_pos forced: its usual 32 x 4 tile of 16-wide vectors). */
+Test(paths, gpu_plans_keep_within_the_register_budget) {
+    const char *gpus[] = {"sm90", "gfx1030", "gfx90a", "xe"};
+    for (size_t g = 0; g < sizeof gpus / sizeof gpus[0]; ++g) {
+        const device_caps *caps = &clconvt_device_profile_named(gpus[g])->caps;
+        for (int which = 0; which < 3; ++which) {
+            const clconvt_params params = gpu_test_layer(which);
+            plan p;
+            clconvt_plan_default(caps, &params, &p);
+            cr_expect_null(clconvt_gpu_over_budget(caps, &params, &p), "%s: default %s", gpus[g],
+                           p.path->name);
+            for (size_t i = 0; i < clconvt_path_count; ++i)
+                if (clconvt_plan_parse(caps, &params, "test", clconvt_paths[i]->name, &p) ==
+                    CLCONVT_SUCCESS)
+                    cr_expect_leq(p.path->private_memory(&p, &params).accumulators,
+                                  CLCONVT_GPU_ACCUMULATORS_MAX, "%s: %s forced", gpus[g],
+                                  clconvt_paths[i]->name);
+        }
+    }
+    const device_caps *cpu = &clconvt_device_profile_named("cpu")->caps;
+    const clconvt_params ncl = gpu_test_layer(0);
+    plan p;
+    clconvt_plan_default(cpu, &ncl, &p);
+    cr_expect_str_eq(p.path->name, "phase_fold");
+    cr_expect(clconvt_plan_parse(cpu, &ncl, "test", "phase_pos", &p) == CLCONVT_SUCCESS);
+    cr_expect(p.vec == 16 && p.tile_p == 32 && p.tile_c == 4, "cpu: %d %d %d", p.vec, p.tile_p,
+              p.tile_c);
+}
+
+/* The tuner's rule (CLCONVT_EXPERIMENTAL_PLAN_REGISTER_BUDGET): a tile over the budget is refused
+ * on a GPU, never on a CPU. */
+Test(paths, over_budget_tiles_are_refused_on_gpus_only) {
+    const clconvt_params params = gpu_test_layer(0);
+    const device_caps *sm90 = &clconvt_device_profile_named("sm90")->caps;
+    const device_caps *cpu = &clconvt_device_profile_named("cpu")->caps;
+    plan p;
+    cr_assert_eq(clconvt_plan_parse(sm90, &params, "test", "phase_pos:vec=16,p=32,c=12", &p),
+                 CLCONVT_SUCCESS);
+    cr_expect_not_null(clconvt_gpu_over_budget(sm90, &params, &p));
+    cr_expect_null(clconvt_gpu_over_budget(cpu, &params, &p));
+    cr_assert_eq(clconvt_plan_parse(sm90, &params, "test", "phase_pos:vec=8,p=8,c=4", &p),
+                 CLCONVT_SUCCESS);
+    cr_expect_null(clconvt_gpu_over_budget(sm90, &params, &p));
 }

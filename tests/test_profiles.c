@@ -199,11 +199,13 @@ Test(profiles, sm90_plans_are_gpu_plans_within_its_work_group) {
     size_t count;
     char *text = smoke_plans("sm90", 1024, &shapes, rows, &count);
     cr_expect_str_eq(rows[0].fields[0], "smoke_ncl");
-    cr_expect_str_eq(rows[0].fields[1], "phase_pos:vec=16,p=32,c=12,lp=2,lc=2,chunk=0,lr=1");
+    /* src/paths/gpu_tiles.c: vec 8, 8 x 4 (20 channels: 5 tiles), 12 x 5 work-items (of 64 at most)
+     */
+    cr_expect_str_eq(rows[0].fields[1], "phase_pos:vec=8,p=8,c=4,lp=12,lc=5,chunk=0,lr=1");
     cr_expect_str_eq(rows[0].fields[2], "phase_pos_forward");
     cr_expect_str_eq(rows[0].fields[3], "phase_pos.cl");
-    cr_expect_str_eq(rows[0].fields[5], "2x2x3");
-    cr_expect_str_eq(rows[0].fields[6], "2x2x1");
+    cr_expect_str_eq(rows[0].fields[5], "12x5x3");
+    cr_expect_str_eq(rows[0].fields[6], "12x5x1");
     free(text);
     free(shapes);
 }
@@ -222,7 +224,8 @@ Test(profiles, dtype_reaches_the_options) {
 }
 
 /* A GPU takes the gemm path for a large f32 layer: its col2im grid is one work-item per output
- * position and channel (L_out = 2 * 15 + 3 + 1 = 34), in the default work-group of 2 x 8. */
+ * position and channel (L_out = 2 * 15 + 3 + 1 = 34, rounded up to 40), in the GPU work-group of
+ * 64 (src/paths/gpu_tiles.c: 8 x 8). */
 Test(profiles, gemm_plans_give_col2im_and_its_grid) {
     if (!clconvt_has_path("gemm"))
         cr_skip_test("this build has no gemm path (no CLBlast)");
@@ -234,9 +237,28 @@ Test(profiles, gemm_plans_give_col2im_and_its_grid) {
     const int status =
         run_info((const char *[]){"--plans", path, "--profile", "gfx1030", NULL}, &out, &err);
     cr_assert_eq(status, 0, "%s", err);
-    cr_expect_str_eq(out, HEADER "\nbig,\"gemm:lp=2,lc=8,lr=1\",col2im_forward,col2im.cl,"
+    cr_expect_str_eq(out, HEADER "\nbig,\"gemm:lp=8,lc=8,lr=1\",col2im_forward,col2im.cl,"
                                  "-cl-std=CL1.2 -cl-mad-enable -DSTRIDE=2 -DLAYOUT_NCL=0 -DDTYPE=0 "
-                                 "-DCI_CHUNK=0,34x256x1,2x8x1\n");
+                                 "-DCI_CHUNK=0,40x256x1,8x8x1\n");
+    free(out);
+    free(err);
+}
+
+/* CLCONVT_PLAN forces a path as it does on a layer, row by row: the rows it fits are planned with
+ * it, the others (before them too) told on stderr, and the exit status says some failed. */
+Test(profiles, clconvt_plan_forces_the_path_row_by_row) {
+    setenv("CLCONVT_PLAN", "phase_chan", 1);
+    char *out, *err;
+    const int status =
+        run_info((const char *[]){"--plans", smoke_path(), "--profile", "sm90", NULL}, &out, &err);
+    unsetenv("CLCONVT_PLAN");
+    cr_expect_eq(status, 1, "%s", err);
+    cr_expect(strstr(out, HEADER "\nsmoke_nlc,\"phase_chan:vec=") == out, "%s", out);
+    cr_expect(strstr(out, "smoke_ncl") == NULL, "%s", out);
+    cr_expect(
+        strstr(err, "smoke_ncl: CLCONVT_PLAN \"phase_chan\": phase_chan needs the NLC layout") !=
+            NULL,
+        "%s", err);
     free(out);
     free(err);
 }

@@ -44,8 +44,10 @@ static const char help_text[] =
     "                      device or platform name\n"
     "  --plans SHAPES.csv  instead, print as CSV what a device gets for each row of the\n"
     "                      shapes table (the format clconvt-bench reads), without compiling:\n"
-    "                      name,plan,kernel,source,options,global,local: the built-in plan\n"
-    "                      string, the kernel's entry point, its file in cl/, the full build\n"
+    "                      name,plan,kernel,source,options,global,local: the plan string\n"
+    "                      (the built-in one, or CLCONVT_PLAN's when set: a row whose layer\n"
+    "                      it does not fit is told on stderr, the others still printed),\n"
+    "                      the kernel's entry point, its file in cl/, the full build\n"
     "                      options, and the grid of one forward of a batch of 1 at the row's\n"
     "                      length_in (\"AxBxC\": work-items rounded up to whole work-groups, and\n"
     "                      the work-group, fitted to the device's largest)\n"
@@ -365,8 +367,10 @@ static int print_plans(const plans_request *r) {
     }
     printf("name,plan,kernel,source,options,global,local\n");
     int failed = 0;
-    for (size_t i = 0; i < count && !failed; ++i)
-        failed = plan_row(r->profile, device, &rows[i], r->emit) != 0;
+    /* Every row, even after one fails: under CLCONVT_PLAN, the rows the forced path refuses are
+     * told on stderr and the others still planned (tests/gpu/ forces each path on every row). */
+    for (size_t i = 0; i < count; ++i)
+        failed |= plan_row(r->profile, device, &rows[i], r->emit) != 0;
     clconvt_device_release(device);
     free(rows);
     return failed ? EXIT_FAILURE_RUN : EXIT_OK;

@@ -24,6 +24,11 @@ packages=(
     clang
     libclang-rt-14-dev
     oclgrind # tests/oclgrind_gemm.sh: the gemm path under the OpenCL simulator
+    # tests/gpu/offline_compile.py: the kernels compiled offline for NVIDIA (PTX; ptxas comes
+    # from the CUDA toolkit, not Debian: that half is skipped without it) and AMD GPUs
+    clang-15
+    llvm-15
+    libclc-15
     "$@" # more packages a caller needs (tools/install-bench-deps.sh)
 )
 

@@ -83,8 +83,9 @@ static const shape small[] = {
     {5, 3, 3, 2, 1, 1, 1, 1, 1, 0, 1, 1},
 };
 
-/* Each path with its CPU tile (the planner's on PoCL) and GPU-like tiles (the planner's on a GPU
- * today, and small odd ones whose tiles overhang every border). */
+/* Each path with its CPU tile (the planner's on PoCL) and GPU-like tiles (the planner's on a GPU:
+ * src/paths/gpu_tiles.c's with their 64-item work-groups, and the larger ones GPUs got before it),
+ * and small odd ones whose tiles overhang every border). */
 static const forced_plan plans[] = {
     {"phase:p=4,c=4", BOTH, NEEDS_NOTHING, 0, SHAPES(general)},
     {"phase:p=3,c=5,lp=2,lc=2,lr=2", BOTH, NEEDS_NOTHING, 0, SHAPES(general)},
@@ -92,15 +93,19 @@ static const forced_plan plans[] = {
     {"phase_pos:vec=16,p=32,c=4", NCL, NEEDS_NOTHING, 0, SHAPES(general)},
     {"phase_pos:vec=16,p=32,c=12", NCL, NEEDS_NOTHING, 0, SHAPES(general)},
     {"phase_pos:vec=16,p=32,c=12,lp=2,lc=8", NCL, NEEDS_NOTHING, 0, SHAPES(general)},
+    {"phase_pos:vec=8,p=8,c=4,lp=12,lc=5", NCL, NEEDS_NOTHING, 0, SHAPES(general)},
     {"phase_pos:vec=4,p=8,c=3,chunk=2", NCL, NEEDS_NOTHING, 0, SHAPES(general)},
     {"phase_pos:vec=4,p=4,c=1,chunk=1", NCL, NEEDS_NOTHING, 0, SHAPES(depthwise)},
     {"phase_chan:vec=16,p=8,c=16", NLC, NEEDS_NOTHING, 0, SHAPES(general)},
     {"phase_chan:vec=16,p=8,c=32", NLC, NEEDS_NOTHING, 0, SHAPES(general)},
+    {"phase_chan:vec=16,p=2,c=16,lp=32,lc=2", NLC, NEEDS_NOTHING, 0, SHAPES(general)},
     {"phase_chan:vec=4,p=3,c=8,lp=2,lc=2", NLC, NEEDS_NOTHING, 0, SHAPES(general)},
     {"phase_dw:vec=16,p=8,c=16", NLC, NEEDS_DEPTHWISE, 0, SHAPES(depthwise)},
     {"phase_dw:vec=8,p=8,c=8", NLC, NEEDS_DEPTHWISE, 0, SHAPES(depthwise)},
+    {"phase_dw:vec=8,p=2,c=8,lp=64,lc=1", NLC, NEEDS_DEPTHWISE, 0, SHAPES(depthwise)},
     {"phase_dw:vec=4,p=3,c=4", NLC, NEEDS_DEPTHWISE, 0, SHAPES(depthwise)},
     {"phase_fold:vec=16,p=6", NCL, NEEDS_FOLD, 16, SHAPES(folded)},
+    {"phase_fold:vec=16,p=2,lp=64,lc=1", NCL, NEEDS_FOLD, 16, SHAPES(folded)},
     {"phase_fold:vec=8,p=5,chunk=2", NCL, NEEDS_FOLD, 8, SHAPES(folded)},
     {"phase_fold:vec=4,p=3,c=2,lp=2,lc=2", NCL, NEEDS_FOLD, 4, SHAPES(folded)},
     {"gemm", BOTH, NEEDS_F32, 0, SHAPES(small)},

@@ -24,7 +24,9 @@ void candidates_release(candidate_list *list) {
 
 int candidates_add(candidate_list *list, const char *text, int fit) {
     char canon[PLAN_MAX];
-    const unsigned flags = fit ? CLCONVT_EXPERIMENTAL_PLAN_FIT_WORK_GROUP : 0u;
+    /* On a GPU, a tile over the register budget spills: never tried (README, "GPU tiles"). */
+    const unsigned flags = CLCONVT_EXPERIMENTAL_PLAN_REGISTER_BUDGET |
+                           (fit ? CLCONVT_EXPERIMENTAL_PLAN_FIT_WORK_GROUP : 0u);
     if (list->count >= TUNE_MAX_CANDIDATES ||
         clconvt_experimental_plan_check(list->device, list->params, text, flags, canon,
                                         sizeof canon) != CLCONVT_SUCCESS)

@@ -21,24 +21,24 @@ const tune_space TUNE_SPACES[] = {
     {.path = "phase_pos",
      .layouts = LAYOUT_BIT(CLCONVT_LAYOUT_NCL),
      .coarse = {{.key = "vec", VALUES(8, 16)},
-                {.key = "p", VALUES(16, 32, 48, 64)},
+                {.key = "p", VALUES(8, 16, 32, 48, 64)}, /* 8: GPU tiles (vec 8, c <= 4) */
                 {.key = "c", VALUES(1, 4, 6, 8, 12, 16), .cap_by_cout_g = 1}},
      .fine = {{WORK_GROUPS}, {.key = "chunk", VALUES(0, 64, 128, 256), .above_cin_g = 128}}},
     {.path = "phase_chan",
      .layouts = LAYOUT_BIT(CLCONVT_LAYOUT_NLC),
      .coarse = {{.key = "vec", VALUES(8, 16)},
-                {.key = "p", VALUES(4, 6, 8, 12)},
+                {.key = "p", VALUES(2, 4, 6, 8, 12)}, /* 2: GPU tiles (2 x 16) */
                 {.key = "c", VALUES(16, 32, 48), .cap_by_cout_g = 1}},
      .fine = {{WORK_GROUPS}}},
     {.path = "phase_dw", /* depthwise only: the library refuses it for other layers */
      .layouts = LAYOUT_BIT(CLCONVT_LAYOUT_NLC),
      .coarse = {{.key = "vec", .key2 = "c", VALUES(8, 16), .value2 = {8, 16}},
-                {.key = "p", VALUES(4, 8, 12, 16)}},
+                {.key = "p", VALUES(2, 4, 8, 12, 16)}}, /* 2: GPU tiles (2 x 16) */
      .fine = {{WORK_GROUPS}}},
     {.path = "phase_fold", /* c: channels; a vector holds vec / stride of them */
      .layouts = LAYOUT_BIT(CLCONVT_LAYOUT_NCL),
      .coarse = {{.key = "vec", VALUES(8, 16)},
-                {.key = "p", VALUES(4, 6, 8, 12)},
+                {.key = "p", VALUES(1, 2, 4, 6, 8, 12)}, /* 1, 2: GPU tiles */
                 {.key = "c", VALUES(2, 4, 6, 8, 16, 32), .cap_by_cout_g = 1}},
      .fine = {{.key = "lp", .key2 = "lc", VALUES(1, 4, 8, 16), .value2 = {1, 1, 1, 2}},
               {.key = "chunk", VALUES(0, 16, 32, 64)}}},
