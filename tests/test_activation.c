@@ -114,6 +114,24 @@ Test(activation_grid, snake, .timeout = 600) {
     run_grid(CLCONVT_ACTIVATION_SNAKE);
 }
 
+/* Channel vectors: a depthwise layer wide enough for phase_dw's whole vectors of channels (the
+ * grid's depthwise cases have 6 channels, fewer than one vector: their lanes go one by one), each
+ * lane with its own channel's alpha, in each dtype. */
+Test(activation_grid, depthwise_channel_vectors, .timeout = 600) {
+    for (int dtype = 0; dtype < 3; ++dtype) {
+        clconvt_params p;
+        clconvt_params_init(&p, 40, 40, 5);
+        p.groups = 40;
+        p.stride = 2;
+        p.pad_left = p.pad_right = 1;
+        p.has_bias = 1;
+        p.dtype = (clconvt_dtype)dtype;
+        for (int kind = 1; kind <= 3; ++kind)
+            check_case(&p, "phase_dw", (clconvt_activation)kind, 2, 37, CLCONVT_WEIGHT_MAX,
+                       (uint64_t)(dtype * 3 + kind));
+    }
+}
+
 /* The shapes of tests/data/golden/cases.csv (the golden suite's PyTorch cases) with random data,
  * the planner's choice, f32, both layouts, the kind cycling with the case. */
 Test(activation_golden, cases, .timeout = 600) {
