@@ -7,12 +7,12 @@
  * writes (with the bias); later chunks add to what is there. No atomics: each element has one
  * owner.
  *
- * It loads no input (CLBlast reads x): with a fused input activation, activate_input (below) first
- * writes the activated input to a scratch buffer of floats, which the GEMMs read instead. The
- * output goes through common.cl's epilogue, STORE_OUTPUT, with
- * the bias or, after the first chunk, the partial sum already there (LOAD_PARTIAL_OUTPUT). An
- * output conversion must then run on the last chunk only (earlier ones store partial sums that the
- * next reads back), which this kernel would have to be told by a new argument.
+ * It loads no input (CLBlast reads x): an input activation runs before the GEMMs as a pass of its
+ * own (cl/activation.cl), which they read instead. The output goes through common.cl's epilogue,
+ * STORE_OUTPUT, with the bias or, after the first chunk, the partial sum already there
+ * (LOAD_PARTIAL_OUTPUT). An output conversion must then run on the last chunk only (earlier ones
+ * store partial sums that the next reads back), which this kernel would have to be told by a new
+ * argument.
  *
  * -D specialisation beyond common.cl: LAYOUT_NCL (1: (N, C, L); 0: (N, L, C)).
  */
@@ -57,22 +57,3 @@ __kernel void col2im_forward(__global const float *restrict col,
     const float base = accumulate ? LOAD_PARTIAL_OUTPUT(y, at) : OUTPUT_BIAS(bias, has_bias, co);
     STORE_OUTPUT(y, at, sum, base);
 }
-
-#if ACTIVATION
-/* The gemm path's pre-pass: out[i] = activation(x[i]) for the count values of the input (batch x
- * channels x length in the layer's layout), in fp32, through the prologue (LOAD_INPUT). */
-__kernel void activate_input(__global const store_t *restrict x, __global float *restrict out,
-                             const long count, const long channels,
-                             const long length ACTIVATION_PARAMETERS) {
-    const long i = (long)get_global_id(0);
-    if (i >= count)
-        return;
-#if LAYOUT_NCL
-    const long ch = i / length % channels;
-#else
-    const long ch = i % channels;
-    (void)length;
-#endif
-    out[i] = LOAD_INPUT(x, i, ch);
-}
-#endif

@@ -1,9 +1,16 @@
 /* The fused input activation of a layer (clconvt_layer_set_input_activation): its checks, its
  * program and its parameters. The kernels apply it in cl/common.cl's prologue. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "error.h"
 #include "layer.h"
+
+/* Where an activation runs by default (separate_pass): measured on PoCL with
+ * clconvt-bench-activation (BENCHMARKS.md, "Fused input activation"). */
+#define SEPARATE_BY_DEFAULT 1
 
 static const char *const function = "clconvt_layer_set_input_activation";
 
@@ -58,15 +65,46 @@ static clconvt_status check_arguments(const clconvt_layer *layer, clconvt_activa
     return CLCONVT_SUCCESS;
 }
 
-/* The activation as a forward will see it: the program of its kind and its parameters. */
+extern const char clconvt_source_activation[];
+
+/* Where the activation runs: in the path's kernel, as each input value is loaded, or as a pass of
+ * its own over the input before it (cl/activation.cl), which a path that loads no input itself
+ * needs. CLCONVT_INPUT_ACTIVATION=kernel or =pass chooses for the other paths (default: the
+ * pass, see separate_by_default). */
+static int separate_pass(const clconvt_layer *layer) {
+    if (layer->plan.path->input_read_elsewhere)
+        return 1;
+    const char *choice = getenv("CLCONVT_INPUT_ACTIVATION");
+    if (choice != NULL && strcmp(choice, "kernel") == 0)
+        return 0;
+    if (choice != NULL && strcmp(choice, "pass") == 0)
+        return 1;
+    return SEPARATE_BY_DEFAULT;
+}
+
+/* The program of the activation's own pass, for the layer's dtype and layout. */
+static clconvt_status build_pass(clconvt_layer *layer, clconvt_activation kind,
+                                 cl_program *program) {
+    char options[128];
+    snprintf(options, sizeof options, "-cl-std=CL1.2 -DDTYPE=%d -DLAYOUT_NCL=%d -DACTIVATION=%d",
+             (int)layer->params.dtype, layer->params.layout == CLCONVT_LAYOUT_NCL, (int)kind);
+    return clconvt_program_cache_get(layer->device->programs, clconvt_source_activation, options,
+                                     program);
+}
+
+/* The activation as a forward will see it: where it runs, its program and its parameters. */
 static clconvt_status make_activation(clconvt_layer *layer, clconvt_activation kind,
                                       const float *alpha, int64_t count, layer_activation *out) {
-    *out = (layer_activation){layer->plan, layer->program, 0.0f, NULL};
+    *out = (layer_activation){layer->plan, layer->program, NULL, (int)kind, 0.0f, NULL};
     if (kind == CLCONVT_ACTIVATION_NONE)
         return CLCONVT_SUCCESS;
-    out->plan.activation = (int)kind;
-    clconvt_status status =
-        clconvt_layer_build(layer->device, &layer->params, &out->plan, &out->program);
+    clconvt_status status;
+    if (separate_pass(layer))
+        status = build_pass(layer, kind, &out->separate);
+    else {
+        out->plan.activation = (int)kind;
+        status = clconvt_layer_build(layer->device, &layer->params, &out->plan, &out->program);
+    }
     if (status != CLCONVT_SUCCESS || kind != CLCONVT_ACTIVATION_SNAKE) {
         out->alpha = alpha[0];
         return status;
@@ -74,6 +112,68 @@ static clconvt_status make_activation(clconvt_layer *layer, clconvt_activation k
     return clconvt_device_buffer_create(layer->device, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
                                         (size_t)count * sizeof(float), (void *)alpha,
                                         "activation alphas", &out->alphas);
+}
+
+/* The pass's kernel on in into scratch, after wait; *done its end. */
+static clconvt_status enqueue_pass(clconvt_layer *layer, const layer_activation *a,
+                                   cl_command_queue queue, cl_mem in, cl_mem scratch, int64_t batch,
+                                   int64_t length_in, cl_uint num_wait, const cl_event *wait,
+                                   cl_event *done) {
+    const cl_long channels = layer->params.in_channels, length = length_in;
+    const cl_long count = batch * channels * length_in;
+    const cl_float alpha = a->alpha;
+    const cl_mem alphas = a->alphas != NULL ? a->alphas : scratch; /* never read then */
+    /* A fixed work-group, so that PoCL compiles no new kernel for a new length. */
+    size_t local = 64;
+    local = local < layer->device->max_work_group_size ? local : layer->device->max_work_group_size;
+    const size_t global = ((size_t)count + local - 1) / local * local;
+    cl_int err;
+    cl_kernel kernel = clCreateKernel(a->separate, "activate_input", &err);
+    if (err != CL_SUCCESS)
+        return clconvt_fail_cl("clCreateKernel(activate_input)", err);
+    const struct {
+        size_t size;
+        const void *value;
+    } args[] = {
+        {sizeof in, &in},         {sizeof scratch, &scratch},
+        {sizeof count, &count},   {sizeof channels, &channels},
+        {sizeof length, &length}, {sizeof alpha, &alpha},
+        {sizeof alphas, &alphas},
+    };
+    for (cl_uint i = 0; i < sizeof args / sizeof args[0] && err == CL_SUCCESS; ++i)
+        err = clSetKernelArg(kernel, i, args[i].size, args[i].value);
+    clconvt_status status = CLCONVT_SUCCESS;
+    if (err != CL_SUCCESS)
+        status = clconvt_fail_cl("clSetKernelArg(activate_input)", err);
+    else if ((err = clEnqueueNDRangeKernel(queue, kernel, 1, NULL, &global, &local, num_wait, wait,
+                                           done)) != CL_SUCCESS)
+        status = clconvt_fail_cl("clEnqueueNDRangeKernel(activate_input)", err);
+    clReleaseKernel(kernel);
+    return status;
+}
+
+clconvt_status clconvt_activation_enqueue(clconvt_layer *layer, const layer_buffers *buffers,
+                                          cl_command_queue queue, cl_mem in, cl_mem out,
+                                          int64_t batch, int64_t length_in, int64_t length_out,
+                                          int64_t pad_left, cl_uint num_wait, const cl_event *wait,
+                                          cl_event *done) {
+    const size_t bytes = (size_t)(batch * layer->params.in_channels * length_in) *
+                         clconvt_dtype_size(layer->params.dtype); /* checked by the forward */
+    cl_mem scratch = NULL;
+    cl_event activated = NULL;
+    clconvt_status status = clconvt_device_buffer_create(layer->device, CL_MEM_READ_WRITE, bytes,
+                                                         NULL, "activated input", &scratch);
+    if (status == CLCONVT_SUCCESS)
+        status = enqueue_pass(layer, &buffers->activation, queue, in, scratch, batch, length_in,
+                              num_wait, wait, &activated);
+    if (status == CLCONVT_SUCCESS)
+        status = clconvt_layer_enqueue_path(layer, buffers, queue, scratch, out, batch, length_in,
+                                            length_out, pad_left, 1, &activated, done);
+    if (activated != NULL)
+        clReleaseEvent(activated);
+    /* Released now, freed by the runtime once the commands that use it are done. */
+    clconvt_device_buffer_release(layer->device, scratch);
+    return status;
 }
 
 clconvt_status clconvt_layer_set_input_activation(clconvt_layer *layer, clconvt_activation kind,

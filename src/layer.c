@@ -66,7 +66,7 @@ static clconvt_status prepare_plan(clconvt_layer *layer) {
     if (status == CLCONVT_SUCCESS)
         status = clconvt_layer_build(layer->device, params, &layer->plan, &layer->program);
     if (status == CLCONVT_SUCCESS)
-        layer->activation = (layer_activation){layer->plan, layer->program, 0.0f, NULL};
+        layer->activation = (layer_activation){layer->plan, layer->program, NULL, 0, 0.0f, NULL};
     return status;
 }
 
@@ -274,7 +274,7 @@ void clconvt_layer_buffers_release(layer_buffers *buffers) {
         clReleaseMemObject(buffers->bias);
     if (buffers->activation.alphas != NULL)
         clReleaseMemObject(buffers->activation.alphas);
-    *buffers = (layer_buffers){NULL, NULL, {{0}, NULL, 0.0f, NULL}};
+    *buffers = (layer_buffers){NULL, NULL, {{0}, NULL, NULL, 0, 0.0f, NULL}};
 }
 
 clconvt_status clconvt_layer_forward_done(forward_setup *setup, clconvt_status status) {
@@ -290,7 +290,7 @@ static clconvt_status acquire_buffers(clconvt_layer *layer, const char *function
                                       layer_buffers *out) {
     clconvt_status status = CLCONVT_SUCCESS;
     cl_int err = CL_SUCCESS;
-    *out = (layer_buffers){NULL, NULL, {{0}, NULL, 0.0f, NULL}};
+    *out = (layer_buffers){NULL, NULL, {{0}, NULL, NULL, 0, 0.0f, NULL}};
     pthread_mutex_lock(&layer->lock);
     const cl_mem weight = layer->weight, bias = layer->bias;
     const layer_activation activation = layer->activation;
@@ -478,6 +478,18 @@ clconvt_status clconvt_layer_enqueue(clconvt_layer *layer, const layer_buffers *
                                      cl_command_queue queue, cl_mem in, cl_mem out, int64_t batch,
                                      int64_t length_in, int64_t length_out, int64_t pad_left,
                                      cl_uint num_wait, const cl_event *wait, cl_event *done) {
+    if (buffers->activation.separate != NULL)
+        return clconvt_activation_enqueue(layer, buffers, queue, in, out, batch, length_in,
+                                          length_out, pad_left, num_wait, wait, done);
+    return clconvt_layer_enqueue_path(layer, buffers, queue, in, out, batch, length_in, length_out,
+                                      pad_left, num_wait, wait, done);
+}
+
+clconvt_status clconvt_layer_enqueue_path(clconvt_layer *layer, const layer_buffers *buffers,
+                                          cl_command_queue queue, cl_mem in, cl_mem out,
+                                          int64_t batch, int64_t length_in, int64_t length_out,
+                                          int64_t pad_left, cl_uint num_wait, const cl_event *wait,
+                                          cl_event *done) {
     const path_launch launch = {
         .device = layer->device,
         .params = &layer->params,

@@ -9,14 +9,17 @@
 
 #include <pthread.h>
 
-/* The fused input activation a forward applies (src/activation.c): the layer's plan with its kind
- * set and its work-group fit to the program built for it, and its parameters. Without one: the
- * layer's plan and program, and no parameters. */
+/* The input activation a forward applies (src/activation.c), in the path's kernel (plan with its
+ * kind set, its work-group fit to program, built for it) or as a pass of its own before it
+ * (separate: cl/activation.c's program; plan and program then the layer's), and its parameters.
+ * Without one: the layer's plan and program, and no parameters. */
 typedef struct layer_activation {
     plan plan;
-    cl_program program; /* owned by the device's program cache */
-    float alpha;        /* LeakyReLU's slope, ELU's alpha */
-    cl_mem alphas;      /* Snake's alphas, Cin floats; NULL for the other kinds */
+    cl_program program;  /* owned by the device's program cache, as separate */
+    cl_program separate; /* NULL: none, or in the path's kernel */
+    int kind;            /* clconvt_activation */
+    float alpha;         /* LeakyReLU's slope, ELU's alpha */
+    cl_mem alphas;       /* Snake's alphas, Cin floats; NULL for the other kinds */
 } layer_activation;
 
 struct clconvt_layer {
@@ -58,6 +61,22 @@ clconvt_status clconvt_layer_enqueue(clconvt_layer *layer, const layer_buffers *
  * work-group narrowed to what its kernel allows on the device. */
 clconvt_status clconvt_layer_build(clconvt_device *device, const clconvt_params *params, plan *plan,
                                    cl_program *program);
+
+/* The forward of clconvt_layer_enqueue with an activation of its own pass (src/activation.c):
+ * the activated input into a scratch buffer after wait, then the path on it; the arguments as
+ * clconvt_layer_enqueue's. */
+clconvt_status clconvt_activation_enqueue(clconvt_layer *layer, const layer_buffers *buffers,
+                                          cl_command_queue queue, cl_mem in, cl_mem out,
+                                          int64_t batch, int64_t length_in, int64_t length_out,
+                                          int64_t pad_left, cl_uint num_wait, const cl_event *wait,
+                                          cl_event *done);
+
+/* The path's enqueue of one forward (clconvt_layer_enqueue without the activation's pass). */
+clconvt_status clconvt_layer_enqueue_path(clconvt_layer *layer, const layer_buffers *buffers,
+                                          cl_command_queue queue, cl_mem in, cl_mem out,
+                                          int64_t batch, int64_t length_in, int64_t length_out,
+                                          int64_t pad_left, cl_uint num_wait, const cl_event *wait,
+                                          cl_event *done);
 
 /* What both forwards check and hold: the lengths and byte sizes of the whole forward, and the
  * references to the weight and bias it uses. */

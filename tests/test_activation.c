@@ -68,8 +68,10 @@ static void check_case(const clconvt_params *p, const char *plan, clconvt_activa
 
 /* The grid's shapes (K 1..17, two cases each: groups, depthwise, padding, output_padding, bias,
  * batch and length cycling; dilation 1..3) on every path that takes them, each dtype and layout.
- * One stride per (kind, dtype, layout), so that each path compiles once per combination. */
+ * One stride per (kind, dtype, layout), so that each path compiles once per combination. In the
+ * paths' kernels (CLCONVT_INPUT_ACTIVATION=kernel): activation_pass covers the separate pass. */
 static void run_grid(clconvt_activation kind) {
+    setenv("CLCONVT_INPUT_ACTIVATION", "kernel", 1); /* each test is a process of its own */
     for (int dtype = 0; dtype < 3; ++dtype)
         for (int layout = 0; layout < 2; ++layout) {
             const int64_t stride = 1 + ((int64_t)kind + 2 * dtype + layout) % 5;
@@ -118,6 +120,7 @@ Test(activation_grid, snake, .timeout = 600) {
  * grid's depthwise cases have 6 channels, fewer than one vector: their lanes go one by one), each
  * lane with its own channel's alpha, in each dtype. */
 Test(activation_grid, depthwise_channel_vectors, .timeout = 600) {
+    setenv("CLCONVT_INPUT_ACTIVATION", "kernel", 1);
     for (int dtype = 0; dtype < 3; ++dtype) {
         clconvt_params p;
         clconvt_params_init(&p, 40, 40, 5);
@@ -130,6 +133,25 @@ Test(activation_grid, depthwise_channel_vectors, .timeout = 600) {
             check_case(&p, "phase_dw", (clconvt_activation)kind, 2, 37, CLCONVT_WEIGHT_MAX,
                        (uint64_t)(dtype * 3 + kind));
     }
+}
+
+/* The activation as a pass of its own (the default): every kind, dtype and layout on grid cases
+ * with the planner's choice (the pass runs before whichever path it is), and on the gemm path. */
+Test(activation_pass, kinds_dtypes_layouts, .timeout = 600) {
+    for (int kind = 1; kind <= 3; ++kind)
+        for (int dtype = 0; dtype < 3; ++dtype)
+            for (int layout = 0; layout < 2; ++layout)
+                for (int64_t k = 1 + kind; k <= 17; k += 4) {
+                    grid_case c;
+                    if (!grid_make_case(2, 1 + k % 2, k, kind + layout, (clconvt_layout)layout,
+                                        (clconvt_dtype)dtype, &c))
+                        continue;
+                    const char *plan =
+                        dtype == 0 && k % 3 == 0 && support_has_plan("gemm") ? "gemm" : NULL;
+                    check_case(&c.params, plan_fits(&c.params, plan) ? plan : NULL,
+                               (clconvt_activation)kind, c.batch, c.length_in,
+                               (clconvt_weight_order)(k % 2), (uint64_t)(k * 31 + dtype));
+                }
 }
 
 /* The shapes of tests/data/golden/cases.csv (the golden suite's PyTorch cases) with random data,

@@ -6,7 +6,7 @@
  * prints the medians and the ratio fused / plain, the issue's goal being <= 1.05. Timings only:
  * the activation suite checks the results against the float64 reference.
  *
- * usage: clconvt-bench-activation --shapes FILE.csv [--activation leaky_relu|elu|snake]
+ * usage: clconvt-bench-activation --shapes FILE.csv [--activation leaky_relu|elu|snake|none]
  *                                 [--device SEL] [--repeat N] [--filter SUBSTRING]
  * Exit status 0, 1 when a row failed, 2 on a usage error.
  */
@@ -34,7 +34,7 @@ typedef struct options {
 
 static int usage_error(const char *message) {
     fprintf(stderr,
-            "%s: %s\nusage: %s --shapes FILE.csv [--activation leaky_relu|elu|snake] "
+            "%s: %s\nusage: %s --shapes FILE.csv [--activation leaky_relu|elu|snake|none] "
             "[--device SEL] [--repeat N] [--filter SUBSTRING]\n",
             program, message, program);
     return 2;
@@ -57,11 +57,11 @@ static int parse(int argc, char **argv, options *o) {
             if (tool_parse_integer(value, 1, 100000, &o->repeat) != 0)
                 return usage_error("--repeat takes an integer in 1..100000");
         } else if (strcmp(arg, "--activation") == 0) {
-            int k = 1;
+            int k = 0; /* none: two plain layers, an A/A run that shows the noise */
             while (k < 4 && strcmp(value, kinds[k]) != 0)
                 ++k;
             if (k == 4)
-                return usage_error("--activation takes leaky_relu, elu or snake");
+                return usage_error("--activation takes leaky_relu, elu, snake or none");
             o->kind = (clconvt_activation)k;
         } else
             return usage_error("unknown option");
@@ -78,8 +78,10 @@ static clconvt_status set_activation(clconvt_layer *layer, clconvt_activation ki
         alpha[c] = kind == CLCONVT_ACTIVATION_LEAKY_RELU ? 0.1f
                    : kind == CLCONVT_ACTIVATION_ELU      ? 1.0f
                                                          : 0.5f + (float)(c % 8) * 0.125f;
-    const clconvt_status st = clconvt_layer_set_input_activation(
-        layer, kind, alpha, kind == CLCONVT_ACTIVATION_SNAKE ? cin : 1);
+    const int64_t count = kind == CLCONVT_ACTIVATION_SNAKE  ? cin
+                          : kind == CLCONVT_ACTIVATION_NONE ? 0
+                                                            : 1;
+    const clconvt_status st = clconvt_layer_set_input_activation(layer, kind, alpha, count);
     free(alpha);
     return st;
 }

@@ -82,7 +82,6 @@ static clconvt_status clblast_failed(const char *call, CLBlastStatusCode code) {
 typedef struct gemm_run {
     const path_launch *launch;
     const clconvt_params *params;
-    cl_mem in; /* what the GEMMs read: the input, or its activation (activate_input) */
     cl_mem col;
     cl_event *gemms; /* one per group: the GEMMs of the chunk being enqueued */
 } gemm_run;
@@ -111,8 +110,8 @@ static clconvt_status enqueue_gemms(const gemm_run *r, const chunk *c) {
         const CLBlastStatusCode code = CLBlastSgemmStridedBatched(
             CLBlastLayoutRowMajor, CLBlastTransposeNo,
             ncl ? CLBlastTransposeNo : CLBlastTransposeYes, m, n, cin_g, 1.0f, r->launch->weight,
-            g * m * cin_g, cin_g, 0, r->in, b_offset, ncl ? l_in : cin, cin * l_in, 0.0f, r->col,
-            g * m * n, n, groups * m * n, (size_t)c->samples, &queue, &r->gemms[g]);
+            g * m * cin_g, cin_g, 0, r->launch->in, b_offset, ncl ? l_in : cin, cin * l_in, 0.0f,
+            r->col, g * m * n, n, groups * m * n, (size_t)c->samples, &queue, &r->gemms[g]);
         pthread_mutex_unlock(&clblast_lock);
         if (code != CLBlastSuccess)
             return clblast_failed("CLBlastSgemmStridedBatched", code);
@@ -237,49 +236,10 @@ static void forget_device(clconvt_device *device) {
     pthread_mutex_unlock(&clblast_lock);
 }
 
-/* The activated input: a scratch buffer of floats that activate_input (cl/col2im.cl) fills from
- * the input after the caller's wait list; *done its event. */
-static clconvt_status enqueue_activation(const path_launch *l, cl_mem *scratch, cl_event *done) {
-    const clconvt_params *p = l->params;
-    const cl_long count = l->batch * p->in_channels * l->length_in, channels = p->in_channels;
-    const cl_long length = l->length_in;
-    /* A fixed work-group, so that PoCL compiles no new kernel for a new length. */
-    const size_t local = 64, global = ((size_t)count + local - 1) / local * local;
-    clconvt_status status =
-        clconvt_device_buffer_create(l->device, CL_MEM_READ_WRITE, (size_t)count * sizeof(float),
-                                     NULL, "gemm activated input", scratch);
-    if (status != CLCONVT_SUCCESS)
-        return status;
-    cl_int err;
-    cl_kernel kernel = clCreateKernel(l->program, "activate_input", &err);
-    if (err != CL_SUCCESS)
-        return clconvt_fail_cl("clCreateKernel(activate_input)", err);
-    const struct {
-        size_t size;
-        const void *value;
-    } args[] = {
-        {sizeof(cl_mem), &l->in},     {sizeof(cl_mem), scratch}, {sizeof count, &count},
-        {sizeof channels, &channels}, {sizeof length, &length},
-    };
-    const cl_uint n_args = sizeof args / sizeof args[0];
-    for (cl_uint i = 0; i < n_args && err == CL_SUCCESS; ++i)
-        err = clSetKernelArg(kernel, i, args[i].size, args[i].value);
-    if (err == CL_SUCCESS)
-        err = clconvt_path_set_activation_arguments(kernel, n_args, l, *scratch);
-    if (err != CL_SUCCESS)
-        status = clconvt_fail_cl("clSetKernelArg(activate_input)", err);
-    else if ((err = clEnqueueNDRangeKernel(l->queue, kernel, 1, NULL, &global, &local, l->num_wait,
-                                           l->wait, done)) != CL_SUCCESS)
-        status = clconvt_fail_cl("clEnqueueNDRangeKernel(activate_input)", err);
-    clReleaseKernel(kernel);
-    return status;
-}
-
 static clconvt_status enqueue(const path_launch *l) {
     chunking chunks = {0, 0, 0};
-    gemm_run r = {l, l->params, l->in, NULL, NULL};
-    cl_event step = NULL, activated = NULL;
-    cl_mem scratch = NULL;
+    gemm_run r = {l, l->params, NULL, NULL};
+    cl_event step = NULL;
     atomic_store(&l->device->release_hook, forget_device);
     r.gemms = calloc((size_t)l->params->groups, sizeof *r.gemms);
     clconvt_status status = r.gemms != NULL
@@ -291,13 +251,6 @@ static clconvt_status enqueue(const path_launch *l) {
     if (status == CLCONVT_SUCCESS)
         status = clconvt_device_buffer_create(l->device, CL_MEM_READ_WRITE, chunks.column_bytes,
                                               NULL, "gemm column buffer", &r.col);
-    if (status == CLCONVT_SUCCESS && l->plan->activation != 0) {
-        status = enqueue_activation(l, &scratch, &activated);
-        r.in = scratch;
-    }
-    /* The first chunk waits on the activation when there is one, else on the caller's list. */
-    const cl_uint first_wait = activated ? 1 : l->num_wait;
-    const cl_event *first_list = activated ? &activated : l->wait;
     const int64_t batch = l->batch, length_in = l->length_in;
     for (int64_t n0 = 0; status == CLCONVT_SUCCESS && n0 < batch; n0 += chunks.samples) {
         const int64_t samples = batch - n0 < chunks.samples ? batch - n0 : chunks.samples;
@@ -308,8 +261,8 @@ static clconvt_status enqueue(const path_launch *l) {
             const chunk c = {n0, samples, i_lo, count};
             cl_event before = step;
             step = NULL;
-            status = enqueue_chunk(&r, &c, before ? 1 : first_wait, before ? &before : first_list,
-                                   &step);
+            status =
+                enqueue_chunk(&r, &c, before ? 1 : l->num_wait, before ? &before : l->wait, &step);
             if (before != NULL)
                 clReleaseEvent(before);
         }
@@ -318,12 +271,9 @@ static clconvt_status enqueue(const path_launch *l) {
         *l->done = step; /* the last col2im: it waits, through the chain, on every command before */
     else if (step != NULL)
         clReleaseEvent(step);
-    if (activated != NULL)
-        clReleaseEvent(activated);
     free(r.gemms);
-    /* Released now, freed by the runtime once the enqueued commands that use them are done. */
+    /* Released now, freed by the runtime once the enqueued commands that use it are done. */
     clconvt_device_buffer_release(l->device, r.col);
-    clconvt_device_buffer_release(l->device, scratch);
     return status;
 }
 
@@ -398,6 +348,7 @@ const kernel_path clconvt_path_gemm = {
     .suits = suits,
     .keys = PLAN_KEY_LP | PLAN_KEY_LC | PLAN_KEY_LR,
     .no_lr = 1,
+    .input_read_elsewhere = 1,
     .check = check,
     .packed_dims = clconvt_path_tiled_dims,
     .packed_index = packed_index,

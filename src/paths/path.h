@@ -81,7 +81,10 @@ struct kernel_path {
     int parse_from_usual; /* a forced plan starts from usual even when the default is this path */
     int no_lr;            /* refuses lr > 1 */
     int channels_across_groups; /* the channel tile runs across groups (depthwise) */
-    const char *tile_rule;      /* its register tile in plan keys, when not "p x c" */
+    /* Its kernel loads no input (gemm: CLBlast reads it), so an input activation runs before it
+     * as a pass of its own (src/activation.c). */
+    int input_read_elsewhere;
+    const char *tile_rule; /* its register tile in plan keys, when not "p x c" */
     /* After the plan string's keys: fill in what follows from them (may be NULL). */
     void (*complete)(plan *p, const clconvt_params *params);
     /* NULL when the kernel runs this plan on this layer, else why not (a phrase). */
