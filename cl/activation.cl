@@ -13,17 +13,31 @@
 #define LAYOUT_NCL 1
 #endif
 
+/* The input as rows of contiguous values: NCL rows are (sample, channel) pairs of length values,
+ * NLC rows (sample, position) pairs of channels values. Work-item (t, r) activates values
+ * [t * PASS_CHUNK, (t + 1) * PASS_CHUNK) of row r: a contiguous run, with the channel known
+ * without a division per value (one per work-item). A work-item per value cost more in PoCL's
+ * dispatch and 64-bit divisions than the activation itself (20 ms for hifigan_v1_up4's 2M
+ * inputs). src/activation.c's PASS_CHUNK is the same. */
+#define PASS_CHUNK 256
+
 __kernel void activate_input(__global const store_t *restrict x, __global store_t *restrict y,
-                             const long count, const long channels,
-                             const long length ACTIVATION_PARAMETERS) {
-    const long i = (long)get_global_id(0);
-    if (i >= count)
+                             const long rows, const long width,
+                             const long channels ACTIVATION_PARAMETERS) {
+    const long r = (long)get_global_id(1);
+    const long j0 = (long)get_global_id(0) * PASS_CHUNK;
+    if (r >= rows || j0 >= width)
         return;
+    const long j1 = min(j0 + PASS_CHUNK, width);
+    __global const store_t *row = x + r * width;
+    __global store_t *out = y + r * width;
 #if LAYOUT_NCL
-    const long ch = i / length % channels;
+    const long ch = r % channels;
+    for (long j = j0; j < j1; ++j)
+        STORE_FINISHED(out, j, LOAD_INPUT(row, j, ch));
 #else
-    const long ch = i % channels;
-    (void)length;
+    (void)channels;
+    for (long j = j0; j < j1; ++j)
+        STORE_FINISHED(out, j, LOAD_INPUT(row, j, j));
 #endif
-    STORE_FINISHED(y, i, LOAD_INPUT(x, i, ch));
 }

@@ -12,6 +12,10 @@
  * clconvt-bench-activation (BENCHMARKS.md, "Fused input activation"). */
 #define SEPARATE_BY_DEFAULT 1
 
+/* cl/activation.cl's values per work-item, and rows per work-group. */
+#define PASS_CHUNK 256
+#define PASS_ROWS 16
+
 static const char *const function = "clconvt_layer_set_input_activation";
 
 /* The count of alphas each kind takes, or -1 for a kind that does not exist. */
@@ -119,14 +123,20 @@ static clconvt_status enqueue_pass(clconvt_layer *layer, const layer_activation 
                                    cl_command_queue queue, cl_mem in, cl_mem scratch, int64_t batch,
                                    int64_t length_in, cl_uint num_wait, const cl_event *wait,
                                    cl_event *done) {
-    const cl_long channels = layer->params.in_channels, length = length_in;
-    const cl_long count = batch * channels * length_in;
+    /* Rows of contiguous values (cl/activation.cl): NCL (sample, channel), NLC (sample,
+     * position). */
+    const int ncl = layer->params.layout == CLCONVT_LAYOUT_NCL;
+    const cl_long channels = layer->params.in_channels;
+    const cl_long rows = batch * (ncl ? channels : length_in), width = ncl ? length_in : channels;
     const cl_float alpha = a->alpha;
     const cl_mem alphas = a->alphas != NULL ? a->alphas : scratch; /* never read then */
-    /* A fixed work-group, so that PoCL compiles no new kernel for a new length. */
-    size_t local = 64;
-    local = local < layer->device->max_work_group_size ? local : layer->device->max_work_group_size;
-    const size_t global = ((size_t)count + local - 1) / local * local;
+    /* A fixed work-group (so that PoCL compiles no new kernel for a new length) of up to
+     * PASS_ROWS rows. */
+    size_t local[2] = {1, PASS_ROWS};
+    local[1] = local[1] < layer->device->max_work_group_size ? local[1]
+                                                             : layer->device->max_work_group_size;
+    const size_t global[2] = {((size_t)width + PASS_CHUNK - 1) / PASS_CHUNK,
+                              ((size_t)rows + local[1] - 1) / local[1] * local[1]};
     cl_int err;
     cl_kernel kernel = clCreateKernel(a->separate, "activate_input", &err);
     if (err != CL_SUCCESS)
@@ -135,9 +145,8 @@ static clconvt_status enqueue_pass(clconvt_layer *layer, const layer_activation 
         size_t size;
         const void *value;
     } args[] = {
-        {sizeof in, &in},         {sizeof scratch, &scratch},
-        {sizeof count, &count},   {sizeof channels, &channels},
-        {sizeof length, &length}, {sizeof alpha, &alpha},
+        {sizeof in, &in},         {sizeof scratch, &scratch},   {sizeof rows, &rows},
+        {sizeof width, &width},   {sizeof channels, &channels}, {sizeof alpha, &alpha},
         {sizeof alphas, &alphas},
     };
     for (cl_uint i = 0; i < sizeof args / sizeof args[0] && err == CL_SUCCESS; ++i)
@@ -145,7 +154,7 @@ static clconvt_status enqueue_pass(clconvt_layer *layer, const layer_activation 
     clconvt_status status = CLCONVT_SUCCESS;
     if (err != CL_SUCCESS)
         status = clconvt_fail_cl("clSetKernelArg(activate_input)", err);
-    else if ((err = clEnqueueNDRangeKernel(queue, kernel, 1, NULL, &global, &local, num_wait, wait,
+    else if ((err = clEnqueueNDRangeKernel(queue, kernel, 2, NULL, global, local, num_wait, wait,
                                            done)) != CL_SUCCESS)
         status = clconvt_fail_cl("clEnqueueNDRangeKernel(activate_input)", err);
     clReleaseKernel(kernel);

@@ -19,7 +19,7 @@
 #include "support.h"
 #include "tmpdir.h"
 
-#define MAX_CIN 512
+#define MAX_CIN 1024
 
 /* Every path, forced; one the case does not suit is refused by clconvt_layer_create_with_plan
  * and skipped. */
@@ -152,6 +152,26 @@ Test(activation_pass, kinds_dtypes_layouts, .timeout = 600) {
                                (clconvt_activation)kind, c.batch, c.length_in,
                                (clconvt_weight_order)(k % 2), (uint64_t)(k * 31 + dtype));
                 }
+}
+
+/* The pass's rows longer than one work-item's run of values (cl/activation.cl's PASS_CHUNK, 256)
+ * and more rows than one work-group's: long NCL rows, wide NLC rows (many channels). */
+Test(activation_pass, long_and_wide_rows, .timeout = 600) {
+    static const struct {
+        int64_t cin, length;
+        clconvt_layout layout;
+    } shapes[] = {{5, 1000, CLCONVT_LAYOUT_NCL}, {600, 5, CLCONVT_LAYOUT_NLC}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
+        for (int dtype = 0; dtype < 2; ++dtype)
+            for (int kind = 1; kind <= 3; ++kind) {
+                clconvt_params p;
+                clconvt_params_init(&p, shapes[s].cin, 3, 4);
+                p.stride = 2;
+                p.layout = shapes[s].layout;
+                p.dtype = (clconvt_dtype)dtype;
+                check_case(&p, NULL, (clconvt_activation)kind, 3, shapes[s].length,
+                           CLCONVT_WEIGHT_PYTORCH, (uint64_t)(s * 7 + dtype * 3 + kind));
+            }
 }
 
 /* The shapes of tests/data/golden/cases.csv (the golden suite's PyTorch cases) with random data,
