@@ -1,5 +1,6 @@
-/* The fused input activation of a layer (clconvt_layer_set_input_activation): its checks, its
- * program and its parameters. The kernels apply it in cl/common.cl's prologue. */
+/* The fused input activation of a layer (clconvt_layer_set_input_activation): its checks, where
+ * it runs (a pass of its own, cl/activation.cl, or the phase kernels' prologue in cl/common.cl),
+ * its programs, its parameters, and the pass's enqueue. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +75,7 @@ extern const char clconvt_source_activation[];
 /* Where the activation runs: in the path's kernel, as each input value is loaded, or as a pass of
  * its own over the input before it (cl/activation.cl), which a path that loads no input itself
  * needs. CLCONVT_INPUT_ACTIVATION=kernel or =pass chooses for the other paths (default: the
- * pass, see separate_by_default). */
+ * pass: SEPARATE_BY_DEFAULT). */
 static int separate_pass(const clconvt_layer *layer) {
     if (layer->plan.path->input_read_elsewhere)
         return 1;
@@ -99,7 +100,7 @@ static clconvt_status build_pass(clconvt_layer *layer, clconvt_activation kind,
 /* The activation as a forward will see it: where it runs, its program and its parameters. */
 static clconvt_status make_activation(clconvt_layer *layer, clconvt_activation kind,
                                       const float *alpha, int64_t count, layer_activation *out) {
-    *out = (layer_activation){layer->plan, layer->program, NULL, (int)kind, 0.0f, NULL};
+    *out = (layer_activation){layer->plan, layer->program, NULL, 0.0f, NULL};
     if (kind == CLCONVT_ACTIVATION_NONE)
         return CLCONVT_SUCCESS;
     clconvt_status status;

@@ -66,7 +66,7 @@ static clconvt_status prepare_plan(clconvt_layer *layer) {
     if (status == CLCONVT_SUCCESS)
         status = clconvt_layer_build(layer->device, params, &layer->plan, &layer->program);
     if (status == CLCONVT_SUCCESS)
-        layer->activation = (layer_activation){layer->plan, layer->program, NULL, 0, 0.0f, NULL};
+        layer->activation = (layer_activation){layer->plan, layer->program, NULL, 0.0f, NULL};
     return status;
 }
 
@@ -274,7 +274,7 @@ void clconvt_layer_buffers_release(layer_buffers *buffers) {
         clReleaseMemObject(buffers->bias);
     if (buffers->activation.alphas != NULL)
         clReleaseMemObject(buffers->activation.alphas);
-    *buffers = (layer_buffers){NULL, NULL, {{0}, NULL, NULL, 0, 0.0f, NULL}};
+    *buffers = (layer_buffers){NULL, NULL, {{0}, NULL, NULL, 0.0f, NULL}};
 }
 
 clconvt_status clconvt_layer_forward_done(forward_setup *setup, clconvt_status status) {
@@ -290,7 +290,7 @@ static clconvt_status acquire_buffers(clconvt_layer *layer, const char *function
                                       layer_buffers *out) {
     clconvt_status status = CLCONVT_SUCCESS;
     cl_int err = CL_SUCCESS;
-    *out = (layer_buffers){NULL, NULL, {{0}, NULL, NULL, 0, 0.0f, NULL}};
+    *out = (layer_buffers){NULL, NULL, {{0}, NULL, NULL, 0.0f, NULL}};
     pthread_mutex_lock(&layer->lock);
     const cl_mem weight = layer->weight, bias = layer->bias;
     const layer_activation activation = layer->activation;

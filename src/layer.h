@@ -11,13 +11,12 @@
 
 /* The input activation a forward applies (src/activation.c), in the path's kernel (plan with its
  * kind set, its work-group fit to program, built for it) or as a pass of its own before it
- * (separate: cl/activation.c's program; plan and program then the layer's), and its parameters.
+ * (separate: cl/activation.cl's program; plan and program then the layer's), and its parameters.
  * Without one: the layer's plan and program, and no parameters. */
 typedef struct layer_activation {
     plan plan;
     cl_program program;  /* owned by the device's program cache, as separate */
     cl_program separate; /* NULL: none, or in the path's kernel */
-    int kind;            /* clconvt_activation */
     float alpha;         /* LeakyReLU's slope, ELU's alpha */
     cl_mem alphas;       /* Snake's alphas, Cin floats; NULL for the other kinds */
 } layer_activation;
