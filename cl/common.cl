@@ -228,24 +228,32 @@ inline __global store_t *ncl_output_row(__global store_t *y, long n, int g, int 
 #endif
 
 #if ACTIVATION == 0
-#define ACTIVATE(v, a) (v)
+#define ACTIVATE(v, a, s) (v)
 #elif ACTIVATION == 1
 /* A NaN fails v >= 0 and stays NaN through the product, as in PyTorch. */
-#define ACTIVATE(v, a) ((v) >= 0.0f ? (v) : (a) * (v))
+#define ACTIVATE(v, a, s) ((v) >= 0.0f ? (v) : (a) * (v))
 #elif ACTIVATION == 2
 /* expm1, as PyTorch: exp(v) - 1 loses every digit near 0. */
-#define ACTIVATE(v, a) ((v) > 0.0f ? (v) : (a)*expm1(v))
+#define ACTIVATE(v, a, s) ((v) > 0.0f ? (v) : (a)*expm1(v))
 #elif ACTIVATION == 3
-#define ACTIVATE(v, a) ((v) + sin((a) * (v)) * sin((a) * (v)) / ((a) + 1e-9f))
+/* s: sin(a v), computed once (activate<n>): the compiler need not merge two calls of sin. */
+#define ACTIVATE(v, a, s) ((v) + (s) * (s) / ((a) + 1e-9f))
+#define ACTIVATION_SINE(v, a) sin((a) * (v))
 #else
 #error "ACTIVATION must be 0 (none), 1 (LeakyReLU), 2 (ELU) or 3 (Snake)"
+#endif
+
+#ifndef ACTIVATION_SINE
+#define ACTIVATION_SINE(v, a) 0.0f
 #endif
 
 /* activate<n>(v, a): the activation of n lanes v with parameters a (v is evaluated once). */
 #define ACTIVATION_FUNCTION(n)                                                                     \
     inline FLOATN(n) CAT(activate, n)(FLOATN(n) v, FLOATN(n) a) {                                  \
         (void)a;                                                                                   \
-        return ACTIVATE(v, a);                                                                     \
+        const FLOATN(n) s = ACTIVATION_SINE(v, a);                                                 \
+        (void)s;                                                                                   \
+        return ACTIVATE(v, a, s);                                                                  \
     }
 ACTIVATION_FUNCTION(1)
 ACTIVATION_FUNCTION(4)
