@@ -7,11 +7,12 @@
  * writes (with the bias); later chunks add to what is there. No atomics: each element has one
  * owner.
  *
- * It loads no input (CLBlast read x: an input activation for this path has to be applied before
- * the GEMM, on the host side); the output goes through common.cl's epilogue, STORE_OUTPUT, with
- * the bias or, after the first chunk, the partial sum already there (LOAD_PARTIAL_OUTPUT). An
- * output conversion must then run on the last chunk only (earlier ones store partial sums that the
- * next reads back), which this kernel would have to be told by a new argument.
+ * It loads no input (CLBlast reads x): an input activation runs before the GEMMs as a pass of its
+ * own (cl/activation.cl), which they read instead. The output goes through common.cl's epilogue,
+ * STORE_OUTPUT, with the bias or, after the first chunk, the partial sum already there
+ * (LOAD_PARTIAL_OUTPUT). An output conversion must then run on the last chunk only (earlier ones
+ * store partial sums that the next reads back), which this kernel would have to be told by a new
+ * argument.
  *
  * -D specialisation beyond common.cl: LAYOUT_NCL (1: (N, C, L); 0: (N, L, C)).
  */

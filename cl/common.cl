@@ -180,7 +180,7 @@ static inline __global store_t *ncl_output_row(__global store_t *y, long n, int 
 /*
  * The prologue: every input value a path uses is loaded by one of these, with its input channel
  * ch = g * cin_g + ci (a long). Each decodes the storage type, then applies INPUT_ACTIVATION (the
- * hook: identity today) in fp32.
+ * fused activation -DACTIVATION selects, below; identity without one) in fp32.
  *   LOAD_INPUT(p, i, ch)             the input at p[i], of channel ch
  *   LOAD_INPUTV(n, p, ch)            n consecutive positions of channel ch at p. Lanes that lie
  *                                    outside the row (phase_pos's border vectors) are activated
@@ -192,25 +192,109 @@ static inline __global store_t *ncl_output_row(__global store_t *y, long n, int 
  *                                    n channels ch0.. at p (lane l: channel ch0 + l), of which
  *                                    the first `available` exist; the others are zero, not loaded
  *                                    and not activated (their outputs are never stored).
- * n is 4, 8 or 16. An activation with parameters (Snake's alpha, one per channel) adds them to
- * KERNEL_ARGUMENTS and reads them by name in INPUT_ACTIVATION*: these macros expand in the kernel,
- * where the arguments are in scope, and would pass them on to the helper functions below as
- * parameters of the same name. The paths do not change.
+ * n is 4, 8 or 16. The activation's parameters are the last KERNEL_ARGUMENTS
+ * (ACTIVATION_PARAMETERS) and INPUT_ACTIVATION* read them by name: these macros expand in the
+ * kernel, where the arguments are in scope, and pass them on to the helper functions below, which
+ * take them as parameters of the same name. The paths do not change.
  */
-/* v: a float, or a vector of positions, of input channel ch. */
-#define INPUT_ACTIVATION(v, ch) (v)
-/* v: a vector of n channels, lane l of channel ch0 + l. */
-#define INPUT_ACTIVATION_CHANNELS(n, v, ch0) (v)
+#ifndef ACTIVATION
+#define ACTIVATION 0
+#endif
 
-#define LOAD_INPUT(p, i, ch) INPUT_ACTIVATION(LOAD(p, i), ch)
-#define LOAD_INPUTV(n, p, ch) INPUT_ACTIVATION(LOADV(n, p), ch)
-#define LOAD_INPUT_EDGEV(n, row, i0, length, ch) CAT(load_input_edge, n)(row, i0, length, ch)
-#define LOAD_INPUT_CHANNELSV(n, p, available, ch0) CAT(load_input_channels, n)(p, available, ch0)
+/* The float type of n lanes (1: float). */
+#define FLOATN(n) CAT(FLOATN_, n)
+#define FLOATN_1 float
+#define FLOATN_4 float4
+#define FLOATN_8 float8
+#define FLOATN_16 float16
+
+/*
+ * The fused input activation, -DACTIVATION= clconvt_activation's value: 0 none, 1 LeakyReLU
+ * (v >= 0 ? v : alpha v), 2 ELU (v > 0 ? v : alpha (exp(v) - 1)), 3 Snake (v + sin(alpha_c v)^2 /
+ * (alpha_c + 1e-9), alpha_c of input channel c). Each kind is a program of its own (the option is
+ * part of the program cache's key); the parameters are kernel arguments, so a new slope or new
+ * alphas compile nothing: activation_alpha (LeakyReLU's slope, ELU's alpha) and
+ * activation_alphas (Snake's, one float per input channel over all groups; for the other kinds a
+ * buffer that is never read). Without an activation the kernels take neither argument.
+ * ACTIVATION_PARAMETERS appends them to a parameter list, ACTIVATION_PASS to a call's arguments.
+ */
+#if ACTIVATION == 0
+#define ACTIVATION_PARAMETERS
+#define ACTIVATION_PASS
+#else
+#define ACTIVATION_PARAMETERS                                                                      \
+    , const float activation_alpha, __global const float *restrict activation_alphas
+#define ACTIVATION_PASS , activation_alpha, activation_alphas
+#endif
+
+#if ACTIVATION == 0
+#define ACTIVATE(v, a, s) (v)
+#elif ACTIVATION == 1
+/* A NaN fails v >= 0 and stays NaN through the product, as in PyTorch. */
+#define ACTIVATE(v, a, s) ((v) >= 0.0f ? (v) : (a) * (v))
+#elif ACTIVATION == 2
+/* expm1, as PyTorch: exp(v) - 1 loses every digit near 0. */
+#define ACTIVATE(v, a, s) ((v) > 0.0f ? (v) : (a)*expm1(v))
+#elif ACTIVATION == 3
+/* s: sin(a v), computed once (activate<n>): the compiler need not merge two calls of sin. */
+#define ACTIVATE(v, a, s) ((v) + (s) * (s) / ((a) + 1e-9f))
+#define ACTIVATION_SINE(v, a) sin((a) * (v))
+#else
+#error "ACTIVATION must be 0 (none), 1 (LeakyReLU), 2 (ELU) or 3 (Snake)"
+#endif
+
+#ifndef ACTIVATION_SINE
+#define ACTIVATION_SINE(v, a) 0.0f
+#endif
+
+/* activate<n>(v, a): the activation of n lanes v with parameters a (v is evaluated once). */
+#define ACTIVATION_FUNCTION(n)                                                                     \
+    static inline FLOATN(n) CAT(activate, n)(FLOATN(n) v, FLOATN(n) a) {                           \
+        (void)a;                                                                                   \
+        const FLOATN(n) s = ACTIVATION_SINE(v, a);                                                 \
+        (void)s;                                                                                   \
+        return ACTIVATE(v, a, s);                                                                  \
+    }
+ACTIVATION_FUNCTION(1)
+ACTIVATION_FUNCTION(4)
+ACTIVATION_FUNCTION(8)
+ACTIVATION_FUNCTION(16)
+
+/* The parameters of n lanes of channel ch, and of n lanes of channels ch0, ch0 + 1, ... (all of
+ * which exist: see LOAD_INPUT_CHANNELSV). */
+#if ACTIVATION == 0
+#define CHANNEL_ALPHA(n, ch) ((FLOATN(n))(0.0f))
+#define CHANNELS_ALPHA(n, ch0) ((FLOATN(n))(0.0f))
+#elif ACTIVATION == 3
+#define CHANNEL_ALPHA(n, ch) ((FLOATN(n))(activation_alphas[ch]))
+#define CHANNELS_ALPHA(n, ch0) CAT(vload, n)(0, activation_alphas + (ch0))
+#else
+#define CHANNEL_ALPHA(n, ch) ((FLOATN(n))(activation_alpha))
+#define CHANNELS_ALPHA(n, ch0) ((FLOATN(n))(activation_alpha))
+#endif
+
+/* v: n lanes (1: a float) of positions of input channel ch. Without an activation, v itself:
+ * the kernels are then exactly those of a build without the seam. */
+#if ACTIVATION == 0
+#define INPUT_ACTIVATION(n, v, ch) (v)
+#else
+#define INPUT_ACTIVATION(n, v, ch) CAT(activate, n)(v, CHANNEL_ALPHA(n, ch))
+#endif
+/* v: a vector of n channels, lane l of channel ch0 + l. */
+#define INPUT_ACTIVATION_CHANNELS(n, v, ch0) CAT(activate, n)(v, CHANNELS_ALPHA(n, ch0))
+
+#define LOAD_INPUT(p, i, ch) INPUT_ACTIVATION(1, LOAD(p, i), ch)
+#define LOAD_INPUTV(n, p, ch) INPUT_ACTIVATION(n, LOADV(n, p), ch)
+#define LOAD_INPUT_EDGEV(n, row, i0, length, ch)                                                   \
+    CAT(load_input_edge, n)(row, i0, length, ch ACTIVATION_PASS)
+#define LOAD_INPUT_CHANNELSV(n, p, available, ch0)                                                 \
+    CAT(load_input_channels, n)(p, available, ch0 ACTIVATION_PASS)
 
 /* n values at p, of which the first `available` exist, the others zero: whole(n, p, c0) when all
  * exist, else lane(p, l, c0 + l) lane by lane (c0: the channel of lane 0). */
-#define CHANNEL_VECTOR_LOADER(name, n, whole, lane)                                                \
-    static inline CAT(float, n) CAT(name, n)(__global const store_t *p, int available, long c0) {  \
+#define CHANNEL_VECTOR_LOADER(name, n, whole, lane, parameters)                                    \
+    static inline CAT(float, n)                                                                    \
+        CAT(name, n)(__global const store_t *p, int available, long c0 parameters) {               \
         if (available >= n)                                                                        \
             return whole(n, p, c0);                                                                \
         float lanes[n];                                                                            \
@@ -223,8 +307,8 @@ static inline __global store_t *ncl_output_row(__global store_t *y, long n, int 
 #define BIAS_LANE(p, l, c) LOAD(p, l)
 
 #define INPUT_VECTOR_LOADERS(n)                                                                    \
-    static inline CAT(float, n)                                                                    \
-        CAT(load_input_edge, n)(__global const store_t *row, long i0, long length, long ch) {      \
+    static inline CAT(float, n) CAT(load_input_edge, n)(                                           \
+        __global const store_t *row, long i0, long length, long ch ACTIVATION_PARAMETERS) {        \
         float lanes[n];                                                                            \
         _Pragma("unroll") for (int l = 0; l < n; ++l) {                                            \
             const long i = i0 + l;                                                                 \
@@ -232,8 +316,10 @@ static inline __global store_t *ncl_output_row(__global store_t *y, long n, int 
         }                                                                                          \
         return CAT(vload, n)(0, lanes);                                                            \
     }                                                                                              \
-    CHANNEL_VECTOR_LOADER(load_input_channels, n, WHOLE_INPUT_CHANNELS, LOAD_INPUT)                \
-    CHANNEL_VECTOR_LOADER(load_bias_channels, n, WHOLE_BIAS_CHANNELS, BIAS_LANE)
+    CHANNEL_VECTOR_LOADER(load_input_channels, n, WHOLE_INPUT_CHANNELS, LOAD_INPUT,                \
+                          ACTIVATION_PARAMETERS)                                                   \
+    CHANNEL_VECTOR_LOADER(load_bias_channels, n, WHOLE_BIAS_CHANNELS, BIAS_LANE, NO_PARAMETERS)
+#define NO_PARAMETERS
 INPUT_VECTOR_LOADERS(4)
 INPUT_VECTOR_LOADERS(8)
 INPUT_VECTOR_LOADERS(16)
@@ -302,4 +388,5 @@ static inline float channel_bias(__global const store_t *bias, int has_bias, int
         __global const store_t *restrict bias, __global store_t *restrict y, const int has_bias,   \
         const int cin_g, const int cout_g, const int cout_g_padded, const int groups,              \
         const int kernel_length, const int dilation, const int tap_step, const int dm,             \
-        const long pad_left, const long length_in, const long length_out, const long batch
+        const long pad_left, const long length_in, const long length_out,                          \
+        const long batch ACTIVATION_PARAMETERS

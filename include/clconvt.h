@@ -381,6 +381,53 @@ CLCONVT_API const char *clconvt_layer_plan_name(const clconvt_layer *layer);
 /** Release a layer (NULL is ignored). Waits for nothing: finish its forwards first. */
 CLCONVT_API void clconvt_layer_release(clconvt_layer *layer);
 
+/* ---- Fused input activation (CLCONVT_0.3) -------------------------------------------------- */
+
+/**
+ * The activation a layer applies to its input before the ConvTranspose1d (the value each precedes
+ * in its use: HiFi-GAN and MelGAN put a LeakyReLU before every upsampler, DAC a Snake1d, EnCodec's
+ * SEANet decoder an ELU). x is an input value and alpha its parameter.
+ */
+typedef enum clconvt_activation {
+    CLCONVT_ACTIVATION_NONE = 0,       /**< x (the default); count 0 */
+    CLCONVT_ACTIVATION_LEAKY_RELU = 1, /**< x >= 0 ? x : alpha * x; count 1 (the slope) */
+    CLCONVT_ACTIVATION_ELU = 2,        /**< x > 0 ? x : alpha * (exp(x) - 1) (as expm1); count 1 */
+    /** DAC's Snake1d: x + sin(alpha_c * x)^2 / (alpha_c + 1e-9), with alpha_c the alpha of x's
+     * input channel c (over all groups); count Cin */
+    CLCONVT_ACTIVATION_SNAKE = 3,
+} clconvt_activation;
+
+/**
+ * Fuse an input activation into the layer: from now on its forwards compute
+ * y = ConvTranspose1d(activation(x)), the activation computed in fp32 on each input value decoded
+ * from the layer's dtype, on every kernel path and dtype, by clconvt_layer_forward,
+ * clconvt_layer_forward_host and the streams made on the layer. Where it runs:
+ * - by default, as a pass of its own over the input just before the layer's kernel, in the same
+ *   forward (one more read and write of the input, into a scratch buffer of batch x Cin x
+ *   length_in values of the dtype, released with the forward): the activated value is stored in
+ *   the layer's dtype, so in f16 and bf16 it is rounded to it (as a PyTorch model in that dtype
+ *   rounds its activation's output); in f32 nothing is rounded. On today's kernels, which load an
+ *   input value once per tap and channel tile, this is the faster way (BENCHMARKS.md);
+ * - with CLCONVT_INPUT_ACTIVATION=kernel in the environment (read when the activation is set),
+ *   inside the phase paths' kernels, as each input value is loaded, not rounded back to the dtype
+ *   (no pass over memory of its own, but computed again at each load). The gemm path (its GEMMs
+ *   are CLBlast's) always takes the pass.
+ * alpha holds count floats: none for CLCONVT_ACTIVATION_NONE (count 0; alpha may be NULL), the
+ * slope of LeakyReLU or the alpha of ELU (count 1), or Snake's alpha of each input channel
+ * (count Cin; DAC stores it as a (1, Cin, 1) tensor). Each must be a finite number. A bad kind,
+ * count or alpha fails with CLCONVT_ERROR_INVALID_ARGUMENT and a sentence naming it, and changes
+ * nothing. Each kind is a program of its own, compiled (or read from the disk cache) by the first
+ * call that sets it on a layer of these parameters; new parameters of the same kind compile
+ * nothing. Replaces any earlier activation; safe while other threads forward, as
+ * clconvt_layer_set_weight (a forward uses entirely the old or entirely the new activation).
+ * The activation is no part of a checkpoint: clconvt_layer_load_safetensors sets the weight and
+ * bias only and leaves it as it is (in PyTorch the activation is a module of its own; a Snake's
+ * alpha is read from the checkpoint by name, as clconvt-run's snake:@NAME does).
+ */
+CLCONVT_API clconvt_status clconvt_layer_set_input_activation(clconvt_layer *layer,
+                                                              clconvt_activation kind,
+                                                              const float *alpha, int64_t count);
+
 /* ---- Weight norm and checkpoints ------------------------------------------------------------ */
 
 /**
@@ -411,6 +458,18 @@ CLCONVT_API clconvt_status clconvt_layer_set_weight_norm(clconvt_layer *layer, c
 CLCONVT_API clconvt_status clconvt_safetensors_tensor_shape(
     const char *path, const char *tensor_name, int64_t shape[CLCONVT_SAFETENSORS_MAX_DIMS],
     int *ndim, clconvt_dtype *dtype);
+
+/**
+ * Read the tensor tensor_name of the safetensors file at path into out, as count floats (its
+ * values converted from F32, F16 or BF16, in the file's order): a parameter that is no part of a
+ * layer, such as the alpha of a Snake activation before it (clconvt_layer_set_input_activation).
+ * count must be the tensor's element count (clconvt_safetensors_tensor_shape gives its shape),
+ * else CLCONVT_ERROR_SHAPE_MISMATCH; other failures as for clconvt_safetensors_tensor_shape. Added
+ * in CLCONVT_0.3.
+ */
+CLCONVT_API clconvt_status clconvt_safetensors_read_tensor_f32(const char *path,
+                                                               const char *tensor_name, float *out,
+                                                               int64_t count);
 
 /**
  * Load a layer's parameters from a safetensors checkpoint, by the names PyTorch and MAX give them:

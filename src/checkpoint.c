@@ -17,6 +17,20 @@ typedef struct layer_tensors {
     clconvt_weight_order order;
 } layer_tensors;
 
+/* Open path and find its tensor tensor_name, of a dtype the library reads. The caller closes *f
+ * whatever the status (closing a file that did not open does nothing). */
+static clconvt_status open_tensor(const char *path, const char *tensor_name, safetensors_file *f,
+                                  const safetensors_tensor **t) {
+    *f = (safetensors_file){.fd = -1};
+    clconvt_status status = clconvt_safetensors_open(path, f);
+    if (status != CLCONVT_SUCCESS)
+        return status;
+    *t = clconvt_safetensors_find(f, tensor_name);
+    if (*t == NULL)
+        return clconvt_fail(CLCONVT_ERROR_NOT_FOUND, "%s has no tensor '%s'", path, tensor_name);
+    return clconvt_safetensors_check_dtype(f, *t);
+}
+
 clconvt_status clconvt_safetensors_tensor_shape(const char *path, const char *tensor_name,
                                                 int64_t shape[CLCONVT_SAFETENSORS_MAX_DIMS],
                                                 int *ndim, clconvt_dtype *dtype) {
@@ -25,14 +39,8 @@ clconvt_status clconvt_safetensors_tensor_shape(const char *path, const char *te
     CLCONVT_CHECK_NOT_NULL(shape, "clconvt_safetensors_tensor_shape");
     CLCONVT_CHECK_NOT_NULL(ndim, "clconvt_safetensors_tensor_shape");
     safetensors_file f;
-    clconvt_status status = clconvt_safetensors_open(path, &f);
-    if (status != CLCONVT_SUCCESS)
-        return status;
-    const safetensors_tensor *t = clconvt_safetensors_find(&f, tensor_name);
-    if (t == NULL)
-        status = clconvt_fail(CLCONVT_ERROR_NOT_FOUND, "%s has no tensor '%s'", path, tensor_name);
-    else
-        status = clconvt_safetensors_check_dtype(&f, t);
+    const safetensors_tensor *t = NULL;
+    clconvt_status status = open_tensor(path, tensor_name, &f, &t);
     if (status == CLCONVT_SUCCESS) {
         memcpy(shape, t->shape, (size_t)t->ndim * sizeof *shape);
         *ndim = t->ndim;
@@ -41,6 +49,27 @@ clconvt_status clconvt_safetensors_tensor_shape(const char *path, const char *te
         clconvt_clear_error();
     }
     clconvt_safetensors_close(&f);
+    return status;
+}
+
+clconvt_status clconvt_safetensors_read_tensor_f32(const char *path, const char *tensor_name,
+                                                   float *out, int64_t count) {
+    static const char *const function = "clconvt_safetensors_read_tensor_f32";
+    CLCONVT_CHECK_NOT_NULL(path, function);
+    CLCONVT_CHECK_NOT_NULL(tensor_name, function);
+    CLCONVT_CHECK_NOT_NULL(out, function);
+    safetensors_file f;
+    const safetensors_tensor *t = NULL;
+    clconvt_status status = open_tensor(path, tensor_name, &f, &t);
+    if (status == CLCONVT_SUCCESS && (int64_t)t->count != count)
+        status = clconvt_fail(CLCONVT_ERROR_SHAPE_MISMATCH,
+                              "%s: tensor '%s' holds %llu values, but count=%lld", path,
+                              tensor_name, (unsigned long long)t->count, (long long)count);
+    else if (status == CLCONVT_SUCCESS)
+        status = clconvt_safetensors_read_f32(&f, t, out);
+    clconvt_safetensors_close(&f);
+    if (status == CLCONVT_SUCCESS)
+        clconvt_clear_error();
     return status;
 }
 

@@ -20,19 +20,28 @@ static clconvt_status require_int(const char *name, int64_t value) {
 
 /* Shrink the plan's work-group to what the compiled kernel allows on this device (a GPU may
  * allow fewer work-items for a kernel with many registers than its device maximum). */
-static clconvt_status fit_work_group(clconvt_layer *layer) {
+static clconvt_status fit_work_group(clconvt_device *device, cl_program program, plan *plan) {
     cl_int err;
-    cl_kernel kernel = clCreateKernel(layer->program, layer->plan.path->kernel, &err);
+    cl_kernel kernel = clCreateKernel(program, plan->path->kernel, &err);
     if (err != CL_SUCCESS)
         return clconvt_fail_cl("clCreateKernel", err);
     size_t limit = 0;
-    err = clGetKernelWorkGroupInfo(kernel, layer->device->device, CL_KERNEL_WORK_GROUP_SIZE,
-                                   sizeof limit, &limit, NULL);
+    err = clGetKernelWorkGroupInfo(kernel, device->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof limit,
+                                   &limit, NULL);
     clReleaseKernel(kernel);
     if (err != CL_SUCCESS)
         return clconvt_fail_cl("clGetKernelWorkGroupInfo(CL_KERNEL_WORK_GROUP_SIZE)", err);
-    clconvt_plan_fit_work_group(&layer->plan, limit);
+    clconvt_plan_fit_work_group(plan, limit);
     return CLCONVT_SUCCESS;
+}
+
+clconvt_status clconvt_layer_build(clconvt_device *device, const clconvt_params *params, plan *plan,
+                                   cl_program *program) {
+    char options[PLAN_OPTIONS_MAX];
+    clconvt_plan_build_options(params, plan, options, sizeof options);
+    clconvt_status status =
+        clconvt_program_cache_get(device->programs, plan->path->source, options, program);
+    return status == CLCONVT_SUCCESS ? fit_work_group(device, *program, plan) : status;
 }
 
 /* Check the packed weight's size for layer->plan, and get its program and work-group. */
@@ -54,14 +63,10 @@ static clconvt_status prepare_plan(clconvt_layer *layer) {
                               (long long)(params->out_channels / params->groups),
                               (long long)params->kernel_length,
                               (unsigned long long)layer->device->max_alloc_bytes);
-    if (status == CLCONVT_SUCCESS) {
-        char options[PLAN_OPTIONS_MAX];
-        clconvt_plan_build_options(params, &layer->plan, options, sizeof options);
-        status = clconvt_program_cache_get(layer->device->programs, layer->plan.path->source,
-                                           options, &layer->program);
-    }
     if (status == CLCONVT_SUCCESS)
-        status = fit_work_group(layer);
+        status = clconvt_layer_build(layer->device, params, &layer->plan, &layer->program);
+    if (status == CLCONVT_SUCCESS)
+        layer->activation = (layer_activation){layer->plan, layer->program, NULL, 0.0f, NULL};
     return status;
 }
 
@@ -118,6 +123,7 @@ void clconvt_layer_release(clconvt_layer *layer) {
         return;
     clconvt_device_buffer_release(layer->device, layer->weight);
     clconvt_device_buffer_release(layer->device, layer->bias);
+    clconvt_device_buffer_release(layer->device, layer->activation.alphas);
     clconvt_weights_free(&layer->weight_host);
     pthread_mutex_destroy(&layer->lock);
     free(layer);
@@ -266,7 +272,9 @@ void clconvt_layer_buffers_release(layer_buffers *buffers) {
         clReleaseMemObject(buffers->weight);
     if (buffers->bias != NULL)
         clReleaseMemObject(buffers->bias);
-    *buffers = (layer_buffers){NULL, NULL};
+    if (buffers->activation.alphas != NULL)
+        clReleaseMemObject(buffers->activation.alphas);
+    *buffers = (layer_buffers){NULL, NULL, {{0}, NULL, NULL, 0.0f, NULL}};
 }
 
 clconvt_status clconvt_layer_forward_done(forward_setup *setup, clconvt_status status) {
@@ -281,9 +289,10 @@ clconvt_status clconvt_layer_acquire_buffers(clconvt_layer *layer, const char *f
                                              layer_buffers *out) {
     clconvt_status status = CLCONVT_SUCCESS;
     cl_int err = CL_SUCCESS;
-    *out = (layer_buffers){NULL, NULL};
+    *out = (layer_buffers){NULL, NULL, {{0}, NULL, NULL, 0.0f, NULL}};
     pthread_mutex_lock(&layer->lock);
     const cl_mem weight = layer->weight, bias = layer->bias;
+    const layer_activation activation = layer->activation;
     if (weight == NULL)
         status = clconvt_fail(CLCONVT_ERROR_NOT_READY,
                               "%s: the layer's weight has not been set (clconvt_layer_set_weight)",
@@ -298,10 +307,16 @@ clconvt_status clconvt_layer_acquire_buffers(clconvt_layer *layer, const char *f
     else if (bias != NULL && (err = clRetainMemObject(bias)) != CL_SUCCESS) {
         clReleaseMemObject(weight);
         status = clconvt_fail_cl("clRetainMemObject(bias)", err);
+    } else if (activation.alphas != NULL &&
+               (err = clRetainMemObject(activation.alphas)) != CL_SUCCESS) {
+        clReleaseMemObject(weight);
+        if (bias != NULL)
+            clReleaseMemObject(bias);
+        status = clconvt_fail_cl("clRetainMemObject(alphas)", err);
     }
     pthread_mutex_unlock(&layer->lock);
     if (status == CLCONVT_SUCCESS)
-        *out = (layer_buffers){weight, bias};
+        *out = (layer_buffers){weight, bias, activation};
     return status;
 }
 
@@ -452,16 +467,30 @@ clconvt_status clconvt_layer_enqueue(clconvt_layer *layer, const layer_buffers *
                                      cl_command_queue queue, cl_mem in, cl_mem out, int64_t batch,
                                      int64_t length_in, int64_t length_out, int64_t pad_left,
                                      cl_uint num_wait, const cl_event *wait, cl_event *done) {
+    if (buffers->activation.separate != NULL)
+        return clconvt_activation_enqueue(layer, buffers, queue, in, out, batch, length_in,
+                                          length_out, pad_left, num_wait, wait, done);
+    return clconvt_layer_enqueue_path(layer, buffers, queue, in, out, batch, length_in, length_out,
+                                      pad_left, num_wait, wait, done);
+}
+
+clconvt_status clconvt_layer_enqueue_path(clconvt_layer *layer, const layer_buffers *buffers,
+                                          cl_command_queue queue, cl_mem in, cl_mem out,
+                                          int64_t batch, int64_t length_in, int64_t length_out,
+                                          int64_t pad_left, cl_uint num_wait, const cl_event *wait,
+                                          cl_event *done) {
     const path_launch launch = {
         .device = layer->device,
         .params = &layer->params,
-        .plan = &layer->plan,
-        .program = layer->program,
+        .plan = &buffers->activation.plan,
+        .program = buffers->activation.program,
         .weight = buffers->weight,
         .bias = buffers->bias,
         .queue = queue,
         .in = in,
         .out = out,
+        .activation_alpha = buffers->activation.alpha,
+        .activation_alphas = buffers->activation.alphas,
         .batch = batch,
         .length_in = length_in,
         .length_out = length_out,

@@ -9,23 +9,39 @@
 
 #include <pthread.h>
 
+/* The input activation a forward applies (src/activation.c), in the path's kernel (plan with its
+ * kind set, its work-group fit to program, built for it) or as a pass of its own before it
+ * (separate: cl/activation.cl's program; plan and program then the layer's), and its parameters.
+ * Without one: the layer's plan and program, and no parameters. */
+typedef struct layer_activation {
+    plan plan;
+    cl_program program;  /* owned by the device's program cache, as separate */
+    cl_program separate; /* NULL: none, or in the path's kernel */
+    float alpha;         /* LeakyReLU's slope, ELU's alpha */
+    cl_mem alphas;       /* Snake's alphas, Cin floats; NULL for the other kinds */
+} layer_activation;
+
 struct clconvt_layer {
     clconvt_device *device;
     clconvt_params params;
     plan plan;
     cl_program program; /* owned by the device's program cache */
-    /* Guards the three below: set_weight and set_bias may replace them while other threads
-     * forward (a forward takes references to the buffers it starts with, layer_buffers). */
+    /* Guards the four below: set_weight, set_bias and set_input_activation may replace them
+     * while other threads forward (a forward takes references to the buffers and a copy of the
+     * activation it starts with, layer_buffers). */
     pthread_mutex_t lock;
     staged_weight weight_host;
     cl_mem weight; /* packed for the plan's path, layer dtype */
     cl_mem bias;   /* Cout elements, layer dtype; NULL until set */
+    layer_activation activation;
 };
 
-/* The weight and bias buffers one forward uses (bias NULL without one), with references of its
- * own: a set_weight or set_bias on another thread meanwhile releases only the layer's. */
+/* The weight and bias buffers one forward uses (bias NULL without one) and its activation, with
+ * references of its own: a set_weight, set_bias or set_input_activation on another thread
+ * meanwhile releases only the layer's. */
 typedef struct layer_buffers {
     cl_mem weight, bias;
+    layer_activation activation;
 } layer_buffers;
 
 void clconvt_layer_buffers_release(layer_buffers *buffers);
@@ -64,6 +80,27 @@ clconvt_status clconvt_layer_enqueue(clconvt_layer *layer, const layer_buffers *
                                      cl_command_queue queue, cl_mem in, cl_mem out, int64_t batch,
                                      int64_t length_in, int64_t length_out, int64_t pad_left,
                                      cl_uint num_wait, const cl_event *wait, cl_event *done);
+
+/* The program of the layer's parameters for *plan from the device's program cache, and *plan's
+ * work-group narrowed to what its kernel allows on the device. */
+clconvt_status clconvt_layer_build(clconvt_device *device, const clconvt_params *params, plan *plan,
+                                   cl_program *program);
+
+/* The forward of clconvt_layer_enqueue with an activation of its own pass (src/activation.c):
+ * the activated input into a scratch buffer after wait, then the path on it; the arguments as
+ * clconvt_layer_enqueue's. */
+clconvt_status clconvt_activation_enqueue(clconvt_layer *layer, const layer_buffers *buffers,
+                                          cl_command_queue queue, cl_mem in, cl_mem out,
+                                          int64_t batch, int64_t length_in, int64_t length_out,
+                                          int64_t pad_left, cl_uint num_wait, const cl_event *wait,
+                                          cl_event *done);
+
+/* The path's enqueue of one forward (clconvt_layer_enqueue without the activation's pass). */
+clconvt_status clconvt_layer_enqueue_path(clconvt_layer *layer, const layer_buffers *buffers,
+                                          cl_command_queue queue, cl_mem in, cl_mem out,
+                                          int64_t batch, int64_t length_in, int64_t length_out,
+                                          int64_t pad_left, cl_uint num_wait, const cl_event *wait,
+                                          cl_event *done);
 
 /* What both forwards check and hold: the lengths and byte sizes of the whole forward, and the
  * references to the weight and bias it uses. */

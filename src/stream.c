@@ -300,7 +300,7 @@ static clconvt_status run_push(clconvt_stream *s, const push_request *r, cl_comm
                             r->function);
     push_plan pp;
     clconvt_status status = plan_push(s, r, &pp);
-    layer_buffers buffers = {NULL, NULL};
+    layer_buffers buffers = {0};
     if (status == CLCONVT_SUCCESS)
         status = clconvt_layer_acquire_buffers(s->layer, r->function, &buffers);
     if (status == CLCONVT_SUCCESS)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Each kernel compiles on its own: common.cl followed by the path's .cl (as cl/embed.py joins
-# them), with no -D at all and with each DTYPE, through clang's OpenCL front end (what an offline
-# compiler sees). -Wundef makes a `#if X` on an X without a default an error, as an X without a
+# them), with no -D at all, with each DTYPE and with each ACTIVATION, through clang's OpenCL
+# front end (what an offline compiler sees). -Wundef makes a `#if X` on an X without a default an error, as an X without a
 # default used in code already is.
 #
 # And the kernels keep to the seams of common.cl: no path loads or stores a tensor value with the
@@ -26,6 +26,14 @@ for kernel in "$@"; do
         if ! "$clang" -x cl -cl-std=CL1.2 -Xclang -finclude-default-header -target spir64 \
             -Wundef -Werror $define -fsyntax-only "$tmp/$name.cl"; then
             echo "FAIL: $name does not compile on its own (DTYPE: $dtype)"
+            failed=1
+        fi
+    done
+    # With each fused input activation (cl/common.cl's ACTIVATION), in f16 storage.
+    for activation in 1 2 3; do
+        if ! "$clang" -x cl -cl-std=CL1.2 -Xclang -finclude-default-header -target spir64 \
+            -Wundef -Werror -DDTYPE=1 -DACTIVATION=$activation -fsyntax-only "$tmp/$name.cl"; then
+            echo "FAIL: $name does not compile on its own (ACTIVATION: $activation)"
             failed=1
         fi
     done

@@ -41,6 +41,32 @@ int reference_forward(const clconvt_params *p, const double *x, const double *w,
     return 0;
 }
 
+/* One value of channel c: written from the formulas of clconvt.h, not from the kernels'. */
+static double activate(clconvt_activation kind, const double *alpha, int64_t c, double v) {
+    switch (kind) {
+    case CLCONVT_ACTIVATION_NONE: return v;
+    case CLCONVT_ACTIVATION_LEAKY_RELU: return v >= 0 ? v : alpha[0] * v;
+    case CLCONVT_ACTIVATION_ELU: return v > 0 ? v : alpha[0] * expm1(v);
+    case CLCONVT_ACTIVATION_SNAKE: {
+        const double s = sin(alpha[c] * v);
+        return v + s * s / (alpha[c] + 1e-9);
+    }
+    }
+    return NAN;
+}
+
+int reference_activate(const clconvt_params *p, clconvt_activation kind, const double *alpha,
+                       int64_t batch, int64_t length_in, double *x) {
+    if (kind < CLCONVT_ACTIVATION_NONE || kind > CLCONVT_ACTIVATION_SNAKE)
+        return -1;
+    const int64_t cin = p->in_channels;
+    for (int64_t i = 0; i < batch * cin * length_in; ++i) {
+        const int64_t c = p->layout == CLCONVT_LAYOUT_NCL ? i / length_in % cin : i % cin;
+        x[i] = activate(kind, alpha, c, x[i]);
+    }
+    return 0;
+}
+
 double reference_normalised_error(const double *y, const double *ref, size_t count) {
     double max_diff = 0.0, max_ref = 0.0;
     for (size_t i = 0; i < count; ++i) {

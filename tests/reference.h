@@ -22,6 +22,15 @@
 int reference_forward(const clconvt_params *params, const double *x, const double *w,
                       const double *bias, int64_t batch, int64_t length_in, double *y);
 
+/*
+ * The fused input activation of clconvt_layer_set_input_activation in float64, in place on x
+ * (batch * Cin * length_in values in params->layout): y = reference_forward(activation(x)) is
+ * the layer's result with that activation. alpha: the setter's parameters (Snake: one per input
+ * channel; none for CLCONVT_ACTIVATION_NONE). Returns 0, or -1 for an unknown kind.
+ */
+int reference_activate(const clconvt_params *params, clconvt_activation kind, const double *alpha,
+                       int64_t batch, int64_t length_in, double *x);
+
 /* max|y - ref| / max(max|ref|, 1e-30): the SPEC's normalised error. */
 double reference_normalised_error(const double *y, const double *ref, size_t count);
 

@@ -68,6 +68,13 @@ const char *support_describe(const clconvt_params *p, int64_t batch, int64_t len
 void support_forward(const clconvt_params *p, const char *plan, int64_t batch, int64_t length_in,
                      clconvt_weight_order order, const double *x, const double *w, const double *b,
                      double *y) {
+    support_forward_activated(p, plan, NULL, batch, length_in, order, x, w, b, y);
+}
+
+void support_forward_activated(const clconvt_params *p, const char *plan,
+                               const support_activation *a, int64_t batch, int64_t length_in,
+                               clconvt_weight_order order, const double *x, const double *w,
+                               const double *b, double *y) {
     int64_t length_out = 0;
     const char *what = support_describe(p, batch, length_in, order);
     cr_assert_eq(clconvt_output_length(p, length_in, &length_out), CLCONVT_SUCCESS, "%s: %s", what,
@@ -93,6 +100,9 @@ void support_forward(const clconvt_params *p, const char *plan, int64_t batch, i
     if (p->has_bias)
         cr_assert_eq(clconvt_layer_set_bias(layer, b_storage, p->dtype), CLCONVT_SUCCESS, "%s: %s",
                      what, clconvt_last_error());
+    if (a != NULL)
+        cr_assert_eq(clconvt_layer_set_input_activation(layer, a->kind, a->alpha, a->count),
+                     CLCONVT_SUCCESS, "%s: %s", what, clconvt_last_error());
     cr_assert_eq(clconvt_layer_forward_host(layer, x_storage, y_storage, batch, length_in),
                  CLCONVT_SUCCESS, "%s: %s", what, clconvt_last_error());
     for (size_t i = 0; i < elem; ++i)
@@ -107,6 +117,25 @@ void support_forward(const clconvt_params *p, const char *plan, int64_t batch, i
 
 double support_run_case(const clconvt_params *p, int64_t batch, int64_t length_in,
                         clconvt_weight_order order, uint64_t seed) {
+    return support_run_case_activated(p, NULL, NULL, batch, length_in, order, seed);
+}
+
+/* The reference's input: x activated as a says (nothing without one). */
+static void activate_reference_input(const clconvt_params *p, const support_activation *a,
+                                     int64_t batch, int64_t length_in, double *x) {
+    if (a == NULL)
+        return;
+    double *alpha = malloc((size_t)(a->count + 1) * sizeof *alpha);
+    cr_assert(alpha != NULL);
+    for (int64_t i = 0; i < a->count; ++i)
+        alpha[i] = a->alpha[i];
+    cr_assert_eq(reference_activate(p, a->kind, alpha, batch, length_in, x), 0);
+    free(alpha);
+}
+
+double support_run_case_activated(const clconvt_params *p, const char *plan,
+                                  const support_activation *a, int64_t batch, int64_t length_in,
+                                  clconvt_weight_order order, uint64_t seed) {
     int64_t length_out = 0;
     cr_assert_eq(clconvt_output_length(p, length_in, &length_out), CLCONVT_SUCCESS, "%s: %s",
                  support_describe(p, batch, length_in, order), clconvt_last_error());
@@ -128,8 +157,9 @@ double support_run_case(const clconvt_params *p, int64_t batch, int64_t length_i
     else
         for (size_t i = 0; i < nw; ++i)
             w_given[i] = w[i];
+    support_forward_activated(p, plan, a, batch, length_in, order, x, w_given, b, y);
+    activate_reference_input(p, a, batch, length_in, x);
     cr_assert_eq(reference_forward(p, x, w, p->has_bias ? b : NULL, batch, length_in, ref), 0);
-    support_forward(p, NULL, batch, length_in, order, x, w_given, b, y);
     const double error = reference_normalised_error(y, ref, ny);
     free(x);
     free(w);

@@ -40,10 +40,30 @@ void support_forward(const clconvt_params *params, const char *plan, int64_t bat
                      int64_t length_in, clconvt_weight_order order, const double *x,
                      const double *w, const double *b, double *y);
 
+/* An input activation for support_forward_activated (clconvt_layer_set_input_activation's
+ * arguments). */
+typedef struct support_activation {
+    clconvt_activation kind;
+    const float *alpha;
+    int64_t count;
+} support_activation;
+
+/* support_forward with the input activation a set on the layer (NULL: none). */
+void support_forward_activated(const clconvt_params *params, const char *plan,
+                               const support_activation *a, int64_t batch, int64_t length_in,
+                               clconvt_weight_order order, const double *x, const double *w,
+                               const double *b, double *y);
+
 /* One case: random x, weight (in the given order) and bias; run the library with forward_host and
  * the reference; return the normalised error. Fails the test on any library error. */
 double support_run_case(const clconvt_params *params, int64_t batch, int64_t length_in,
                         clconvt_weight_order order, uint64_t seed);
+
+/* support_run_case with the plan forced unless NULL and the input activation a (NULL: none),
+ * against the reference of the composition (reference_activate, then reference_forward). */
+double support_run_case_activated(const clconvt_params *params, const char *plan,
+                                  const support_activation *a, int64_t batch, int64_t length_in,
+                                  clconvt_weight_order order, uint64_t seed);
 
 /* A one-line description of a case, for failure messages. */
 const char *support_describe(const clconvt_params *params, int64_t batch, int64_t length_in,

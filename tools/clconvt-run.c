@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "clconvt.h"
+#include "input_activation.h"
 #include "npy.h"
 
 #ifndef CLCONVT_VERSION
@@ -49,7 +50,8 @@ typedef struct options {
     clconvt_layout layout;
     clconvt_weight_order order;
     clconvt_dtype dtype;
-    int64_t chunk; /* --chunk: input frames per stream push; 0: one forward */
+    int64_t chunk;             /* --chunk: input frames per stream push; 0: one forward */
+    cli_activation activation; /* --input-activation */
 } options;
 
 /* Every option that takes a value; the enumerator is also its bit in the "seen" mask. */
@@ -72,6 +74,7 @@ typedef enum option_id {
     OPT_WEIGHT_G,
     OPT_WEIGHT_V,
     OPT_CHUNK,
+    OPT_INPUT_ACTIVATION,
     OPT_COUNT
 } option_id;
 
@@ -94,6 +97,7 @@ static const char *const option_names[OPT_COUNT] = {
     [OPT_WEIGHT_G] = "--weight-g",
     [OPT_WEIGHT_V] = "--weight-v",
     [OPT_CHUNK] = "--chunk",
+    [OPT_INPUT_ACTIVATION] = "--input-activation",
 };
 
 static const char help_text[] =
@@ -139,6 +143,14 @@ static const char help_text[] =
     "  --dilation N          kernel dilation >= 1 (default 1)\n"
     "  --groups N            channel groups; Cin and Cout divisible by N (default 1)\n"
     "  L_out = (L - 1)*stride - left - right + dilation*(K - 1) + output_padding + 1\n"
+    "\n"
+    "Fused input activation (the layer computes ConvTranspose1d(activation(x)), in fp32):\n"
+    "  --input-activation leaky_relu:SLOPE   x >= 0 ? x : SLOPE * x (HiFi-GAN: 0.1)\n"
+    "  --input-activation elu:ALPHA          x > 0 ? x : ALPHA * (exp(x) - 1)\n"
+    "  --input-activation snake:FILE.npy     x + sin(a_c x)^2 / (a_c + 1e-9), DAC's Snake1d,\n"
+    "                        one alpha a_c per input channel: (Cin,) or (1, Cin, 1), f4 or f8\n"
+    "  --input-activation snake:@NAME        the same, the alphas the tensor NAME of the\n"
+    "                        --weights checkpoint (e.g. @block.0.alpha)\n"
     "\n"
     "Layouts (--layout, default nlc):\n"
     "  nlc   channels-last, MAX's default (permute=False): input (N, L, Cin)\n"
@@ -308,6 +320,7 @@ static int set_option(option_id id, const char *value, options *opt, char *err, 
     case OPT_NAME: opt->name = value; break;
     case OPT_WEIGHT_G: opt->weight_g = value; break;
     case OPT_WEIGHT_V: opt->weight_v = value; break;
+    case OPT_INPUT_ACTIVATION: return cli_activation_parse(value, &opt->activation, err, err_size);
     case OPT_STRIDE: return parse_int(name, value, &opt->stride, err, err_size);
     case OPT_PADDING: return parse_padding(value, opt, err, err_size);
     case OPT_OUTPUT_PADDING: return parse_int(name, value, &opt->output_padding, err, err_size);
@@ -385,7 +398,8 @@ static void options_init(options *opt) {
 #define SEEN(id) ((seen & (1u << (id))) != 0)
 
 /* One source of weights, and only the options that go with it. */
-static int check_weight_source(unsigned seen, char *err, size_t err_size) {
+static int check_weight_source(unsigned seen, const char *opt_alpha_name, char *err,
+                               size_t err_size) {
     const int sources =
         SEEN(OPT_WEIGHT) + SEEN(OPT_WEIGHTS) + (SEEN(OPT_WEIGHT_G) || SEEN(OPT_WEIGHT_V));
     if (sources == 0) {
@@ -409,6 +423,13 @@ static int check_weight_source(unsigned seen, char *err, size_t err_size) {
         set_error(err, err_size, "--name names a layer in a --weights checkpoint; give --weights");
         return EXIT_USAGE;
     }
+    if (SEEN(OPT_INPUT_ACTIVATION) && !SEEN(OPT_WEIGHTS) && opt_alpha_name != NULL) {
+        set_error(err, err_size,
+                  "--input-activation snake:@%s names a tensor of a --weights checkpoint; give "
+                  "--weights or snake:FILE.npy",
+                  opt_alpha_name);
+        return EXIT_USAGE;
+    }
     if (SEEN(OPT_BIAS) && SEEN(OPT_WEIGHTS)) {
         set_error(err, err_size,
                   "--bias cannot be combined with --weights: the checkpoint's PREFIX.bias is "
@@ -419,12 +440,12 @@ static int check_weight_source(unsigned seen, char *err, size_t err_size) {
 }
 
 /* Required options, in the order the usage line names them. */
-static int check_combinations(unsigned seen, char *err, size_t err_size) {
+static int check_combinations(unsigned seen, const options *opt, char *err, size_t err_size) {
     if (!SEEN(OPT_INPUT)) {
         set_error(err, err_size, "missing required option --input (see --help)");
         return EXIT_USAGE;
     }
-    if (check_weight_source(seen, err, err_size) != 0)
+    if (check_weight_source(seen, opt->activation.alpha_name, err, err_size) != 0)
         return EXIT_USAGE;
     if (!SEEN(OPT_OUTPUT)) {
         set_error(err, err_size, "missing required option --output (see --help)");
@@ -459,7 +480,7 @@ static int parse_args(int argc, char **argv, options *opt, char *err, size_t err
         if (set_option(id, value, opt, err, err_size) != 0)
             return EXIT_USAGE;
     }
-    return check_combinations(seen, err, err_size);
+    return check_combinations(seen, opt, err, err_size);
 }
 
 /* ---- Files and shapes ---------------------------------------------------------------------- */
@@ -964,12 +985,18 @@ static int compute(const options *opt, const run_inputs *in, void *y, char *err,
         st = clconvt_layer_create(device, &in->params, &layer);
     if (st == CLCONVT_SUCCESS)
         st = stage_parameters(opt, in, layer);
+    int activation_rc = 0;
+    if (st == CLCONVT_SUCCESS && (activation_rc = cli_activation_apply(
+                                      &opt->activation, opt->weights, layer, err, err_size)) != 0)
+        st = CLCONVT_ERROR_INVALID_ARGUMENT; /* err holds the message */
     if (st == CLCONVT_SUCCESS)
         st = opt->chunk > 0 ? forward_in_chunks(opt, in, layer, y)
                             : clconvt_layer_forward_host(layer, in->x.data, y, in->geometry.batch,
                                                          in->geometry.length);
     /* Capture the message before releasing, which may overwrite the thread's last error. */
-    const int rc = st == CLCONVT_SUCCESS ? 0 : library_error(st, err, err_size);
+    const int rc = st == CLCONVT_SUCCESS ? 0
+                   : activation_rc != 0  ? EXIT_FAILURE_RUN
+                                         : library_error(st, err, err_size);
     clconvt_layer_release(layer);
     clconvt_device_release(device);
     return rc;

@@ -348,6 +348,7 @@ const kernel_path clconvt_path_gemm = {
     .suits = suits,
     .keys = PLAN_KEY_LP | PLAN_KEY_LC | PLAN_KEY_LR,
     .no_lr = 1,
+    .input_read_elsewhere = 1,
     .check = check,
     .packed_dims = clconvt_path_tiled_dims,
     .packed_index = packed_index,

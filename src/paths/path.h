@@ -26,6 +26,9 @@ typedef struct plan {
     int64_t cout_g_padded; /* Cout/groups (depthwise: groups) rounded up to whole tiles */
     int ci_chunk;          /* input channels per reduction chunk between barriers; 0: no chunks */
     int local[3]; /* work-group extent over (position tiles, channel tiles, phases); 0: unset */
+    /* The fused input activation (clconvt_activation), -DACTIVATION: part of the program, not of
+     * plan strings (the layer's setter sets it, src/activation.c). */
+    int activation;
 } plan;
 
 /* The keys of a plan string, in the order clconvt_plan_format writes them (src/plan.c's KEYS). */
@@ -49,6 +52,10 @@ typedef struct path_launch {
     cl_mem weight, bias; /* packed weight; bias NULL without one */
     cl_command_queue queue;
     cl_mem in, out;
+    /* The input activation's parameters (plan->activation its kind): LeakyReLU's slope or ELU's
+     * alpha, and Snake's per-channel alphas (Cin floats; NULL for the other kinds). */
+    float activation_alpha;
+    cl_mem activation_alphas;
     int64_t batch, length_in, length_out, pad_left;
     cl_uint num_wait;
     const cl_event *wait;
@@ -74,7 +81,10 @@ struct kernel_path {
     int parse_from_usual; /* a forced plan starts from usual even when the default is this path */
     int no_lr;            /* refuses lr > 1 */
     int channels_across_groups; /* the channel tile runs across groups (depthwise) */
-    const char *tile_rule;      /* its register tile in plan keys, when not "p x c" */
+    /* Its kernel loads no input (gemm: CLBlast reads it), so an input activation runs before it
+     * as a pass of its own (src/activation.c). */
+    int input_read_elsewhere;
+    const char *tile_rule; /* its register tile in plan keys, when not "p x c" */
     /* After the plan string's keys: fill in what follows from them (may be NULL). */
     void (*complete)(plan *p, const clconvt_params *params);
     /* NULL when the kernel runs this plan on this layer, else why not (a phrase). */
@@ -155,6 +165,12 @@ enum path_option {
 };
 void clconvt_path_options(const plan *p, const clconvt_params *params, unsigned macros, int pv,
                           int cv, char *options, size_t size);
+
+/* Set the input activation's two kernel arguments (cl/common.cl's ACTIVATION_PARAMETERS) from
+ * index first on, when the plan has an activation; stand_in: a buffer passed for the alphas when
+ * there are none (never read). */
+cl_int clconvt_path_set_activation_arguments(cl_kernel kernel, cl_uint first, const path_launch *l,
+                                             cl_mem stand_in);
 
 /* The phase paths' enqueue: every phase kernel takes the same arguments (cl/common.cl's
  * KERNEL_ARGUMENTS). */

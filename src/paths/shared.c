@@ -107,6 +107,20 @@ void clconvt_path_options(const plan *p, const clconvt_params *params, unsigned 
         if (all[i].macro == 0 || (macros & all[i].macro) != 0)
             used += (size_t)snprintf(options + used, size - used, " -D%s=%lld", all[i].name,
                                      all[i].value);
+    /* Only with an activation: the options, and so the cached programs, of a layer without one
+     * stay what they were. */
+    if (p->activation != 0 && used < size)
+        snprintf(options + used, size - used, " -DACTIVATION=%d", p->activation);
+}
+
+cl_int clconvt_path_set_activation_arguments(cl_kernel kernel, cl_uint first, const path_launch *l,
+                                             cl_mem stand_in) {
+    if (l->plan->activation == 0)
+        return CL_SUCCESS;
+    const cl_float alpha = l->activation_alpha;
+    const cl_mem alphas = l->activation_alphas ? l->activation_alphas : stand_in;
+    cl_int err = clSetKernelArg(kernel, first, sizeof alpha, &alpha);
+    return err == CL_SUCCESS ? clSetKernelArg(kernel, first + 1, sizeof alphas, &alphas) : err;
 }
 
 clconvt_status clconvt_path_enqueue_phase(const path_launch *l) {
@@ -150,8 +164,11 @@ clconvt_status clconvt_path_enqueue_phase(const path_launch *l) {
         {sizeof l_out, &l_out},
         {sizeof n, &n},
     };
-    for (cl_uint i = 0; i < sizeof args / sizeof args[0] && err == CL_SUCCESS; ++i)
+    const cl_uint count = sizeof args / sizeof args[0];
+    for (cl_uint i = 0; i < count && err == CL_SUCCESS; ++i)
         err = clSetKernelArg(kernel, i, args[i].size, args[i].value);
+    if (err == CL_SUCCESS)
+        err = clconvt_path_set_activation_arguments(kernel, count, l, weight);
     clconvt_status status = CLCONVT_SUCCESS;
     if (err != CL_SUCCESS)
         status = clconvt_fail_cl("clSetKernelArg", err);

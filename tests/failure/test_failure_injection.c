@@ -49,6 +49,8 @@ typedef struct variant {
     /* The path of the plan a tuning database gives this layer (NULL: no database). A failure
      * while that plan's program is prepared must be absorbed: the layer takes the built-in plan. */
     const char *tuned_path;
+    /* Nonzero: the layer has a Snake input activation (one alpha per input channel). */
+    int snake;
 } variant;
 
 /* The class and the plan of the "tuned" variant's database entry: the scalar phase path, which
@@ -58,16 +60,18 @@ typedef struct variant {
 
 static const variant variants[] = {
     /* NCL with bias: phase_pos on a CPU. */
-    {"ncl", 0, NULL, 3, 5, 4, 2, 1, 1, 0, 1, 1, CLCONVT_LAYOUT_NCL, 2, 19, 0, NULL},
+    {"ncl", 0, NULL, 3, 5, 4, 2, 1, 1, 0, 1, 1, CLCONVT_LAYOUT_NCL, 2, 19, 0, NULL, 0},
     /* The caller's queue; NLC, groups, dilation, output padding: phase_chan. */
-    {"wrap-nlc-groups", 1, NULL, 4, 32, 3, 3, 2, 0, 1, 2, 2, CLCONVT_LAYOUT_NLC, 1, 11, 0, NULL},
+    {"wrap-nlc-groups", 1, NULL, 4, 32, 3, 3, 2, 0, 1, 2, 2, CLCONVT_LAYOUT_NLC, 1, 11, 0, NULL, 0},
     /* Depthwise NLC. */
-    {"depthwise", 0, NULL, 16, 16, 4, 2, 1, 1, 0, 1, 16, CLCONVT_LAYOUT_NLC, 1, 9, 0, NULL},
+    {"depthwise", 0, NULL, 16, 16, 4, 2, 1, 1, 0, 1, 16, CLCONVT_LAYOUT_NLC, 1, 9, 0, NULL, 0},
     /* forward_host in pieces (CLCONVT_MAX_ALLOC_BYTES: ranges of positions of one sample): each
      * failure in each piece, and then a correct result on retry. */
-    {"split", 0, "600", 3, 5, 4, 2, 1, 1, 0, 1, 1, CLCONVT_LAYOUT_NCL, 3, 19, 1, NULL},
+    {"split", 0, "600", 3, 5, 4, 2, 1, 1, 0, 1, 1, CLCONVT_LAYOUT_NCL, 3, 19, 1, NULL, 0},
     /* A tuning database's plan (class TUNED_CLASS) that may fail to build. */
-    {"tuned", 0, NULL, 16, 8, 4, 2, 1, 1, 0, 1, 1, CLCONVT_LAYOUT_NCL, 1, 13, 0, "phase"},
+    {"tuned", 0, NULL, 16, 8, 4, 2, 1, 1, 0, 1, 1, CLCONVT_LAYOUT_NCL, 1, 13, 0, "phase", 0},
+    /* A fused input activation: its program and its alphas' buffer may fail. */
+    {"snake", 0, NULL, 3, 5, 4, 2, 1, 1, 0, 1, 1, CLCONVT_LAYOUT_NCL, 2, 19, 0, NULL, 1},
 };
 
 /* ---- Reporting ----------------------------------------------------------------------------- */
@@ -111,6 +115,7 @@ typedef struct data {
     int64_t length_out;
     size_t x_count, w_count, y_count;
     float *x, *w, *bias, *y;
+    float alpha[16]; /* Snake's, for the variants that have it */
     double *ref;
 } data;
 
@@ -159,6 +164,14 @@ static void make_data(const variant *v, data *d) {
         wd[i] = d->w[i] = random_value();
     for (int64_t i = 0; i < v->cout; ++i)
         bd[i] = d->bias[i] = random_value();
+    double alpha[16];
+    for (int64_t c = 0; c < v->cin && c < 16; ++c)
+        alpha[c] = d->alpha[c] = 0.5f + 0.25f * (float)c;
+    if (v->snake &&
+        reference_activate(p, CLCONVT_ACTIVATION_SNAKE, alpha, v->batch, v->length, xd) != 0) {
+        fprintf(stderr, "variant %s: the reference refused the activation\n", v->name);
+        exit(1);
+    }
     if (reference_forward(p, xd, wd, bd, v->batch, v->length, d->ref) != 0) {
         fprintf(stderr, "variant %s: the reference refused it\n", v->name);
         exit(1);
@@ -373,6 +386,9 @@ static void run_sequence(const variant *v, data *d, unsigned long fail_at, outco
     STEP(&r, "clconvt_layer_set_weight",
          clconvt_layer_set_weight(layer, d->w, CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32));
     STEP(&r, "clconvt_layer_set_bias", clconvt_layer_set_bias(layer, d->bias, CLCONVT_F32));
+    if (v->snake)
+        STEP(&r, "clconvt_layer_set_input_activation",
+             clconvt_layer_set_input_activation(layer, CLCONVT_ACTIVATION_SNAKE, d->alpha, v->cin));
 
     /* forward_host: on failure the output must be untouched. */
     {
