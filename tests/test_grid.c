@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "support.h"
 
@@ -201,23 +202,28 @@ Test(grid_border, neighbour_rows_do_not_leak) {
     }
 }
 
-/* The planner's choice on a CPU device: phase_fold where it fits (the real models' NCL upsamplers),
- * phase_pos where it does not (one output channel, stride 1, dilation 2, a stride of 9 that would
- * leave 7 of 16 lanes idle, WaveGlow's 256). */
-Test(grid_paths, planner_choice_on_cpu) {
+/* The planner's CPU choices are tested on CPU devices only. */
+static void skip_unless_cpu(void) {
     clconvt_device_info info;
     cr_assert_eq(clconvt_device_get_info(support_device(), &info), CLCONVT_SUCCESS);
     if (!(info.type & CL_DEVICE_TYPE_CPU))
         cr_skip_test("the planner's CPU choices; this device is not a CPU");
+}
+
+/* The planner's choice on a CPU device: phase_fold where it fits (the real models' NCL upsamplers),
+ * phase_pos where it does not (one output channel at stride 2, stride 1, dilation 2, a stride of
+ * 9 that would leave 7 of 16 lanes idle, WaveGlow's 256). */
+Test(grid_paths, planner_choice_on_cpu) {
+    skip_unless_cpu();
     static const struct {
         int64_t cin, cout, k, stride, dilation;
         const char *path;
     } cases[] = {
-        {512, 256, 16, 8, 1, "phase_fold"},  {64, 32, 4, 2, 1, "phase_fold"},
-        {256, 128, 10, 5, 1, "phase_fold"},  {80, 80, 32, 16, 1, "phase_fold"},
-        {512, 1, 16, 8, 1, "phase_pos"},     {64, 32, 3, 1, 1, "phase_pos"},
-        {64, 32, 4, 2, 2, "phase_pos"},      {64, 32, 18, 9, 1, "phase_pos"},
-        {80, 80, 1024, 256, 1, "phase_pos"},
+        {512, 256, 16, 8, 1, "phase_fold"}, {64, 32, 4, 2, 1, "phase_fold"},
+        {256, 128, 10, 5, 1, "phase_fold"}, {80, 80, 32, 16, 1, "phase_fold"},
+        {512, 1, 16, 8, 1, "phase_fold"},   {64, 1, 4, 2, 1, "phase_pos"},
+        {64, 32, 3, 1, 1, "phase_pos"},     {64, 32, 4, 2, 2, "phase_pos"},
+        {64, 32, 18, 9, 1, "phase_pos"},    {80, 80, 1024, 256, 1, "phase_pos"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
         clconvt_params p;
@@ -230,6 +236,36 @@ Test(grid_paths, planner_choice_on_cpu) {
                      "case %zu: %s", i, clconvt_last_error());
         cr_expect_str_eq(clconvt_layer_plan_name(layer), cases[i].path, "case %zu: %s", i,
                          clconvt_layer_plan_name(layer));
+        clconvt_layer_release(layer);
+    }
+}
+
+/* Channel-starved, stride-heavy layers on a CPU: (output channel, phase) pairs fill the narrowest
+ * vector that holds the phases, an M = vec GEMM with 16 positions per work-item (Conv-TasNet's
+ * 512->1 at stride 8: vec 8); with channels for 16 lanes, the usual plan. */
+Test(grid_paths, planner_folds_starved_layers) {
+    skip_unless_cpu();
+    static const struct {
+        int64_t cin, cout, k, stride;
+        const char *plan;
+    } cases[] = {
+        {512, 1, 16, 8, "phase_fold:vec=8,p=16,c=1"}, {64, 1, 6, 3, "phase_fold:vec=4,p=16,c=1"},
+        {64, 1, 12, 6, "phase_fold:vec=8,p=16,c=1"},  {64, 2, 16, 8, "phase_fold:vec=16,p=6,c=2"},
+        {64, 1, 32, 16, "phase_fold:vec=16,p=6,c=1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        clconvt_params p;
+        clconvt_params_init(&p, cases[i].cin, cases[i].cout, cases[i].k);
+        p.stride = cases[i].stride;
+        p.layout = CLCONVT_LAYOUT_NCL;
+        clconvt_layer *layer = NULL;
+        cr_assert_eq(clconvt_layer_create(support_device(), &p, &layer), CLCONVT_SUCCESS,
+                     "case %zu: %s", i, clconvt_last_error());
+        char text[128];
+        cr_assert_eq(clconvt_layer_plan(layer, text, sizeof text), CLCONVT_SUCCESS);
+        cr_expect(strncmp(text, cases[i].plan, strlen(cases[i].plan)) == 0 &&
+                      text[strlen(cases[i].plan)] == ',',
+                  "case %zu: %s, expected %s,...", i, text, cases[i].plan);
         clconvt_layer_release(layer);
     }
 }

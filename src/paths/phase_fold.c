@@ -27,19 +27,35 @@ static int default_channels(const plan *p, const clconvt_params *params) {
     return (int)(lc * (vectors < 4 ? vectors : 4));
 }
 
-/* The built-in choice on a CPU with the usual vector (16 lanes): NCL, dilation 1, a stride of
- * 2..vec that fills at least 3/4 of the lanes (not 9..11), and enough channels to fill a vector
- * (channel-starved layers such as Conv-TasNet's single output channel are faster on phase_pos). */
+/* The narrowest vector (4, 8 or 16 lanes) that holds every phase of a stride, 0 past 16. */
+static int narrowest_vector(int64_t stride) {
+    return stride <= 4 ? 4 : stride <= 8 ? 8 : stride <= 16 ? 16 : 0;
+}
+
+/* Positions per work-item of a channel-starved layer: its one vector of channels x phases leaves
+ * room in the register tile for more positions than the usual 4 x 6 (Conv-TasNet's 512->1, K16,
+ * S8 on PoCL: p 6 0.69, p 16 0.51 ms min). */
+#define STARVED_POSITIONS 16
+
+/* The built-in choice on a CPU: NCL, dilation 1, a stride of 2..16 whose phases fill at least 3/4
+ * of the lanes (not 9..11). The usual 16-lane vector when the group has the vec / stride channels
+ * to fill it; else (channel-starved, stride-heavy layers such as Conv-TasNet's 512->1 at stride 8)
+ * the narrowest vector that holds the phases, so that (channel, phase) pairs are the M of a small
+ * GEMM (M = 8 there) instead of a reduction per output, as phase_pos does it. */
 static int suits(const device_caps *caps, const clconvt_params *params, plan *out) {
-    const plan *p = &clconvt_path_phase_fold.usual;
-    const int64_t s = params->stride;
+    const plan *usual = &clconvt_path_phase_fold.usual;
+    const int64_t s = params->stride, cout_g = params->out_channels / params->groups;
     if ((caps->type & CL_DEVICE_TYPE_CPU) == 0 || params->layout != CLCONVT_LAYOUT_NCL ||
-        params->dilation != 1 || s < 2 || s > p->vec)
+        params->dilation != 1 || s < 2 || s > usual->vec)
         return 0;
-    const int64_t lc = channels_per_vector(p, params);
-    if (!(4 * s * lc >= 3 * p->vec && params->out_channels / params->groups >= lc))
+    *out = *usual;
+    if (cout_g < usual->vec / s) {
+        out->vec = narrowest_vector(s);
+        out->tile_p = STARVED_POSITIONS;
+    }
+    const int64_t lc = channels_per_vector(out, params);
+    if (!(4 * s * lc >= 3 * out->vec && cout_g >= lc))
         return 0;
-    *out = *p;
     out->tile_c = default_channels(out, params);
     return 1;
 }
