@@ -317,6 +317,11 @@ Test(grid_paths, phase_fold_default, .timeout = 600) {
 Test(grid_paths, phase_fold_narrow_chunked, .timeout = 600) {
     run_fold("phase_fold:vec=8,p=5,chunk=3,lp=3,lc=2", 8);
 }
+/* The cache-blocked form: register tiles of p positions, pt per work-item, reduced in blocks of
+ * chunk input channels (chunks that split the reduction unevenly, and tiles past the output). */
+Test(grid_paths, phase_fold_blocked, .timeout = 600) {
+    run_fold("phase_fold:vec=8,p=3,pt=3,chunk=2,lp=2,lc=2", 8);
+}
 Test(grid_paths, phase_fold_half, .timeout = 600) {
     setenv("CLCONVT_PLAN", "phase_fold", 1);
     static const int64_t strides[] = {2, 5, 8};
@@ -533,6 +538,7 @@ Test(grid_paths, plan_strings_round_trip) {
         {768, 384, 1, CLCONVT_LAYOUT_NCL, NULL},
         {768, 384, 1, CLCONVT_LAYOUT_NCL, "phase_pos:chunk=0"},
         {768, 384, 1, CLCONVT_LAYOUT_NCL, "phase_fold:vec=8,p=4,chunk=16"},
+        {768, 384, 1, CLCONVT_LAYOUT_NCL, "phase_fold:vec=16,p=6,c=16,pt=8,chunk=32"},
         {64, 3, 1, CLCONVT_LAYOUT_NCL, "phase_fold:vec=4,c=3"},
         {64, 3, 1, CLCONVT_LAYOUT_NCL, "phase"},
         {64, 32, 1, CLCONVT_LAYOUT_NLC, NULL},

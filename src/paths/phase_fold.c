@@ -19,6 +19,11 @@ static int64_t taps(const clconvt_params *params) {
     return clconvt_ceil_div(params->kernel_length, params->stride);
 }
 
+/* Register tiles per work-item (the plan's pt; 0 means 1). */
+static int tiles_per_item(const plan *p) {
+    return p->tiles_per_item > 1 ? p->tiles_per_item : 1;
+}
+
 /* Up to four vectors of channels, fewer when the group has fewer channels. */
 static int default_channels(const plan *p, const clconvt_params *params) {
     const int64_t lc = channels_per_vector(p, params);
@@ -103,7 +108,7 @@ static int64_t position_tiles(const plan *p, const clconvt_params *params, int64
                               int64_t pad_left) {
     const int64_t s = params->stride;
     const int64_t positions = (length_out - 1 + pad_left) / s - pad_left / s + 1;
-    return clconvt_ceil_div(positions, p->tile_p);
+    return clconvt_ceil_div(positions, (int64_t)p->tile_p * tiles_per_item(p));
 }
 
 /* A work-item covers every phase. */
@@ -124,13 +129,15 @@ static void local_size(plan *p, const clconvt_params *params, int phases_given) 
 static private_memory private_floats(const plan *p, const clconvt_params *params) {
     const int64_t vectors = p->tile_c / channels_per_vector(p, params);
     const int64_t tile = vectors * p->tile_p * p->vec;
-    return (private_memory){tile, tile + vectors * p->vec + p->vec}; /* weights, lanes */
+    /* weights, lanes; the accumulators of the other tiles wait in private memory */
+    return (private_memory){tile, tile * tiles_per_item(p) + vectors * p->vec + p->vec};
 }
 
 /* PV: positions per work-item; CV: vectors of channels x phases. */
 static void build_options(const plan *p, const clconvt_params *params, char *options, size_t size) {
     clconvt_path_options(p, params,
-                         PATH_OPTION_VEC | PATH_OPTION_PV | PATH_OPTION_CO_T | PATH_OPTION_CV,
+                         PATH_OPTION_VEC | PATH_OPTION_PV | PATH_OPTION_CO_T | PATH_OPTION_CV |
+                             PATH_OPTION_PT,
                          p->tile_p, p->tile_c / channels_per_vector(p, params), options, size);
 }
 
@@ -144,7 +151,7 @@ const kernel_path clconvt_path_phase_fold = {
     .default_rank = 1,
     .suits = suits,
     .keys = PLAN_KEY_VEC | PLAN_KEY_P | PLAN_KEY_C | PLAN_KEY_LP | PLAN_KEY_LC | PLAN_KEY_CHUNK |
-            PLAN_KEY_LR,
+            PLAN_KEY_LR | PLAN_KEY_PT,
     .parse_from_usual = 1, /* its default c follows vec */
     .tile_rule = "p x vec x c / (vec / stride)",
     .complete = complete,
