@@ -330,6 +330,19 @@ Test(grid_paths, phase_fold_half, .timeout = 600) {
         run_dilations(strides[s], CLCONVT_BF16, 1, NCL, 1);
     }
 }
+/* f16 and bf16 inputs decoded p at a time, as one vector (p a vector width): the channel-starved
+ * plans' p 16, and p 4. */
+Test(grid_paths, phase_fold_half_vector_inputs, .timeout = 600) {
+    static const char *const plans[] = {"phase_fold:vec=8,p=16", "phase_fold:vec=16,p=4"};
+    static const int64_t strides[] = {3, 8};
+    for (size_t i = 0; i < sizeof plans / sizeof plans[0]; ++i) {
+        setenv("CLCONVT_PLAN", plans[i], 1);
+        for (size_t s = 0; s < sizeof strides / sizeof strides[0]; ++s) {
+            run_dilations(strides[s], CLCONVT_F16, 1, NCL, 1);
+            run_dilations(strides[s], CLCONVT_BF16, 1, NCL, 1);
+        }
+    }
+}
 Test(grid_paths, gemm, .timeout = 600) {
     run_forced("gemm", "gemm", BOTH);
 }

@@ -231,7 +231,7 @@ Test(nonfinite, phase_fold, .timeout = 600) {
     run_path(PLANS("phase_fold", "phase_fold:vec=8,p=5,chunk=2"), (path_rules){NCL, 0, 1, 0});
 }
 Test(nonfinite, phase_fold_blocked, .timeout = 600) {
-    run_path(PLANS("phase_fold:vec=16,p=4,pt=3", "phase_fold:vec=8,p=3,pt=4,chunk=2"),
+    run_path(PLANS("phase_fold:vec=16,p=4,pt=3", "phase_fold:vec=8,p=4,pt=4,chunk=2"),
              (path_rules){NCL, 0, 1, 0});
 }
 Test(nonfinite, gemm, .timeout = 600) {
