@@ -21,6 +21,12 @@
  * LOAD_INPUT (one value broadcast over the lanes), outputs finished with FINISH_OUTPUT and stored
  * with STORE_FINISHED* (common.cl's prologue and epilogue).
  *
+ * -D PT (1 by default): PT register tiles of PV positions per work-item, the cache-blocked form.
+ * The reduction then runs in blocks of CI_CHUNK input channels (no barrier), each block over every
+ * tile in turn, the other tiles' accumulators waiting in private memory: a block's weights come
+ * from memory once and from the cache for the other PT - 1 tiles (PT x PV positions of reuse per
+ * weight load instead of PV). Per output the order of the sums is that of the chunked form.
+ *
  * Packed weights: [group][channel tile][tap j][ci][cv][lane], taps = ceil(K / STRIDE).
  */
 
@@ -33,6 +39,9 @@
 #endif
 #ifndef CV
 #define CV 4
+#endif
+#ifndef PT
+#define PT 1
 #endif
 
 #define LC (VEC / STRIDE)
@@ -77,73 +86,75 @@ static inline void store_phases(__global store_t *y_row, long o0, long length_ou
     }
 }
 
-__kernel void phase_fold_forward(KERNEL_ARGUMENTS) {
-    const long n = (long)get_global_id(2);
-    const int tiles_per_group = cout_g_padded / CO_TILE;
-    const int tile = (int)(get_global_id(1) % tiles_per_group);
-    const int g = (int)(get_global_id(1) / tiles_per_group);
-    const int co0 = tile * CO_TILE;
-    /* Positions q whose STRIDE outputs reach [0, length_out): q_first .. q_last. */
-    const long q_first = pad_left / STRIDE;
-    const long q_last = (length_out - 1 + pad_left) / STRIDE;
-    const long q0 = q_first + (long)get_global_id(0) * PV;
-    /* Work-items past the output (the grid is rounded up to whole work-groups) compute nothing,
-     * but must not return before a barrier. */
-    const bool active = g < groups && q0 <= q_last && n < batch;
+/* f16 and bf16 inputs of an interior tile are decoded PV at a time, as one vector, when PV is a
+ * vector width: decoding each broadcast input alone costs more than the CV FMAs it feeds when CV
+ * is small (the channel-starved plans, CV 1 and PV 16: Conv-TasNet's f16 8.3 -> 1.0 ms min, f32
+ * 0.8). f32 loads each input as it is broadcast. */
+#define VECTOR_INPUTS (DTYPE != 0 && (PV == 4 || PV == 8 || PV == 16))
+#if VECTOR_INPUTS
+#define INTERIOR_INPUT(row, p, ch) xs[p]
+#else
+#define INTERIOR_INPUT(row, p, ch) LOAD_INPUT(row, p, ch)
+#endif
+
+/* Add the products of input channels [ci0, ci_end) at every tap to the register tile of the PV
+ * positions from q0 (weights of the work-item's channel tile at w_tile). */
+__attribute__((always_inline)) inline void
+reduce_tile(floatv acc[CV][PV], const __global store_t *x_group, const __global float *w_tile,
+            long q0, int ci0, int ci_end, int g, int cin_g, int kernel_length, long length_in) {
     const int taps = (kernel_length + STRIDE - 1) / STRIDE;
-
-    ZERO_TILE(floatv, acc, CV, PV);
-
-    const __global store_t *x_group = x + (n * groups + g) * (long)cin_g * length_in;
-    const __global float *w_tile = w + ((long)g * tiles_per_group + tile) * taps * cin_g * CV * VEC;
-    CHUNKS_BEGIN(cin_g)
-        for (int j = 0; active && j < taps; ++j) {
-            const long i0 = q0 - j; /* input of position q0 at tap j */
-            const __global float *wj = w_tile + (long)j * cin_g * CV * VEC;
-            /* Tap j of phase r is k = r + j * STRIDE: on the last tap, the phases past K hold
-             * padded zero weights. */
-            const intv live = j * STRIDE + lane_phases() < kernel_length;
-            if (i0 >= 0 && i0 + PV <= length_in && all(live)) {
-                for (int ci = chunk; ci < ci_end; ++ci) {
-                    const __global store_t *row = x_group + (long)ci * length_in + i0;
-                    floatv wv[CV];
-                    load_weights(wv, wj, ci);
+    for (int j = 0; j < taps; ++j) {
+        const long i0 = q0 - j; /* input of position q0 at tap j */
+        const __global float *wj = w_tile + (long)j * cin_g * CV * VEC;
+        /* Tap j of phase r is k = r + j * STRIDE: on the last tap, the phases past K hold
+         * padded zero weights. */
+        const intv live = j * STRIDE + lane_phases() < kernel_length;
+        if (i0 >= 0 && i0 + PV <= length_in && all(live)) {
+            for (int ci = ci0; ci < ci_end; ++ci) {
+                const __global store_t *row = x_group + (long)ci * length_in + i0;
+                floatv wv[CV];
+                load_weights(wv, wj, ci);
+#if VECTOR_INPUTS
+                float xs[PV];
+                CAT(vstore, PV)(LOAD_INPUTV(PV, row, (long)g * cin_g + ci), 0, xs);
+#endif
 #pragma unroll
-                    for (int p = 0; p < PV; ++p) {
-                        const floatv xv = (floatv)(LOAD_INPUT(row, p, (long)g * cin_g + ci));
+                for (int p = 0; p < PV; ++p) {
+                    const floatv xv = (floatv)(INTERIOR_INPUT(row, p, (long)g * cin_g + ci));
 #pragma unroll
-                        for (int v = 0; v < CV; ++v)
-                            acc[v][p] = fma(wv[v], xv, acc[v][p]);
-                    }
+                    for (int v = 0; v < CV; ++v)
+                        acc[v][p] = fma(wv[v], xv, acc[v][p]);
                 }
-            } else {
-                /* A border tile, or the last tap of a short phase. A position outside the input
-                 * adds nothing, and loads nothing (the address may lie outside the buffer); the
-                 * padded phases multiply a zero input, so that their zero weights meet no
-                 * infinity or NaN (0 x Inf is NaN). No product is skipped by multiplying a zero
-                 * with a weight: that weight may be infinite. */
-                for (int ci = chunk; ci < ci_end; ++ci) {
-                    const __global store_t *row = x_group + (long)ci * length_in + i0;
-                    floatv wv[CV];
-                    load_weights(wv, wj, ci);
+            }
+        } else {
+            /* A border tile, or the last tap of a short phase. A position outside the input
+             * adds nothing, and loads nothing (the address may lie outside the buffer); the
+             * padded phases multiply a zero input, so that their zero weights meet no
+             * infinity or NaN (0 x Inf is NaN). No product is skipped by multiplying a zero
+             * with a weight: that weight may be infinite. */
+            for (int ci = ci0; ci < ci_end; ++ci) {
+                const __global store_t *row = x_group + (long)ci * length_in + i0;
+                floatv wv[CV];
+                load_weights(wv, wj, ci);
 #pragma unroll
-                    for (int p = 0; p < PV; ++p) {
-                        if (i0 + p < 0 || i0 + p >= length_in)
-                            continue;
-                        const floatv xv =
-                            select((floatv)(0.0f),
-                                   (floatv)(LOAD_INPUT(row, p, (long)g * cin_g + ci)), live);
+                for (int p = 0; p < PV; ++p) {
+                    if (i0 + p < 0 || i0 + p >= length_in)
+                        continue;
+                    const floatv xv = select(
+                        (floatv)(0.0f), (floatv)(LOAD_INPUT(row, p, (long)g * cin_g + ci)), live);
 #pragma unroll
-                        for (int v = 0; v < CV; ++v)
-                            acc[v][p] = fma(wv[v], xv, acc[v][p]);
-                    }
+                    for (int v = 0; v < CV; ++v)
+                        acc[v][p] = fma(wv[v], xv, acc[v][p]);
                 }
             }
         }
-    CHUNKS_END
-    if (!active)
-        return;
+    }
+}
 
+/* Finish and store the register tile of the PV positions from q0 (those up to q_last). */
+inline void store_tile(floatv acc[CV][PV], __global store_t *y, const __global store_t *bias,
+                       int has_bias, long n, int g, int co0, int cout_g, int groups, long q0,
+                       long q_last, long pad_left, long length_out) {
     const long o_first = q0 * STRIDE - pad_left;
     const bool whole_positions = o_first >= 0 && o_first + (long)PV * STRIDE <= length_out;
 #pragma unroll
@@ -166,4 +177,74 @@ __kernel void phase_fold_forward(KERNEL_ARGUMENTS) {
             }
         }
     }
+}
+
+__kernel void phase_fold_forward(KERNEL_ARGUMENTS) {
+    const long n = (long)get_global_id(2);
+    const int tiles_per_group = cout_g_padded / CO_TILE;
+    const int tile = (int)(get_global_id(1) % tiles_per_group);
+    const int g = (int)(get_global_id(1) / tiles_per_group);
+    const int co0 = tile * CO_TILE;
+    /* Positions q whose STRIDE outputs reach [0, length_out): q_first .. q_last. */
+    const long q_first = pad_left / STRIDE;
+    const long q_last = (length_out - 1 + pad_left) / STRIDE;
+    const long q0 = q_first + (long)get_global_id(0) * PV * PT;
+    /* Work-items past the output (the grid is rounded up to whole work-groups) compute nothing,
+     * but must not return before a barrier. */
+    const bool active = g < groups && q0 <= q_last && n < batch;
+    const int taps = (kernel_length + STRIDE - 1) / STRIDE;
+    const __global store_t *x_group = x + (n * groups + g) * (long)cin_g * length_in;
+    const __global float *w_tile = w + ((long)g * tiles_per_group + tile) * taps * cin_g * CV * VEC;
+
+#if PT == 1
+    ZERO_TILE(floatv, acc, CV, PV);
+    CHUNKS_BEGIN(cin_g)
+        if (active)
+            reduce_tile(acc, x_group, w_tile, q0, chunk, ci_end, g, cin_g, kernel_length,
+                        length_in);
+    CHUNKS_END
+    if (active)
+        store_tile(acc, y, bias, has_bias, n, g, co0, cout_g, groups, q0, q_last, pad_left,
+                   length_out);
+#else
+    /* The cache-blocked form: PT register tiles of PV positions each, their accumulators kept in
+     * private memory between blocks of CI_CHUNK input channels (all of them with CI_CHUNK 0). The
+     * block's weights (CI_CHUNK x taps x CV vectors) are loaded from memory by the first tile and
+     * from the L1 cache by the PT - 1 others, with no barrier (PoCL keeps the accumulators of
+     * a work-item that waits at a barrier in memory, and every FMA then loads and stores). */
+    if (!active)
+        return;
+    const int block = CI_CHUNK > 0 ? CI_CHUNK : cin_g;
+    floatv tiles[PT][CV][PV];
+#pragma unroll 1
+    for (int t = 0; t < PT; ++t)
+#pragma unroll
+        for (int v = 0; v < CV; ++v)
+#pragma unroll
+            for (int p = 0; p < PV; ++p)
+                tiles[t][v][p] = (floatv)(0.0f);
+    for (int ci0 = 0; ci0 < cin_g; ci0 += block) {
+        const int ci_end = min(ci0 + block, cin_g);
+#pragma unroll 1
+        for (int t = 0; t < PT && q0 + (long)t * PV <= q_last; ++t) {
+            floatv acc[CV][PV];
+#pragma unroll
+            for (int v = 0; v < CV; ++v)
+#pragma unroll
+                for (int p = 0; p < PV; ++p)
+                    acc[v][p] = tiles[t][v][p];
+            reduce_tile(acc, x_group, w_tile, q0 + (long)t * PV, ci0, ci_end, g, cin_g,
+                        kernel_length, length_in);
+#pragma unroll
+            for (int v = 0; v < CV; ++v)
+#pragma unroll
+                for (int p = 0; p < PV; ++p)
+                    tiles[t][v][p] = acc[v][p];
+        }
+    }
+#pragma unroll 1
+    for (int t = 0; t < PT && q0 + (long)t * PV <= q_last; ++t)
+        store_tile(tiles[t], y, bias, has_bias, n, g, co0, cout_g, groups, q0 + (long)t * PV,
+                   q_last, pad_left, length_out);
+#endif
 }

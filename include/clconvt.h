@@ -300,8 +300,10 @@ CLCONVT_API clconvt_status clconvt_layer_create(clconvt_device *device,
  * or "phase_fold" for NCL, "phase_chan" or "phase_dw" for NLC, "gemm"; README.md describes each)
  * optionally followed by ":key=value,..." with keys vec (vector width 4, 8 or 16), p (positions
  * per work-item), c (output channels per work-item), lp and lc (work-group extent over position
- * and channel tiles, both or neither), lr (phases per work-group) and chunk (input channels per
- * reduction chunk, phase_pos and phase_fold only), e.g.
+ * and channel tiles, both or neither), lr (phases per work-group), chunk (input channels per
+ * reduction chunk, phase_pos and phase_fold only) and pt (phase_fold only: register tiles of p
+ * positions per work-item, reduced block by block of chunk input channels, so that a block's
+ * weights are reused from the cache by every tile; no barrier), e.g.
  * "phase_pos:vec=16,p=32,c=12,lp=2,lc=8,chunk=128".
  * Values are unsigned decimal numbers in 1..4096 (chunk: 0..4096), each key at most once. The
  * CLCONVT_PLAN environment variable forces a plan the same way for clconvt_layer_create.

@@ -119,19 +119,30 @@ static clconvt_status refuse(const char *origin, const char *text, const char *w
     return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT, "%s \"%s\": %s", origin, text, why);
 }
 
-/* The names of the paths that take chunk, "a and b" (a, b, c and d), into text[size]. */
-static void chunk_takers(char *text, size_t size) {
+/* The names of the paths whose keys include key, "a and b" (a, b, c and d), into text[size]. */
+static void key_takers(unsigned key, char *text, size_t size) {
     size_t count = 0, seen = 0, used = 0;
     for (size_t i = 0; i < clconvt_path_count; ++i)
-        count += (clconvt_paths[i]->keys & PLAN_KEY_CHUNK) != 0;
+        count += (clconvt_paths[i]->keys & key) != 0;
     text[0] = '\0';
     for (size_t i = 0; i < clconvt_path_count && used < size; ++i)
-        if (clconvt_paths[i]->keys & PLAN_KEY_CHUNK) {
+        if (clconvt_paths[i]->keys & key) {
             ++seen;
             const char *separator = seen == 1 ? "" : seen == count ? " and " : ", ";
             used += (size_t)snprintf(text + used, size - used, "%s%s", separator,
                                      clconvt_paths[i]->name);
         }
+}
+
+/* Refuse a key given to a path that does not take it (value: its field, 0 when not given). */
+static clconvt_status check_key_taken(const char *origin, const char *text, const plan *p,
+                                      unsigned key, const char *name, int value) {
+    if (value == 0 || (p->path->keys & key))
+        return CLCONVT_SUCCESS;
+    char takers[256];
+    key_takers(key, takers, sizeof takers);
+    return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT, "%s \"%s\": only %s take%s %s", origin,
+                        text, takers, strstr(takers, " and ") ? "" : "s", name);
 }
 
 /* Check a plan's shape against what its kernel supports. */
@@ -140,12 +151,11 @@ static clconvt_status check_shape(const char *origin, const char *text,
     const char *why = p->path->check(params, p);
     if (why != NULL)
         return refuse(origin, text, why);
-    if (p->ci_chunk != 0 && !(p->path->keys & PLAN_KEY_CHUNK)) {
-        char takers[256];
-        chunk_takers(takers, sizeof takers);
-        return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT, "%s \"%s\": only %s take chunk", origin,
-                            text, takers);
-    }
+    clconvt_status status = check_key_taken(origin, text, p, PLAN_KEY_CHUNK, "chunk", p->ci_chunk);
+    if (status == CLCONVT_SUCCESS)
+        status = check_key_taken(origin, text, p, PLAN_KEY_PT, "pt", p->tiles_per_item);
+    if (status != CLCONVT_SUCCESS)
+        return status;
     if ((p->local[0] == 0) != (p->local[1] == 0))
         return refuse(origin, text, "give both lp and lc, or neither");
     if (p->local[2] > 1 && p->path->no_lr)
@@ -192,14 +202,14 @@ static clconvt_status check_private_memory(const device_caps *caps, const char *
 }
 
 /* In the order of the plan_key bits (src/paths/path.h). */
-static const char *const KEYS[] = {"vec", "p", "c", "lp", "lc", "chunk", "lr"};
+static const char *const KEYS[] = {"vec", "p", "c", "lp", "lc", "chunk", "lr", "pt"};
 #define KEY_COUNT (sizeof KEYS / sizeof KEYS[0])
 #define CHUNK_KEY 5         /* the one key that may be 0 */
 #define PLAN_VALUE_MAX 4096 /* the largest value of any key */
 
 static int *key_fields(plan *p, int *fields[KEY_COUNT]) {
-    int *const all[KEY_COUNT] = {&p->vec,      &p->tile_p,   &p->tile_c,  &p->local[0],
-                                 &p->local[1], &p->ci_chunk, &p->local[2]};
+    int *const all[KEY_COUNT] = {&p->vec,      &p->tile_p,   &p->tile_c,   &p->local[0],
+                                 &p->local[1], &p->ci_chunk, &p->local[2], &p->tiles_per_item};
     memcpy(fields, all, sizeof all);
     return fields[0];
 }
@@ -248,7 +258,7 @@ clconvt_status clconvt_plan_parse(const device_caps *caps, const clconvt_params 
         if (key_length == item)
             return refuse(origin, text, "expected key=value pairs separated by commas");
         if (k == KEY_COUNT)
-            return refuse(origin, text, "unknown key (vec, p, c, lp, lc, chunk, lr)");
+            return refuse(origin, text, "unknown key (vec, p, c, lp, lc, chunk, lr, pt)");
         if (given[k]++)
             return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT,
                                 "%s \"%s\": the key %s is given twice", origin, text, KEYS[k]);

@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "grid_cases.h"
 #include "support.h"
@@ -149,23 +150,28 @@ Test(grid_border, neighbour_rows_do_not_leak) {
     }
 }
 
-/* The planner's choice on a CPU device: phase_fold where it fits (the real models' NCL upsamplers),
- * phase_pos where it does not (one output channel, stride 1, dilation 2, a stride of 9 that would
- * leave 7 of 16 lanes idle, WaveGlow's 256). */
-Test(grid_paths, planner_choice_on_cpu) {
+/* The planner's CPU choices are tested on CPU devices only. */
+static void skip_unless_cpu(void) {
     clconvt_device_info info;
     cr_assert_eq(clconvt_device_get_info(support_device(), &info), CLCONVT_SUCCESS);
     if (!(info.type & CL_DEVICE_TYPE_CPU))
         cr_skip_test("the planner's CPU choices; this device is not a CPU");
+}
+
+/* The planner's choice on a CPU device: phase_fold where it fits (the real models' NCL upsamplers),
+ * phase_pos where it does not (one output channel at stride 2, stride 1, dilation 2, a stride of
+ * 9 that would leave 7 of 16 lanes idle, WaveGlow's 256). */
+Test(grid_paths, planner_choice_on_cpu) {
+    skip_unless_cpu();
     static const struct {
         int64_t cin, cout, k, stride, dilation;
         const char *path;
     } cases[] = {
-        {512, 256, 16, 8, 1, "phase_fold"},  {64, 32, 4, 2, 1, "phase_fold"},
-        {256, 128, 10, 5, 1, "phase_fold"},  {80, 80, 32, 16, 1, "phase_fold"},
-        {512, 1, 16, 8, 1, "phase_pos"},     {64, 32, 3, 1, 1, "phase_pos"},
-        {64, 32, 4, 2, 2, "phase_pos"},      {64, 32, 18, 9, 1, "phase_pos"},
-        {80, 80, 1024, 256, 1, "phase_pos"},
+        {512, 256, 16, 8, 1, "phase_fold"}, {64, 32, 4, 2, 1, "phase_fold"},
+        {256, 128, 10, 5, 1, "phase_fold"}, {80, 80, 32, 16, 1, "phase_fold"},
+        {512, 1, 16, 8, 1, "phase_fold"},   {64, 1, 4, 2, 1, "phase_pos"},
+        {64, 32, 3, 1, 1, "phase_pos"},     {64, 32, 4, 2, 2, "phase_pos"},
+        {64, 32, 18, 9, 1, "phase_pos"},    {80, 80, 1024, 256, 1, "phase_pos"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
         clconvt_params p;
@@ -178,6 +184,36 @@ Test(grid_paths, planner_choice_on_cpu) {
                      "case %zu: %s", i, clconvt_last_error());
         cr_expect_str_eq(clconvt_layer_plan_name(layer), cases[i].path, "case %zu: %s", i,
                          clconvt_layer_plan_name(layer));
+        clconvt_layer_release(layer);
+    }
+}
+
+/* Channel-starved, stride-heavy layers on a CPU: (output channel, phase) pairs fill the narrowest
+ * vector that holds the phases, an M = vec GEMM with 16 positions per work-item (Conv-TasNet's
+ * 512->1 at stride 8: vec 8); with channels for 16 lanes, the usual plan. */
+Test(grid_paths, planner_folds_starved_layers) {
+    skip_unless_cpu();
+    static const struct {
+        int64_t cin, cout, k, stride;
+        const char *plan;
+    } cases[] = {
+        {512, 1, 16, 8, "phase_fold:vec=8,p=16,c=1"}, {64, 1, 6, 3, "phase_fold:vec=4,p=16,c=1"},
+        {64, 1, 12, 6, "phase_fold:vec=8,p=16,c=1"},  {64, 2, 16, 8, "phase_fold:vec=16,p=6,c=2"},
+        {64, 1, 32, 16, "phase_fold:vec=16,p=6,c=1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        clconvt_params p;
+        clconvt_params_init(&p, cases[i].cin, cases[i].cout, cases[i].k);
+        p.stride = cases[i].stride;
+        p.layout = CLCONVT_LAYOUT_NCL;
+        clconvt_layer *layer = NULL;
+        cr_assert_eq(clconvt_layer_create(support_device(), &p, &layer), CLCONVT_SUCCESS,
+                     "case %zu: %s", i, clconvt_last_error());
+        char text[128];
+        cr_assert_eq(clconvt_layer_plan(layer, text, sizeof text), CLCONVT_SUCCESS);
+        cr_expect(strncmp(text, cases[i].plan, strlen(cases[i].plan)) == 0 &&
+                      text[strlen(cases[i].plan)] == ',',
+                  "case %zu: %s, expected %s,...", i, text, cases[i].plan);
         clconvt_layer_release(layer);
     }
 }
@@ -229,12 +265,30 @@ Test(grid_paths, phase_fold_default, .timeout = 600) {
 Test(grid_paths, phase_fold_narrow_chunked, .timeout = 600) {
     run_fold("phase_fold:vec=8,p=5,chunk=3,lp=3,lc=2", 8);
 }
+/* The cache-blocked form: register tiles of p positions, pt per work-item, reduced in blocks of
+ * chunk input channels (chunks that split the reduction unevenly, and tiles past the output). */
+Test(grid_paths, phase_fold_blocked, .timeout = 600) {
+    run_fold("phase_fold:vec=8,p=3,pt=3,chunk=2,lp=2,lc=2", 8);
+}
 Test(grid_paths, phase_fold_half, .timeout = 600) {
     setenv("CLCONVT_PLAN", "phase_fold", 1);
     static const int64_t strides[] = {2, 5, 8};
     for (size_t s = 0; s < sizeof strides / sizeof strides[0]; ++s) {
         run_dilations(strides[s], CLCONVT_F16, 1, NCL, 1);
         run_dilations(strides[s], CLCONVT_BF16, 1, NCL, 1);
+    }
+}
+/* f16 and bf16 inputs decoded p at a time, as one vector (p a vector width): the channel-starved
+ * plans' p 16, and p 4. */
+Test(grid_paths, phase_fold_half_vector_inputs, .timeout = 600) {
+    static const char *const plans[] = {"phase_fold:vec=8,p=16", "phase_fold:vec=16,p=4"};
+    static const int64_t strides[] = {3, 8};
+    for (size_t i = 0; i < sizeof plans / sizeof plans[0]; ++i) {
+        setenv("CLCONVT_PLAN", plans[i], 1);
+        for (size_t s = 0; s < sizeof strides / sizeof strides[0]; ++s) {
+            run_dilations(strides[s], CLCONVT_F16, 1, NCL, 1);
+            run_dilations(strides[s], CLCONVT_BF16, 1, NCL, 1);
+        }
     }
 }
 Test(grid_paths, gemm, .timeout = 600) {
@@ -445,6 +499,7 @@ Test(grid_paths, plan_strings_round_trip) {
         {768, 384, 1, CLCONVT_LAYOUT_NCL, NULL},
         {768, 384, 1, CLCONVT_LAYOUT_NCL, "phase_pos:chunk=0"},
         {768, 384, 1, CLCONVT_LAYOUT_NCL, "phase_fold:vec=8,p=4,chunk=16"},
+        {768, 384, 1, CLCONVT_LAYOUT_NCL, "phase_fold:vec=16,p=6,c=16,pt=8,chunk=32"},
         {64, 3, 1, CLCONVT_LAYOUT_NCL, "phase_fold:vec=4,c=3"},
         {64, 3, 1, CLCONVT_LAYOUT_NCL, "phase"},
         {64, 32, 1, CLCONVT_LAYOUT_NLC, NULL},

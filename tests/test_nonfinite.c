@@ -230,6 +230,10 @@ Test(nonfinite, phase_dw, .timeout = 600) {
 Test(nonfinite, phase_fold, .timeout = 600) {
     run_path(PLANS("phase_fold", "phase_fold:vec=8,p=5,chunk=2"), (path_rules){NCL, 0, 1, 0});
 }
+Test(nonfinite, phase_fold_blocked, .timeout = 600) {
+    run_path(PLANS("phase_fold:vec=16,p=4,pt=3", "phase_fold:vec=8,p=4,pt=4,chunk=2"),
+             (path_rules){NCL, 0, 1, 0});
+}
 Test(nonfinite, gemm, .timeout = 600) {
     run_path(PLANS("gemm", NULL), (path_rules){BOTH, 0, 0, 1});
 }

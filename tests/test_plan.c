@@ -96,6 +96,29 @@ Test(plan, each_key_once) {
     expect_all_refused(&p, cases, sizeof cases / sizeof cases[0]);
 }
 
+/* pt (register tiles per work-item, the cache-blocked form) is phase_fold's alone; there it reads
+ * back as given, and is left out of the plan string while not given. */
+Test(plan, position_tiles_are_phase_fold_s) {
+    const clconvt_params p = ncl_layer();
+    static const refusal cases[] = {
+        {"phase_pos:pt=4", "only phase_fold takes pt"},
+        {"phase:pt=2", "only phase_fold takes pt"},
+        {"phase_fold:pt=0", "pt=0 must be a whole number in 1..4096"},
+        {"phase_fold:pt=2,pt=2", "the key pt is given twice"},
+    };
+    expect_all_refused(&p, cases, sizeof cases / sizeof cases[0]);
+    expect_accepted(&p, "phase_fold:vec=16,p=6,c=8,pt=8,chunk=32",
+                    "phase_fold:vec=16,p=6,c=8,lp=8,lc=1,chunk=32,lr=1,pt=8");
+    expect_accepted(&p, "phase_fold:vec=16,p=6,c=8,chunk=32",
+                    "phase_fold:vec=16,p=6,c=8,lp=8,lc=1,chunk=32,lr=1");
+}
+
+/* The other tiles of a blocked work-item wait in private memory: pt counts against the budget. */
+Test(plan, position_tiles_count_as_private_memory) {
+    const clconvt_params p = ncl_layer();
+    expect_refused(&p, "phase_fold:vec=16,p=6,c=8,pt=4096", "bytes of private memory");
+}
+
 Test(plan, environment_plan_is_read_strictly) {
     const clconvt_params p = ncl_layer();
     cr_assert_eq(setenv("CLCONVT_PLAN", "phase_pos:vec=4294967312", 1), 0);

@@ -304,6 +304,23 @@ Test(tuning_db, database_plan_is_used) {
     layers_get(&other, path, 1, other_default);
 }
 
+/* The block sizes of phase_fold's cache-blocked form (pt, chunk) are plan keys, so a database
+ * carries them in its plan strings with no change of format: the layer takes them, and runs them
+ * right. (A library from before pt refuses the key with the one warning and its default.) */
+Test(tuning_db, database_plan_carries_block_sizes) {
+    const clconvt_params p = ncl_params();
+    const char *expected = plan_of(&p, "phase_fold:vec=8,p=4,pt=3,chunk=8");
+    cr_assert(strstr(expected, "pt=3") != NULL && strstr(expected, "chunk=8") != NULL, "%s",
+              expected);
+    const char *path =
+        database("blocked.json", this_device_json("2025-01-01T00:00:00Z", class_of(&p), expected),
+                 NULL, NULL);
+    const char *err = layers_get(&p, path, 2, expected);
+    cr_expect_str_eq(err, "", "no warning expected, got: %s", err);
+    const double error = run_against_reference(&p, 2, 37);
+    cr_expect_leq(error, 2e-5, "normalised error %g with the database's blocked plan", error);
+}
+
 Test(tuning_db, user_cache_file_is_used) {
     user_cache_in_tmp();
     const clconvt_params p = ncl_params();

@@ -29,6 +29,9 @@ typedef struct plan {
     /* The fused input activation (clconvt_activation), -DACTIVATION: part of the program, not of
      * plan strings (the layer's setter sets it, src/activation.c). */
     int activation;
+    /* Register tiles of tile_p positions per work-item, reduced block by block of ci_chunk input
+     * channels (phase_fold's cache-blocked form); 0 or 1: one, as a plain tile. */
+    int tiles_per_item;
 } plan;
 
 /* The keys of a plan string, in the order clconvt_plan_format writes them (src/plan.c's KEYS). */
@@ -40,6 +43,7 @@ enum plan_key {
     PLAN_KEY_LC = 1 << 4,
     PLAN_KEY_CHUNK = 1 << 5,
     PLAN_KEY_LR = 1 << 6,
+    PLAN_KEY_PT = 1 << 7,
 };
 
 /* One forward as the layer hands it to a path: over batch samples of length_in inputs into
@@ -162,6 +166,7 @@ enum path_option {
     PATH_OPTION_PV = 1 << 4,
     PATH_OPTION_CO_T = 1 << 5,
     PATH_OPTION_CV = 1 << 6,
+    PATH_OPTION_PT = 1 << 7,
 };
 void clconvt_path_options(const plan *p, const clconvt_params *params, unsigned macros, int pv,
                           int cv, char *options, size_t size);

@@ -19,6 +19,11 @@ static int64_t taps(const clconvt_params *params) {
     return clconvt_ceil_div(params->kernel_length, params->stride);
 }
 
+/* Register tiles per work-item (the plan's pt; 0 means 1). */
+static int tiles_per_item(const plan *p) {
+    return p->tiles_per_item > 1 ? p->tiles_per_item : 1;
+}
+
 /* Up to four vectors of channels, fewer when the group has fewer channels. */
 static int default_channels(const plan *p, const clconvt_params *params) {
     const int64_t lc = channels_per_vector(p, params);
@@ -27,19 +32,35 @@ static int default_channels(const plan *p, const clconvt_params *params) {
     return (int)(lc * (vectors < 4 ? vectors : 4));
 }
 
-/* The built-in choice on a CPU with the usual vector (16 lanes): NCL, dilation 1, a stride of
- * 2..vec that fills at least 3/4 of the lanes (not 9..11), and enough channels to fill a vector
- * (channel-starved layers such as Conv-TasNet's single output channel are faster on phase_pos). */
+/* The narrowest vector (4, 8 or 16 lanes) that holds every phase of a stride, 0 past 16. */
+static int narrowest_vector(int64_t stride) {
+    return stride <= 4 ? 4 : stride <= 8 ? 8 : stride <= 16 ? 16 : 0;
+}
+
+/* Positions per work-item of a channel-starved layer: its one vector of channels x phases leaves
+ * room in the register tile for more positions than the usual 4 x 6 (Conv-TasNet's 512->1, K16,
+ * S8 on PoCL: p 6 0.69, p 16 0.51 ms min). */
+#define STARVED_POSITIONS 16
+
+/* The built-in choice on a CPU: NCL, dilation 1, a stride of 2..16 whose phases fill at least 3/4
+ * of the lanes (not 9..11). The usual 16-lane vector when the group has the vec / stride channels
+ * to fill it; else (channel-starved, stride-heavy layers such as Conv-TasNet's 512->1 at stride 8)
+ * the narrowest vector that holds the phases, so that (channel, phase) pairs are the M of a small
+ * GEMM (M = 8 there) instead of a reduction per output, as phase_pos does it. */
 static int suits(const device_caps *caps, const clconvt_params *params, plan *out) {
-    const plan *p = &clconvt_path_phase_fold.usual;
-    const int64_t s = params->stride;
+    const plan *usual = &clconvt_path_phase_fold.usual;
+    const int64_t s = params->stride, cout_g = params->out_channels / params->groups;
     if ((caps->type & CL_DEVICE_TYPE_CPU) == 0 || params->layout != CLCONVT_LAYOUT_NCL ||
-        params->dilation != 1 || s < 2 || s > p->vec)
+        params->dilation != 1 || s < 2 || s > usual->vec)
         return 0;
-    const int64_t lc = channels_per_vector(p, params);
-    if (!(4 * s * lc >= 3 * p->vec && params->out_channels / params->groups >= lc))
+    *out = *usual;
+    if (cout_g < usual->vec / s) {
+        out->vec = narrowest_vector(s);
+        out->tile_p = STARVED_POSITIONS;
+    }
+    const int64_t lc = channels_per_vector(out, params);
+    if (!(4 * s * lc >= 3 * out->vec && cout_g >= lc))
         return 0;
-    *out = *p;
     out->tile_c = default_channels(out, params);
     return 1;
 }
@@ -87,7 +108,7 @@ static int64_t position_tiles(const plan *p, const clconvt_params *params, int64
                               int64_t pad_left) {
     const int64_t s = params->stride;
     const int64_t positions = (length_out - 1 + pad_left) / s - pad_left / s + 1;
-    return clconvt_ceil_div(positions, p->tile_p);
+    return clconvt_ceil_div(positions, (int64_t)p->tile_p * tiles_per_item(p));
 }
 
 /* A work-item covers every phase. */
@@ -108,13 +129,15 @@ static void local_size(plan *p, const clconvt_params *params, int phases_given) 
 static private_memory private_floats(const plan *p, const clconvt_params *params) {
     const int64_t vectors = p->tile_c / channels_per_vector(p, params);
     const int64_t tile = vectors * p->tile_p * p->vec;
-    return (private_memory){tile, tile + vectors * p->vec + p->vec}; /* weights, lanes */
+    /* weights, lanes; the accumulators of the other tiles wait in private memory */
+    return (private_memory){tile, tile * tiles_per_item(p) + vectors * p->vec + p->vec};
 }
 
 /* PV: positions per work-item; CV: vectors of channels x phases. */
 static void build_options(const plan *p, const clconvt_params *params, char *options, size_t size) {
     clconvt_path_options(p, params,
-                         PATH_OPTION_VEC | PATH_OPTION_PV | PATH_OPTION_CO_T | PATH_OPTION_CV,
+                         PATH_OPTION_VEC | PATH_OPTION_PV | PATH_OPTION_CO_T | PATH_OPTION_CV |
+                             PATH_OPTION_PT,
                          p->tile_p, p->tile_c / channels_per_vector(p, params), options, size);
 }
 
@@ -128,7 +151,7 @@ const kernel_path clconvt_path_phase_fold = {
     .default_rank = 1,
     .suits = suits,
     .keys = PLAN_KEY_VEC | PLAN_KEY_P | PLAN_KEY_C | PLAN_KEY_LP | PLAN_KEY_LC | PLAN_KEY_CHUNK |
-            PLAN_KEY_LR,
+            PLAN_KEY_LR | PLAN_KEY_PT,
     .parse_from_usual = 1, /* its default c follows vec */
     .tile_rule = "p x vec x c / (vec / stride)",
     .complete = complete,

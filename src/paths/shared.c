@@ -100,6 +100,7 @@ void clconvt_path_options(const plan *p, const clconvt_params *params, unsigned 
         {PATH_OPTION_PV, "PV", pv},
         {PATH_OPTION_CO_T, "CO_T", p->tile_c},
         {PATH_OPTION_CV, "CV", cv},
+        {PATH_OPTION_PT, "PT", p->tiles_per_item > 1 ? p->tiles_per_item : 1},
         {0, "CI_CHUNK", p->ci_chunk},
     };
     size_t used = (size_t)snprintf(options, size, "-cl-std=CL1.2 -cl-mad-enable");

@@ -82,8 +82,8 @@ static void check_sane(const clconvt_params *params, const plan *p, const char *
 static int plans_equal(const plan *a, const plan *b) {
     return a->path == b->path && a->vec == b->vec && a->tile_p == b->tile_p &&
            a->tile_c == b->tile_c && a->cout_g_padded == b->cout_g_padded &&
-           a->ci_chunk == b->ci_chunk && a->local[0] == b->local[0] && a->local[1] == b->local[1] &&
-           a->local[2] == b->local[2];
+           a->ci_chunk == b->ci_chunk && a->tiles_per_item == b->tiles_per_item &&
+           a->local[0] == b->local[0] && a->local[1] == b->local[1] && a->local[2] == b->local[2];
 }
 
 /* clconvt_plan_format's text must parse back to the same plan. */

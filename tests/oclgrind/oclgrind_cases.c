@@ -107,6 +107,8 @@ static const forced_plan plans[] = {
     {"phase_fold:vec=16,p=6", NCL, NEEDS_FOLD, 16, SHAPES(folded)},
     {"phase_fold:vec=16,p=2,lp=64,lc=1", NCL, NEEDS_FOLD, 16, SHAPES(folded)},
     {"phase_fold:vec=8,p=5,chunk=2", NCL, NEEDS_FOLD, 8, SHAPES(folded)},
+    {"phase_fold:vec=8,p=4,pt=3,chunk=2", NCL, NEEDS_FOLD, 8, SHAPES(folded)},
+    {"phase_fold:vec=8,p=16", NCL, NEEDS_FOLD, 8, SHAPES(folded)},
     {"phase_fold:vec=4,p=3,c=2,lp=2,lc=2", NCL, NEEDS_FOLD, 4, SHAPES(folded)},
     {"gemm", BOTH, NEEDS_F32, 0, SHAPES(small)},
 };
