@@ -103,9 +103,18 @@ def length_out(row):
 
 # ---- The workers (one process per peer) ---------------------------------------------------------
 
+ROW_DATA = {}
+
+
 def row_data(np, row):
     """The row's input (in its layout), weight (Cin, Cout/groups, K) and bias, the same in every
-    worker, and the float64 reference output (in the row's layout)."""
+    worker, and the float64 reference output (in the row's layout); made once per worker."""
+    if row["label"] not in ROW_DATA:
+        ROW_DATA[row["label"]] = make_row_data(np, row)
+    return ROW_DATA[row["label"]]
+
+
+def make_row_data(np, row):
     rng = np.random.default_rng(sum(map(ord, row["label"])) * 7919)
     n, cin, cout, k = row["batch"], row["in_channels"], row["out_channels"], row["kernel"]
     g = row["groups"]
