@@ -18,7 +18,9 @@ venv="${1:-${CLCONVT_BENCH_VENV:-$root/.venv-bench}}"
 bash "$root/tools/install-deps.sh" python3-venv python3-pip
 if [ ! -x "$venv/bin/python" ]; then
     echo "install-bench-deps: creating the virtual environment $venv"
-    python3 -m venv "$venv"
+    python=/usr/bin/python3 # Debian's, which python3-venv completes (not a pyenv shim)
+    [ -x "$python" ] || python=python3
+    "$python" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --upgrade pip
 "$venv/bin/python" -m pip install --upgrade torch numpy onnx onnxruntime openvino
