@@ -3,7 +3,6 @@
 #include <stdlib.h>
 
 #include "error.h"
-#include "huge_pages.h"
 
 /* The packed copy goes straight into the buffer's memory: no host array, no copy after. */
 static clconvt_status upload_mapped(clconvt_device *device, const clconvt_params *params,
@@ -22,7 +21,6 @@ static clconvt_status upload_mapped(clconvt_device *device, const clconvt_params
         clconvt_device_buffer_release(device, buffer);
         return clconvt_fail_cl("clEnqueueMapBuffer(weight)", err);
     }
-    clconvt_advise_huge_pages(packed, bytes); /* host memory on a CPU device, fresh */
     status = clconvt_weights_stage(params, plan, src, packed, staged);
     /* The unmap is waited for, so that a forward on any queue (in order or not) sees the data. */
     cl_event unmapped = NULL;

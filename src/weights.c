@@ -14,7 +14,6 @@
 
 #include "dtype.h"
 #include "error.h"
-#include "huge_pages.h"
 
 /* 64 input channels: a 256-byte run of an f32 MAX-order copy per (tap, output channel), long
  * enough that the copy's rows (Cin apart) cost few TLB and cache misses. */
@@ -183,7 +182,7 @@ clconvt_status clconvt_weights_stage(const clconvt_params *p, const plan *plan,
     const size_t count = (size_t)(w.cin * w.cout_g * w.k_len); /* validated not to overflow */
     const size_t packed_count = clconvt_plan_packed_count(plan, p);
     const size_t max_bytes = count * clconvt_dtype_size(p->dtype);
-    w.max_order = clconvt_malloc_huge(max_bytes);
+    w.max_order = malloc(max_bytes);
     if (w.max_order == NULL || !walk_init(&w)) {
         free(w.max_order);
         walk_free(&w);
