@@ -325,10 +325,13 @@ CLCONVT_API int64_t clconvt_layer_weight_count(const clconvt_layer *layer);
 /**
  * Stage the weight: host holds clconvt_layer_weight_count() elements of host_dtype in the given
  * order (MAX's (K, Cout/groups, Cin) or PyTorch's (Cin, Cout/groups, K)). They are converted to the
- * layer's dtype and packed for the kernel. Replaces any earlier weight. Safe while other threads
- * forward on the layer: a forward that started before uses the old weight entirely (the commands
- * it enqueued keep it alive), one that starts after uses the new one; a weight and a bias set one
- * after the other are two replacements, and a forward may start between them.
+ * layer's dtype and packed for the kernel, in one pass over host on the calling thread (no thread
+ * is started): the host copy in MAX order that clconvt_layer_get_weight returns and the packed
+ * device copy (written in place through a mapping on CPU devices) are made together. Replaces any
+ * earlier weight. Safe while other threads forward on the layer: a forward that started before
+ * uses the old weight entirely (the commands it enqueued keep it alive), one that starts after
+ * uses the new one; a weight and a bias set one after the other are two replacements, and a
+ * forward may start between them.
  */
 CLCONVT_API clconvt_status clconvt_layer_set_weight(clconvt_layer *layer, const void *host,
                                                     clconvt_weight_order order,
@@ -437,9 +440,10 @@ CLCONVT_API clconvt_status clconvt_layer_set_input_activation(clconvt_layer *lay
  * WeightNormConvTranspose1d): w = g * v / ||v||, where the norm is taken per input channel, over
  * every other axis of v. g holds Cin values of host_dtype (PyTorch stores it as shape
  * (Cin, 1, 1)); v holds clconvt_layer_weight_count() values of host_dtype in the given order,
- * like the weight of clconvt_layer_set_weight. The product is folded once, in double precision,
- * rounded to float32 and staged as by clconvt_layer_set_weight. An input channel whose v is all
- * zeros has no direction and is refused (PyTorch would produce NaN).
+ * like the weight of clconvt_layer_set_weight. The norms take one pass over v; the product, in
+ * double precision and rounded to float32, is formed in clconvt_layer_set_weight's staging pass
+ * (no copy of it is made), so the result equals staging that float32 product. An input channel
+ * whose v is all zeros has no direction and is refused (PyTorch would produce NaN).
  */
 CLCONVT_API clconvt_status clconvt_layer_set_weight_norm(clconvt_layer *layer, const void *g,
                                                          const void *v, clconvt_weight_order order,

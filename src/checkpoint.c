@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "layer.h"
 #include "safetensors.h"
 #include "weight_norm.h"
 
@@ -242,12 +243,12 @@ static clconvt_status read_new_f32(const safetensors_file *f, const safetensors_
     return CLCONVT_SUCCESS;
 }
 
-/* Folds weight_g into the weight read from weight_v; errors name the file and the tensor. */
+/* weight_g / ||weight_v|| per input channel; errors name the file and the tensor. */
 static clconvt_status fold(const safetensors_file *f, const clconvt_params *p, const float *g,
-                           float *w, const layer_tensors *lt) {
+                           const float *w, const layer_tensors *lt, double **scale) {
     char what[1024];
     snprintf(what, sizeof what, "%s: tensor '%s'", f->path, lt->v_name);
-    return clconvt_weight_norm_fold(p, g, w, lt->order, what);
+    return clconvt_weight_norm_scales(p, g, w, CLCONVT_F32, lt->order, what, scale);
 }
 
 clconvt_status clconvt_layer_load_safetensors(clconvt_layer *layer, const char *path,
@@ -266,6 +267,7 @@ clconvt_status clconvt_layer_load_safetensors(clconvt_layer *layer, const char *
     safetensors_file f = {.fd = -1};
     layer_tensors *lt = calloc(1, sizeof *lt);
     float *w = NULL, *g = NULL, *b = NULL;
+    double *scale = NULL;
     clconvt_status status =
         lt ? clconvt_safetensors_open(path, &f)
            : clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "out of host memory loading %s", path);
@@ -275,10 +277,10 @@ clconvt_status clconvt_layer_load_safetensors(clconvt_layer *layer, const char *
         (status = read_new_f32(&f, lt->weight, &w)) != CLCONVT_SUCCESS ||
         (lt->g && (status = read_new_f32(&f, lt->g, &g)) != CLCONVT_SUCCESS) ||
         (lt->bias && (status = read_new_f32(&f, lt->bias, &b)) != CLCONVT_SUCCESS) ||
-        (g && (status = fold(&f, &p, g, w, lt)) != CLCONVT_SUCCESS))
+        (g && (status = fold(&f, &p, g, w, lt, &scale)) != CLCONVT_SUCCESS))
         goto cleanup;
     /* Only now, with every value in hand, is the layer changed. */
-    status = clconvt_layer_set_weight(layer, w, lt->order, CLCONVT_F32);
+    status = clconvt_layer_stage_weight(layer, &(weight_source){w, lt->order, CLCONVT_F32, scale});
     if (status == CLCONVT_SUCCESS && b != NULL)
         status = clconvt_layer_set_bias(layer, b, CLCONVT_F32);
 cleanup:
@@ -287,5 +289,6 @@ cleanup:
     free(w);
     free(g);
     free(b);
+    free(scale);
     return status;
 }

@@ -1,4 +1,6 @@
 /* Host-side storage conversions between f32, f16 and bf16 (used when staging weights). */
+#include "dtype.h"
+
 #include <string.h>
 
 #include "error.h"
@@ -157,4 +159,57 @@ clconvt_status clconvt_convert(const void *src, clconvt_dtype src_dtype, void *d
     }
     clconvt_clear_error();
     return CLCONVT_SUCCESS;
+}
+
+/* The caller's arrays need not be aligned for uint16_t: every access goes through memcpy. */
+static uint16_t load_u16(const void *src, size_t i) {
+    uint16_t h;
+    memcpy(&h, (const char *)src + 2 * i, 2);
+    return h;
+}
+
+static void store_u16(void *dst, size_t i, uint16_t h) {
+    memcpy((char *)dst + 2 * i, &h, 2);
+}
+
+void clconvt_dtype_load_run(const void *src, clconvt_dtype dtype, float *dst, size_t count) {
+    switch (dtype) {
+    case CLCONVT_F32: memcpy(dst, src, count * sizeof *dst); return;
+    case CLCONVT_F16:
+        for (size_t i = 0; i < count; ++i)
+            dst[i] = half_to_float(load_u16(src, i));
+        return;
+    case CLCONVT_BF16:
+        for (size_t i = 0; i < count; ++i)
+            dst[i] = bf16_to_float(load_u16(src, i));
+        return;
+    }
+}
+
+void clconvt_dtype_round_run(float *v, clconvt_dtype dtype, size_t count) {
+    switch (dtype) {
+    case CLCONVT_F32: return;
+    case CLCONVT_F16:
+        for (size_t i = 0; i < count; ++i)
+            v[i] = half_to_float(float_to_half(v[i]));
+        return;
+    case CLCONVT_BF16:
+        for (size_t i = 0; i < count; ++i)
+            v[i] = bf16_to_float(float_to_bf16(v[i]));
+        return;
+    }
+}
+
+void clconvt_dtype_store_run(const float *src, void *dst, clconvt_dtype dtype, size_t count) {
+    switch (dtype) {
+    case CLCONVT_F32: memcpy(dst, src, count * sizeof *src); return;
+    case CLCONVT_F16:
+        for (size_t i = 0; i < count; ++i)
+            store_u16(dst, i, float_to_half(src[i]));
+        return;
+    case CLCONVT_BF16:
+        for (size_t i = 0; i < count; ++i)
+            store_u16(dst, i, float_to_bf16(src[i]));
+        return;
+    }
 }

@@ -8,6 +8,7 @@
 #include "layer.h"
 #include "params.h"
 #include "plan_choice.h"
+#include "weight_upload.h"
 
 /* Values the kernel takes as int must fit one. */
 static clconvt_status require_int(const char *name, int64_t value) {
@@ -187,16 +188,16 @@ clconvt_status clconvt_layer_set_weight(clconvt_layer *layer, const void *host,
     clconvt_status status = check_dtype_argument("clconvt_layer_set_weight", host_dtype);
     if (status != CLCONVT_SUCCESS)
         return status;
+    return clconvt_layer_stage_weight(layer, &(weight_source){host, order, host_dtype, NULL});
+}
+
+clconvt_status clconvt_layer_stage_weight(clconvt_layer *layer, const weight_source *src) {
     staged_weight staged;
-    status = clconvt_weights_stage(&layer->params, &layer->plan, host, order, host_dtype, &staged);
+    cl_mem buffer = NULL;
+    clconvt_status status =
+        clconvt_weights_upload(layer->device, &layer->params, &layer->plan, src, &buffer, &staged);
     if (status != CLCONVT_SUCCESS)
         return status;
-    cl_mem buffer = NULL;
-    status = upload(layer, staged.packed, staged.packed_bytes, "weight", &buffer);
-    if (status != CLCONVT_SUCCESS) {
-        clconvt_weights_free(&staged);
-        return status;
-    }
     /* Only now, with everything in hand, replace the old weight: a failure above changed nothing.
      * Forwards running meanwhile hold references of their own to the old buffer. */
     pthread_mutex_lock(&layer->lock);

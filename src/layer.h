@@ -71,6 +71,10 @@ clconvt_status clconvt_check_wait_list(const clconvt_device *device, const char 
 clconvt_status clconvt_check_queue(const clconvt_device *device, const char *function,
                                    cl_command_queue queue);
 
+/* clconvt_layer_set_weight once its arguments are checked, for a weight that may carry a
+ * per-input-channel scale (weight norm): stage, upload, then swap under the lock. */
+clconvt_status clconvt_layer_stage_weight(clconvt_layer *layer, const weight_source *src);
+
 /*
  * Enqueue a forward on the layer's planned path, over batch samples of length_in inputs into
  * length_out outputs, with the given left padding: the layer's own, or, for one piece of a split

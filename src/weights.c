@@ -1,72 +1,199 @@
+/*
+ * Weight staging at memory speed. The weight is walked in blocks of BLOCK_CI input channels x a
+ * few output channels x every tap, small enough to stay in cache: a block is read from the
+ * caller's array once (each input channel's part of it is one contiguous run in PyTorch order,
+ * each (tap, output channel)'s one in MAX order), converted, scaled and rounded in place, then
+ * scattered to both copies. The packed offsets come from the path's index function once per
+ * (tap, input channel) and once per output channel, never per element.
+ */
 #include "weights.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dtype.h"
 #include "error.h"
-#include "params.h"
+
+/* 64 input channels: a 256-byte run of an f32 MAX-order copy per (tap, output channel), long
+ * enough that the copy's rows (Cin apart) cost few TLB and cache misses. */
+#define BLOCK_CI 64
+/* A block's fp32 tile: stays in the L2 cache of current CPUs while it is scattered. */
+#define BLOCK_BYTES 131072
+/* Floats (one cache line) between the tile's rows: rows a power of two apart would share a few
+ * cache sets and evict one another while a column of the tile is read. */
+#define PAD 16
+
+/* What the walk over the blocks needs, allocated once. */
+typedef struct stage_walk {
+    const clconvt_params *p;
+    const plan *plan;
+    const weight_source *src;
+    int64_t cin, cin_g, cout_g, k_len, block_c;
+    int64_t tile_j, tile_c, tile_k; /* strides of the tile: source order */
+    int channels_inner;             /* the packed copy's loop: output channels innermost */
+    int64_t *column;                /* [cout_g]: packed offset of output channel c from c = 0 */
+    int64_t *row;                   /* [k_len][BLOCK_CI]: packed offset of (k, ci) at c = 0 */
+    float *tile, *line;             /* the block; one MAX-order run of BLOCK_CI values */
+    float *packed;
+    char *max_order;
+} stage_walk;
+
+static void walk_free(stage_walk *w) {
+    free(w->column);
+    free(w->row);
+    free(w->tile);
+    free(w->line);
+}
+
+static int walk_init(stage_walk *w) {
+    const int64_t per_c = w->k_len * BLOCK_CI * (int64_t)sizeof(float);
+    w->block_c = BLOCK_BYTES / per_c > 1 ? BLOCK_BYTES / per_c : 1;
+    if (w->block_c > w->cout_g)
+        w->block_c = w->cout_g;
+    if (w->src->order == CLCONVT_WEIGHT_PYTORCH) /* tile[j][c][k], like (Cin, Cout_g, K) */
+        w->tile_k = 1, w->tile_c = w->k_len, w->tile_j = w->block_c * w->k_len + PAD;
+    else /* tile[k][c][j], like (K, Cout_g, Cin) */
+        w->tile_j = 1, w->tile_c = BLOCK_CI + PAD, w->tile_k = w->block_c * (BLOCK_CI + PAD);
+    w->column = malloc((size_t)w->cout_g * sizeof *w->column);
+    w->row = malloc((size_t)(w->k_len * BLOCK_CI) * sizeof *w->row);
+    w->tile = malloc((size_t)(w->k_len * w->block_c + PAD) * (BLOCK_CI + PAD) * sizeof *w->tile);
+    w->line = malloc(BLOCK_CI * sizeof *w->line);
+    if (!w->column || !w->row || !w->tile || !w->line)
+        return 0;
+    const int64_t origin = clconvt_plan_packed_index(w->plan, w->p, 0, 0, 0, 0);
+    for (int64_t c = 0; c < w->cout_g; ++c)
+        w->column[c] = clconvt_plan_packed_index(w->plan, w->p, 0, 0, 0, c) - origin;
+    const int64_t next_c = w->cout_g > 1 ? llabs(w->column[1]) : INT64_MAX;
+    const int64_t next_ci =
+        w->cin_g > 1 ? llabs(clconvt_plan_packed_index(w->plan, w->p, 0, 0, 1, 0) - origin)
+                     : INT64_MAX;
+    w->channels_inner = next_c <= next_ci;
+    return 1;
+}
+
+/* Convert, scale and round count values of input channel ci in place (one run of the tile). */
+static void finish_run(const stage_walk *w, float *run, int64_t count, int64_t ci) {
+    if (w->src->scale != NULL) {
+        const double scale = w->src->scale[ci];
+        for (int64_t i = 0; i < count; ++i)
+            run[i] = (float)((double)run[i] * scale);
+    }
+    clconvt_dtype_round_run(run, w->p->dtype, (size_t)count);
+}
+
+/* Read the block [ci0, ci0 + nb) x [c0, c0 + nc) x every tap into the tile. */
+static void read_block(const stage_walk *w, int64_t ci0, int64_t nb, int64_t c0, int64_t nc) {
+    const char *host = w->src->host;
+    const size_t elem = clconvt_dtype_size(w->src->dtype);
+    if (w->src->order == CLCONVT_WEIGHT_PYTORCH) {
+        for (int64_t j = 0; j < nb; ++j) {
+            const int64_t ci = ci0 + j, first = (ci * w->cout_g + c0) * w->k_len;
+            float *run = w->tile + j * w->tile_j;
+            clconvt_dtype_load_run(host + (size_t)first * elem, w->src->dtype, run,
+                                   (size_t)(nc * w->k_len));
+            finish_run(w, run, nc * w->k_len, ci);
+        }
+        return;
+    }
+    for (int64_t k = 0; k < w->k_len; ++k)
+        for (int64_t c = 0; c < nc; ++c) {
+            const int64_t first = (k * w->cout_g + c0 + c) * w->cin + ci0;
+            float *run = w->tile + k * w->tile_k + c * w->tile_c;
+            clconvt_dtype_load_run(host + (size_t)first * elem, w->src->dtype, run, (size_t)nb);
+            if (w->src->scale != NULL)
+                for (int64_t j = 0; j < nb; ++j)
+                    run[j] = (float)((double)run[j] * w->src->scale[ci0 + j]);
+            clconvt_dtype_round_run(run, w->p->dtype, (size_t)nb);
+        }
+}
+
+/* The tile's block to the MAX-order copy: a run of nb input channels per (tap, output channel). */
+static void write_max_order(const stage_walk *w, int64_t ci0, int64_t nb, int64_t c0, int64_t nc) {
+    const size_t elem = clconvt_dtype_size(w->p->dtype);
+    const int64_t tile_j = w->tile_j;
+    float *restrict line = w->line;
+    for (int64_t k = 0; k < w->k_len; ++k)
+        for (int64_t c = 0; c < nc; ++c) {
+            const float *restrict t = w->tile + k * w->tile_k + c * w->tile_c;
+            for (int64_t j = 0; j < nb; ++j)
+                line[j] = t[j * tile_j];
+            const int64_t first = (k * w->cout_g + c0 + c) * w->cin + ci0;
+            clconvt_dtype_store_run(line, w->max_order + (size_t)first * elem, w->p->dtype,
+                                    (size_t)nb);
+        }
+}
+
+/* The tile's block to the packed copy, the inner loop along the axis that is closer to
+ * contiguous there (output channels in the tiled layouts, input channels in gemm's), so that
+ * the writes stream rather than hop between lines. */
+static void write_packed(const stage_walk *w, int64_t nb, int64_t c0, int64_t nc) {
+    float *restrict packed = w->packed;
+    const int64_t *restrict column = w->column + c0;
+    const int64_t tile_j = w->tile_j, tile_c = w->tile_c;
+    for (int64_t k = 0; k < w->k_len; ++k) {
+        const float *restrict t = w->tile + k * w->tile_k;
+        const int64_t *restrict row = w->row + k * BLOCK_CI;
+        if (w->channels_inner)
+            for (int64_t j = 0; j < nb; ++j) {
+                float *restrict to = packed + row[j];
+                const float *restrict from = t + j * tile_j;
+                for (int64_t c = 0; c < nc; ++c)
+                    to[column[c]] = from[c * tile_c];
+            }
+        else
+            for (int64_t c = 0; c < nc; ++c) {
+                float *restrict to = packed + column[c];
+                const float *restrict from = t + c * tile_c;
+                for (int64_t j = 0; j < nb; ++j)
+                    to[row[j]] = from[j * tile_j];
+            }
+    }
+}
+
+static void walk(stage_walk *w) {
+    for (int64_t ci0 = 0; ci0 < w->cin; ci0 += BLOCK_CI) {
+        const int64_t nb = w->cin - ci0 < BLOCK_CI ? w->cin - ci0 : BLOCK_CI;
+        for (int64_t j = 0; j < nb; ++j) {
+            const int64_t ci = ci0 + j, g = ci / w->cin_g;
+            for (int64_t k = 0; k < w->k_len; ++k)
+                w->row[k * BLOCK_CI + j] =
+                    clconvt_plan_packed_index(w->plan, w->p, g, k, ci - g * w->cin_g, 0);
+        }
+        for (int64_t c0 = 0; c0 < w->cout_g; c0 += w->block_c) {
+            const int64_t nc = w->cout_g - c0 < w->block_c ? w->cout_g - c0 : w->block_c;
+            read_block(w, ci0, nb, c0, nc);
+            write_max_order(w, ci0, nb, c0, nc);
+            write_packed(w, nb, c0, nc);
+        }
+    }
+}
 
 void clconvt_weights_free(staged_weight *weight) {
     free(weight->max_order);
-    free(weight->packed);
     *weight = (staged_weight){0};
 }
 
-clconvt_status clconvt_weights_stage(const clconvt_params *p, const plan *plan, const void *host,
-                                     clconvt_weight_order order, clconvt_dtype host_dtype,
-                                     staged_weight *out) {
-    const int64_t cin = p->in_channels, k_len = p->kernel_length, groups = p->groups;
-    const int64_t cin_g = cin / groups, cout_g = p->out_channels / groups;
-    const size_t count = (size_t)(cin * cout_g * k_len); /* validated not to overflow */
+clconvt_status clconvt_weights_stage(const clconvt_params *p, const plan *plan,
+                                     const weight_source *src, float *packed, staged_weight *out) {
+    stage_walk w = {.p = p, .plan = plan, .src = src, .packed = packed};
+    w.cin = p->in_channels, w.k_len = p->kernel_length;
+    w.cin_g = w.cin / p->groups, w.cout_g = p->out_channels / p->groups;
+    const size_t count = (size_t)(w.cin * w.cout_g * w.k_len); /* validated not to overflow */
     const size_t packed_count = clconvt_plan_packed_count(plan, p);
-    const size_t elem = clconvt_dtype_size(p->dtype);
-    staged_weight w = {0};
-    clconvt_status status = CLCONVT_SUCCESS;
-
-    /* Convert to fp32 (exact for every source dtype) and round once to the layer's dtype; the
-     * rounded values, exact in fp32, fill the MAX-order copy (in the layer's dtype) and the packed
-     * one (in fp32, so that the kernels' inner loops convert nothing). */
-    float *source = malloc(count * sizeof *source);
-    float *max_f = malloc(count * sizeof *max_f);
-    void *rounded = malloc(count * elem);
-    float *packed = calloc(packed_count, sizeof *packed); /* padding columns stay zero */
-    w.max_order = rounded;
-    w.packed = packed;
-    if (!source || !max_f || !rounded || !packed) {
-        status = clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY,
-                              "out of host memory staging a weight of %zu elements", count);
-        goto cleanup;
+    const size_t max_bytes = count * clconvt_dtype_size(p->dtype);
+    w.max_order = malloc(max_bytes);
+    if (w.max_order == NULL || !walk_init(&w)) {
+        free(w.max_order);
+        walk_free(&w);
+        return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY,
+                            "out of host memory staging a weight of %zu elements", count);
     }
-    if ((status = clconvt_convert(host, host_dtype, source, CLCONVT_F32, count)) !=
-            CLCONVT_SUCCESS ||
-        (status = clconvt_convert(source, CLCONVT_F32, rounded, p->dtype, count)) !=
-            CLCONVT_SUCCESS ||
-        (status = clconvt_convert(rounded, p->dtype, source, CLCONVT_F32, count)) !=
-            CLCONVT_SUCCESS)
-        goto cleanup;
-    for (int64_t ci = 0; ci < cin; ++ci) {
-        const int64_t g = ci / cin_g, ci_local = ci % cin_g;
-        for (int64_t c = 0; c < cout_g; ++c)
-            for (int64_t k = 0; k < k_len; ++k) {
-                const int64_t pytorch_index = (ci * cout_g + c) * k_len + k;
-                const int64_t max_index = (k * cout_g + c) * cin + ci;
-                const float v = source[order == CLCONVT_WEIGHT_PYTORCH ? pytorch_index : max_index];
-                max_f[max_index] = v;
-                packed[clconvt_plan_packed_index(plan, p, g, k, ci_local, c)] = v;
-            }
-    }
-    if ((status = clconvt_convert(max_f, CLCONVT_F32, w.max_order, p->dtype, count)) !=
-        CLCONVT_SUCCESS)
-        goto cleanup;
-    w.max_bytes = count * elem;
-    w.packed_bytes = packed_count * sizeof *packed;
-cleanup:
-    free(source);
-    free(max_f);
-    if (status != CLCONVT_SUCCESS) {
-        clconvt_weights_free(&w);
-        return status;
-    }
-    *out = w;
+    /* Every slot is written when there is no padding (the index is one-to-one). */
+    if (packed_count != count)
+        memset(packed, 0, packed_count * sizeof *packed);
+    walk(&w);
+    walk_free(&w);
+    *out = (staged_weight){w.max_order, max_bytes};
     return CLCONVT_SUCCESS;
 }

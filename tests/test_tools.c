@@ -322,3 +322,32 @@ Test(tools, bench_takes_the_library_dtype_names) {
     cr_expect(strstr(out, "row@f16") != NULL, "%s", out);
     free(out);
 }
+
+/* The bench's CSV times set_weight alone (stage_ms), its rate over the f32 weight's bytes, and a
+ * memcpy of those bytes: present and consistent, never judged by their size. */
+Test(tools, bench_reports_the_staging) {
+    const char *tool = getenv("CLCONVT_BENCH");
+    cr_assert(tool != NULL && *tool, "CLCONVT_BENCH must name clconvt-bench");
+    const char *path = test_tmp_path("one.csv");
+    test_write_text(path, HEADER "\nrow,1,64,48,8,4,0,0,1,1,16,ncl,1\n");
+    const char *args[] = {"--shapes", path, "--repeat", "1", "--csv", test_tmp_path("r.csv"), NULL};
+    const int status =
+        test_run_tool(tool, args, test_tmp_path("out.txt"), test_tmp_path("err.txt"));
+    cr_assert_eq(status, 0);
+    char *csv = test_read_text(test_tmp_path("r.csv"));
+    char *second = strchr(csv, '\n');
+    cr_assert_not_null(second, "%s", csv);
+    *second++ = '\0';
+    cr_expect(strstr(csv, ",first_call_ms,stage_ms,stage_bytes_per_s,memcpy_ms") != NULL, "%s",
+              csv);
+    double first, stage, rate, copy;
+    const char *field = second;
+    for (int comma = 0; comma < 7; ++comma)
+        field = strchr(field, ',') + 1;
+    cr_assert_eq(sscanf(field, "%lf,%lf,%lf,%lf", &first, &stage, &rate, &copy), 4, "%s", second);
+    cr_expect(stage > 0 && stage <= first, "stage_ms %g, first_call_ms %g", stage, first);
+    /* The rate is the f32 weight's bytes (64 x 48 x 8 x 4) over stage_ms. */
+    cr_expect_float_eq(rate * stage * 1e-3, 64.0 * 48 * 8 * 4, 1e-2 * 64 * 48 * 8 * 4, "%g", rate);
+    cr_expect_geq(copy, 0.0);
+    free(csv);
+}

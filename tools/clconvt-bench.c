@@ -5,7 +5,8 @@
  * Per row: the time of the very first forward of that shape in the process (layer creation,
  * weight and bias staging and program preparation included), the median and minimum of timed
  * forwards on device buffers (clconvt_layer_forward + clFinish, after two warm-up runs), GFLOP/s,
- * the SPEC's normalised error, the most device memory clconvt held, and the kernel plan.
+ * the SPEC's normalised error, the most device memory clconvt held, the kernel plan, and the
+ * weight staging alone (set_weight) beside a memcpy of the same bytes.
  *
  * Exit status: 0 when every row ran and is within the SPEC's error bound for its dtype; 1 when a
  * row failed, exceeded its bound, or the shapes file or the device could not be used; 2 for a
@@ -40,6 +41,7 @@ typedef struct bench_result {
     int ran; /* 1 when every step succeeded (the error may still exceed the bound) */
     char plan[64];
     double first_ms, median_ms, min_ms, gflops, error;
+    double stage_ms, stage_bytes, memcpy_ms; /* set_weight alone; the weight's bytes; a memcpy */
     uint64_t peak_bytes;
 } bench_result;
 
@@ -86,6 +88,22 @@ static void report_status(const shapes_row *row, const char *what, clconvt_statu
     report(row, what, why);
 }
 
+/* A plain memcpy of the weight's bytes into fresh memory, as set_weight's copies are: the yardstick
+ * of staging (README: goal <= 3x). */
+static int time_memcpy(const harness_data *d, double *ms) {
+    const size_t bytes = d->n_w * sizeof *d->weight;
+    const double start = tool_now_seconds();
+    unsigned char *copy = malloc(bytes ? bytes : 1);
+    if (copy == NULL)
+        return -1;
+    memcpy(copy, d->weight, bytes);
+    *ms = (tool_now_seconds() - start) * 1e3;
+    const volatile unsigned char kept = copy[bytes / 2]; /* the copy is used */
+    (void)kept;
+    free(copy);
+    return 0;
+}
+
 /* The very first forward of this shape in the process, everything a caller waits for included:
  * layer creation, weight and bias staging, program preparation. 0 with *layer, or -1. */
 static int first_call(clconvt_device *device, const shapes_row *row, harness_data *d,
@@ -97,7 +115,8 @@ static int first_call(clconvt_device *device, const shapes_row *row, harness_dat
         report_status(row, "clconvt_layer_create", st);
         return -1;
     }
-    if ((st = harness_stage(d, *layer)) != CLCONVT_SUCCESS) {
+    double stage_seconds;
+    if ((st = harness_stage_timed(d, *layer, &stage_seconds)) != CLCONVT_SUCCESS) {
         report_status(row, "staging the weight and bias", st);
         return -1;
     }
@@ -107,6 +126,12 @@ static int first_call(clconvt_device *device, const shapes_row *row, harness_dat
         return -1;
     }
     res->first_ms = (tool_now_seconds() - t_first) * 1e3;
+    res->stage_ms = stage_seconds * 1e3;
+    res->stage_bytes = (double)(d->n_w * sizeof *d->weight);
+    if (time_memcpy(d, &res->memcpy_ms) != 0) {
+        fprintf(stderr, "%s: out of host memory\n", program);
+        return -1;
+    }
     clconvt_device_info info;
     if ((st = clconvt_device_get_info(device, &info)) != CLCONVT_SUCCESS) {
         report_status(row, "clconvt_device_get_info", st);
@@ -178,12 +203,18 @@ cleanup:
 /* The CSV is written as src/file_output.h says (atomically for a file, in place for a device or
  * FIFO), begun before any row runs so that an unwritable path fails at once. */
 #define CSV_HEADER                                                                                 \
-    "name,plan,median_ms,min_ms,gflops,normalised_error,peak_device_bytes,first_call_ms\n"
+    "name,plan,median_ms,min_ms,gflops,normalised_error,peak_device_bytes,first_call_ms,"          \
+    "stage_ms,stage_bytes_per_s,memcpy_ms\n"
 
 typedef struct csv_output {
     const char *path;
     clconvt_output out;
 } csv_output;
+
+/* Bytes of the caller's weight staged per second. */
+static double stage_rate(const bench_result *r) {
+    return r->stage_ms > 0 ? r->stage_bytes / (r->stage_ms * 1e-3) : 0.0;
+}
 
 static int csv_begin(csv_output *csv, const char *path) {
     char why[512];
@@ -209,8 +240,9 @@ static int csv_commit(csv_output *csv, const shapes_row *rows, const bench_resul
         const bench_result *r = &results[i];
         if (!r->ran)
             continue;
-        snprintf(line, sizeof line, "%s,%s,%.4f,%.4f,%.3f,%.3e,%" PRIu64 ",%.3f\n", rows[i].label,
-                 r->plan, r->median_ms, r->min_ms, r->gflops, r->error, r->peak_bytes, r->first_ms);
+        snprintf(line, sizeof line, "%s,%s,%.4f,%.4f,%.3f,%.3e,%" PRIu64 ",%.3f,%.3f,%.4e,%.3f\n",
+                 rows[i].label, r->plan, r->median_ms, r->min_ms, r->gflops, r->error,
+                 r->peak_bytes, r->first_ms, r->stage_ms, stage_rate(r), r->memcpy_ms);
         clconvt_output_write(&csv->out, line, strlen(line));
     }
     if (clconvt_output_commit(&csv->out, why, sizeof why) != 0) {
@@ -238,7 +270,8 @@ static void usage(FILE *to) {
         "                 (default: a GPU if there is one, else a CPU; CLCONVT_DEVICE overrides)\n"
         "  --repeat N     timed forwards per row after %d warm-up runs (default 10)\n"
         "  --csv OUT      also write the results as CSV: name,plan,median_ms,min_ms,gflops,\n"
-        "                 normalised_error,peak_device_bytes,first_call_ms\n"
+        "                 normalised_error,peak_device_bytes,first_call_ms,stage_ms,\n"
+        "                 stage_bytes_per_s,memcpy_ms\n"
         "  --dtype T      storage dtype of every row, overriding the dtype column\n"
         "  --filter S     run only the rows whose name contains S (names of rows that are not\n"
         "                 f32 end in @f16 or @bf16)\n"
@@ -250,7 +283,10 @@ static void usage(FILE *to) {
         "2*N*L_in*Cin*(Cout/groups)*K over the median; normalised_error is the worse of the\n"
         "first forward_host output and the last timed output against the float64 reference\n"
         "(max|y - ref| / max|ref|; bounds f32 2e-5, f16 2e-3, bf16 1.6e-2); peak_device_bytes\n"
-        "is the most device memory clconvt held during the first call (weights, input, output).\n"
+        "is the most device memory clconvt held during the first call (weights, input, output);\n"
+        "stage_ms is clconvt_layer_set_weight alone within the first call (the f32 weight in\n"
+        "PyTorch order), stage GB/s its bytes over that time, memcpy_ms a plain memcpy of the\n"
+        "same bytes into fresh memory in the same process.\n"
         "\n"
         "Exit status: 0 when every row ran within its error bound; 1 when a row failed or\n"
         "exceeded its bound (the CSV still lists every row that ran), or the file or device\n"
@@ -365,8 +401,9 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < count; ++i)
         if ((int)strlen(rows[i].label) > width)
             width = (int)strlen(rows[i].label);
-    printf("%-*s  %-12s %10s %10s %9s %11s %9s %10s  %s\n", width, "name", "plan", "median ms",
-           "min ms", "GFLOP/s", "norm error", "peak MiB", "first ms", "check");
+    printf("%-*s  %-12s %10s %10s %9s %11s %9s %10s %9s %9s %9s  %s\n", width, "name", "plan",
+           "median ms", "min ms", "GFLOP/s", "norm error", "peak MiB", "first ms", "stage ms",
+           "stage GB/s", "memcpy ms", "check");
     fflush(stdout);
 
     size_t failed = 0, exceeded = 0;
@@ -376,17 +413,18 @@ int main(int argc, char **argv) {
         fprintf(stderr, "[%zu/%zu] %s ...\n", i + 1, count, row->label);
         if (run_row(device, row, opt.repeat, res) != 0) {
             ++failed;
-            printf("%-*s  %-12s %10s %10s %9s %11s %9s %10s  %s\n", width, row->label, "-", "-",
-                   "-", "-", "-", "-", "-", "ERROR");
+            printf("%-*s  %-12s %10s %10s %9s %11s %9s %10s %9s %9s %9s  %s\n", width, row->label,
+                   "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "ERROR");
             fflush(stdout);
             continue;
         }
         const double bound = reference_error_bound(row->params.dtype);
         const int ok = res->error <= bound;
         exceeded += !ok;
-        printf("%-*s  %-12s %10.4f %10.4f %9.2f %11.3e %9.2f %10.1f  %s\n", width, row->label,
-               res->plan, res->median_ms, res->min_ms, res->gflops, res->error,
-               (double)res->peak_bytes / (1024.0 * 1024.0), res->first_ms, ok ? "ok" : "FAIL");
+        printf("%-*s  %-12s %10.4f %10.4f %9.2f %11.3e %9.2f %10.1f %9.2f %9.2f %9.2f  %s\n", width,
+               row->label, res->plan, res->median_ms, res->min_ms, res->gflops, res->error,
+               (double)res->peak_bytes / (1024.0 * 1024.0), res->first_ms, res->stage_ms,
+               stage_rate(res) * 1e-9, res->memcpy_ms, ok ? "ok" : "FAIL");
         fflush(stdout);
         if (!ok)
             fprintf(stderr,

@@ -91,8 +91,16 @@ cleanup:
 }
 
 clconvt_status harness_stage(const harness_data *d, clconvt_layer *layer) {
+    double unused;
+    return harness_stage_timed(d, layer, &unused);
+}
+
+clconvt_status harness_stage_timed(const harness_data *d, clconvt_layer *layer,
+                                   double *weight_seconds) {
+    const double start = tool_now_seconds();
     clconvt_status st =
         clconvt_layer_set_weight(layer, d->weight, CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32);
+    *weight_seconds = tool_now_seconds() - start;
     if (st == CLCONVT_SUCCESS && d->params.has_bias)
         st = clconvt_layer_set_bias(layer, d->bias, CLCONVT_F32);
     return st;

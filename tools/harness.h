@@ -38,6 +38,9 @@ void harness_data_free(harness_data *d);
 
 /* Stage the weight (PyTorch order) and, when the layer has one, the bias on layer. */
 clconvt_status harness_stage(const harness_data *d, clconvt_layer *layer);
+/* harness_stage, and the wall time of clconvt_layer_set_weight alone in *weight_seconds. */
+clconvt_status harness_stage_timed(const harness_data *d, clconvt_layer *layer,
+                                   double *weight_seconds);
 
 /* The SPEC's normalised error of output (n_y elements of params.dtype) against the reference; the
  * output as doubles is left in d->y. */

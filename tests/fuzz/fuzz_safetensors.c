@@ -24,6 +24,7 @@
 
 #include "fuzz_support.h"
 #include "safetensors.h"
+#include "weights.h"
 
 /* ---- The stand-in layer -------------------------------------------------------------------- */
 
@@ -50,14 +51,17 @@ int64_t clconvt_layer_weight_count(const clconvt_layer *layer) {
     return p->in_channels * (p->out_channels / p->groups) * p->kernel_length;
 }
 
-clconvt_status clconvt_layer_set_weight(clconvt_layer *layer, const void *host,
-                                        clconvt_weight_order order, clconvt_dtype host_dtype) {
-    FUZZ_CHECK(host != NULL, "set_weight with NULL");
-    FUZZ_CHECK(order == CLCONVT_WEIGHT_MAX || order == CLCONVT_WEIGHT_PYTORCH, "order %d",
-               (int)order);
-    FUZZ_CHECK(clconvt_dtype_size(host_dtype) != 0, "dtype %d", (int)host_dtype);
-    const size_t bytes = (size_t)clconvt_layer_weight_count(layer) * clconvt_dtype_size(host_dtype);
-    layer->checksum ^= checksum_bytes(host, bytes);
+/* What load_safetensors stages through (set_weight's checked half), with weight norm's factors. */
+clconvt_status clconvt_layer_stage_weight(clconvt_layer *layer, const weight_source *src) {
+    FUZZ_CHECK(src->host != NULL, "stage_weight with NULL");
+    FUZZ_CHECK(src->order == CLCONVT_WEIGHT_MAX || src->order == CLCONVT_WEIGHT_PYTORCH, "order %d",
+               (int)src->order);
+    FUZZ_CHECK(clconvt_dtype_size(src->dtype) != 0, "dtype %d", (int)src->dtype);
+    const size_t bytes = (size_t)clconvt_layer_weight_count(layer) * clconvt_dtype_size(src->dtype);
+    layer->checksum ^= checksum_bytes(src->host, bytes);
+    if (src->scale != NULL)
+        layer->checksum ^=
+            checksum_bytes(src->scale, (size_t)layer->params.in_channels * sizeof *src->scale);
     layer->weight_sets++;
     return CLCONVT_SUCCESS;
 }
