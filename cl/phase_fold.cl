@@ -69,10 +69,12 @@ static inline void load_weights(floatv wv[CV], __global const float *wj, int ci)
         wv[v] = CAT(vload, VEC)(0, wj + ((long)ci * CV + v) * VEC);
 }
 
-/* Write the STRIDE outputs of one channel for one position; lanes[r] is phase r. */
+/* Write the STRIDE outputs of one channel for one position; lanes[r] is phase r. Whole vectors at
+ * power-of-two strides only: a vload3 from the private lanes kept them in scratch memory on AMD
+ * GPUs in f16 and bf16 (176 B; tests/gpu/). */
 static inline void store_phases(__global store_t *y_row, long o0, long length_out,
                                 const float *lanes, bool whole) {
-#if STRIDE == 2 || STRIDE == 3 || STRIDE == 4 || STRIDE == 8 || STRIDE == 16
+#if STRIDE == 2 || STRIDE == 4 || STRIDE == 8 || STRIDE == 16
     if (whole) {
         STORE_FINISHEDV(STRIDE, y_row + o0, CAT(vload, STRIDE)(0, lanes));
         return;
@@ -99,9 +101,10 @@ static inline void store_phases(__global store_t *y_row, long o0, long length_ou
 
 /* Add the products of input channels [ci0, ci_end) at every tap to the register tile of the PV
  * positions from q0 (weights of the work-item's channel tile at w_tile). */
-__attribute__((always_inline)) inline void
+static __attribute__((always_inline)) inline void
 reduce_tile(floatv acc[CV][PV], const __global store_t *x_group, const __global float *w_tile,
-            long q0, int ci0, int ci_end, int g, int cin_g, int kernel_length, long length_in) {
+            long q0, int ci0, int ci_end, int g, int cin_g, int kernel_length,
+            long length_in ACTIVATION_PARAMETERS) {
     const int taps = (kernel_length + STRIDE - 1) / STRIDE;
     for (int j = 0; j < taps; ++j) {
         const long i0 = q0 - j; /* input of position q0 at tap j */
@@ -152,9 +155,9 @@ reduce_tile(floatv acc[CV][PV], const __global store_t *x_group, const __global 
 }
 
 /* Finish and store the register tile of the PV positions from q0 (those up to q_last). */
-inline void store_tile(floatv acc[CV][PV], __global store_t *y, const __global store_t *bias,
-                       int has_bias, long n, int g, int co0, int cout_g, int groups, long q0,
-                       long q_last, long pad_left, long length_out) {
+static inline void store_tile(floatv acc[CV][PV], __global store_t *y, const __global store_t *bias,
+                              int has_bias, long n, int g, int co0, int cout_g, int groups, long q0,
+                              long q_last, long pad_left, long length_out) {
     const long o_first = q0 * STRIDE - pad_left;
     const bool whole_positions = o_first >= 0 && o_first + (long)PV * STRIDE <= length_out;
 #pragma unroll
@@ -201,7 +204,7 @@ __kernel void phase_fold_forward(KERNEL_ARGUMENTS) {
     CHUNKS_BEGIN(cin_g)
         if (active)
             reduce_tile(acc, x_group, w_tile, q0, chunk, ci_end, g, cin_g, kernel_length,
-                        length_in);
+                        length_in ACTIVATION_PASS);
     CHUNKS_END
     if (active)
         store_tile(acc, y, bias, has_bias, n, g, co0, cout_g, groups, q0, q_last, pad_left,
@@ -234,7 +237,7 @@ __kernel void phase_fold_forward(KERNEL_ARGUMENTS) {
                 for (int p = 0; p < PV; ++p)
                     acc[v][p] = tiles[t][v][p];
             reduce_tile(acc, x_group, w_tile, q0 + (long)t * PV, ci0, ci_end, g, cin_g,
-                        kernel_length, length_in);
+                        kernel_length, length_in ACTIVATION_PASS);
 #pragma unroll
             for (int v = 0; v < CV; ++v)
 #pragma unroll

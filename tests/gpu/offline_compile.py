@@ -17,8 +17,7 @@ of the profile would compile. Each distinct (target, text, options) is compiled 
 
 --check (the meson test) fails when a kernel does not compile, spills (spill stores or scratch
 above 0), uses more than 128 registers on sm_90, or has an occupancy below 8 (gfx1030) or 4
-(gfx90a), except the few KNOWN below (printed, not failed). --table prints the table of
-BENCHMARKS.md. Standard library only.
+(gfx90a). --table prints the table of BENCHMARKS.md. Standard library only.
 Exit status: 0 pass, 1 fail, 2 usage, 77 (meson's skip) when no compiler at all is installed.
 """
 import argparse
@@ -39,12 +38,6 @@ DTYPES = ["f32", "f16", "bf16"]
 PROFILES = {"sm90": "nvptx", "gfx1030": "amdgcn", "gfx90a": "amdgcn", "xe": "spir64"}
 SM90_REGISTERS_MAX = 128
 OCCUPANCY_MIN = {"gfx1030": 8, "gfx90a": 4}
-# Known and not yet fixed: (target, path, dtype, stride) the gate reports as KNOWN without failing.
-# phase_fold stages a position's lanes in a private array and stores STRIDE of them at a time
-# (store_phases, a vload3 from it at stride 3): AMD's back end keeps that array in scratch in
-# f16/bf16. phase_fold is never a GPU's built-in choice (its suits() takes CPUs only): it runs on
-# a GPU only when forced.
-KNOWN = {("amdgcn", "phase_fold", dtype, 3) for dtype in ("f16", "bf16")}
 LIBCLC = {"nvptx": "nvptx64--nvidiacl.bc", "amdgcn": "amdgcn--amdhsa.bc"}
 
 
@@ -261,20 +254,14 @@ def problems(profile, result):
     return found
 
 
-def known(row):
-    stride = re.search(r"-DSTRIDE=(\d+)", row["options"])
-    return (PROFILES[row["profile"]], row["path"], row["dtype"],
-            int(stride.group(1)) if stride else 0) in KNOWN
-
-
 def check(rows, results):
     failures = 0
     for row in rows:
         found = problems(row["profile"], results[row["key"]])
         if found:
-            failures += not known(row)
-            print("%s %s %s %s (CLCONVT_PLAN=%s) %s: %s" % (
-                "KNOWN" if known(row) else "FAIL", row["profile"], row["dtype"], row["name"],
+            failures += 1
+            print("FAIL %s %s %s (CLCONVT_PLAN=%s) %s: %s" % (
+                row["profile"], row["dtype"], row["name"],
                 row["forced"], row["plan"], "; ".join(found)))
     return failures
 
@@ -334,7 +321,7 @@ def main():
     parser.add_argument("--rows", action="store_true", help="print each plan's figures")
     parser.add_argument("--table", action="store_true", help="print the markdown table")
     parser.add_argument("--check", action="store_true",
-                        help="fail on any kernel over the gate (but KNOWN)")
+                        help="fail on any kernel over the gate")
     args = parser.parse_args()
     tc = Toolchain(args.libclc)
     with tempfile.TemporaryDirectory(prefix="clconvt-gpu-") as work:
