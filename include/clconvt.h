@@ -71,9 +71,9 @@ extern "C" {
 
 /* The version of this header; equal to the Meson project's version (meson.build checks it). */
 #define CLCONVT_VERSION_MAJOR 0
-#define CLCONVT_VERSION_MINOR 2
+#define CLCONVT_VERSION_MINOR 3
 #define CLCONVT_VERSION_PATCH 0
-#define CLCONVT_VERSION_STRING "0.2.0"
+#define CLCONVT_VERSION_STRING "0.3.0"
 
 /** Nonzero when this header is version major.minor.patch or newer (for #if). */
 #define CLCONVT_VERSION_AT_LEAST(major, minor, patch)                                              \
@@ -81,7 +81,7 @@ extern "C" {
      : CLCONVT_VERSION_MINOR != (minor) ? CLCONVT_VERSION_MINOR > (minor)                          \
                                         : CLCONVT_VERSION_PATCH >= (patch))
 
-/** The version of the library the program runs on ("0.2.0"), a constant string. Since 0.2. */
+/** The version of the library the program runs on ("0.3.0"), a constant string. Since 0.2. */
 CLCONVT_API const char *clconvt_version(void);
 
 /**
