@@ -153,6 +153,8 @@ const kernel_path clconvt_path_phase_fold = {
     .keys = PLAN_KEY_VEC | PLAN_KEY_P | PLAN_KEY_C | PLAN_KEY_LP | PLAN_KEY_LC | PLAN_KEY_CHUNK |
             PLAN_KEY_LR | PLAN_KEY_PT,
     .parse_from_usual = 1, /* its default c follows vec */
+    /* a channel tile's weights reused over the whole batch from the cache (cl/phase_fold.cl) */
+    .batch_in_positions = 1,
     .tile_rule = "p x vec x c / (vec / stride)",
     .complete = complete,
     .check = check,
