@@ -21,6 +21,10 @@
  * LOAD_INPUT (one value broadcast over the lanes), outputs finished with FINISH_OUTPUT and stored
  * with STORE_FINISHED* (common.cl's prologue and epilogue).
  *
+ * -D FOLD_BATCH (0 by default): 1 when the grid's dimension 0 runs over the samples x their
+ * position tiles (dimension 2 is then 1), so that a channel tile's weights are reused over the
+ * whole batch from the cache.
+ *
  * -D PT (1 by default): PT register tiles of PV positions per work-item, the cache-blocked form.
  * The reduction then runs in blocks of CI_CHUNK input channels (no barrier), each block over every
  * tile in turn, the other tiles' accumulators waiting in private memory: a block's weights come
@@ -42,6 +46,9 @@
 #endif
 #ifndef PT
 #define PT 1
+#endif
+#ifndef FOLD_BATCH
+#define FOLD_BATCH 0
 #endif
 
 #define LC (VEC / STRIDE)
@@ -237,14 +244,16 @@ __kernel void phase_fold_forward(KERNEL_ARGUMENTS) {
     /* Positions q whose STRIDE outputs reach [0, length_out): q_first .. q_last. */
     const long q_first = pad_left / STRIDE;
     const long q_last = (length_out - 1 + pad_left) / STRIDE;
-    /* Dimension 0 runs over the samples x their position tiles, the sample the slower: PoCL runs
-     * the work-groups in the order of their linear id (dimension 0 fastest), so one channel
-     * tile's work over the whole batch runs back to back and its weights stay in the L2 cache,
-     * where a batch dimension outside the channel tiles streamed every weight from memory once
-     * per sample (hifigan_v1_train: 8 MB, 16 times). */
+#if FOLD_BATCH
+    /* Dimension 0 runs over the samples x their position tiles, the sample the slower, so that
+     * one channel tile's work over the whole batch runs back to back (src/paths/phase_fold.c). */
     const long item_tiles = (q_last - q_first) / (PV * PT) + 1;
     const long n = (long)get_global_id(0) / item_tiles;
     const long q0 = q_first + (long)get_global_id(0) % item_tiles * PV * PT;
+#else
+    const long n = (long)get_global_id(2);
+    const long q0 = q_first + (long)get_global_id(0) * PV * PT;
+#endif
     /* Work-items past the output (the grid is rounded up to whole work-groups) compute nothing,
      * but must not return before a barrier. */
     const bool active = g < groups && q0 <= q_last && n < batch;

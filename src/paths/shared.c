@@ -46,7 +46,7 @@ int clconvt_path_grid(const plan *p, const clconvt_params *params, int64_t batch
     global[0] = (size_t)p->path->position_tiles(p, params, length_out, pad_left);
     global[1] = (size_t)clconvt_path_channel_tiles(p, params);
     global[2] = (size_t)p->path->batch_items(p, params, batch);
-    if (p->path->batch_in_positions) {
+    if (p->path->batch_in_positions != NULL && p->path->batch_in_positions(p, params)) {
         global[0] *= global[2];
         global[2] = 1;
     }
