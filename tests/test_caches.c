@@ -119,6 +119,7 @@ Test(caches, starved_blocks_follow_the_l1_size) {
         const plan p = default_plan(sizes[i], &params);
         cr_assert_str_eq(p.path->name, "phase_fold");
         cr_expect_eq(p.tiles_per_item, 4);
+        cr_expect_eq(p.local[0], 2, "8 / pt position tiles per work-group: %d", p.local[0]);
         cr_expect_eq(p.ci_chunk, blocks[i], "L1 %llu: chunk %d", (unsigned long long)sizes[i],
                      p.ci_chunk);
         cr_expect_leq((uint64_t)p.ci_chunk * STARVED_BYTES_PER_CHANNEL, sizes[i] / 4);
