@@ -21,6 +21,10 @@
  * LOAD_INPUT (one value broadcast over the lanes), outputs finished with FINISH_OUTPUT and stored
  * with STORE_FINISHED* (common.cl's prologue and epilogue).
  *
+ * -D FOLD_BATCH (0 by default): 1 when the grid's dimension 0 runs over the samples x their
+ * position tiles (dimension 2 is then 1), so that a channel tile's weights are reused over the
+ * whole batch from the cache.
+ *
  * -D PT (1 by default): PT register tiles of PV positions per work-item, the cache-blocked form.
  * The reduction then runs in blocks of CI_CHUNK input channels (no barrier), each block over every
  * tile in turn, the other tiles' accumulators waiting in private memory: a block's weights come
@@ -42,6 +46,9 @@
 #endif
 #ifndef PT
 #define PT 1
+#endif
+#ifndef FOLD_BATCH
+#define FOLD_BATCH 0
 #endif
 
 #define LC (VEC / STRIDE)
@@ -99,6 +106,58 @@ static inline void store_phases(__global store_t *y_row, long o0, long length_ou
 #define INTERIOR_INPUT(row, p, ch) LOAD_INPUT(row, p, ch)
 #endif
 
+/* Add the products of input channels [ci0, ci_end) at one tap (weights wj, inputs of position 0
+ * at row0) to the positions p_lo <= p < p_hi of the register tile, the others lying outside the
+ * input: they add nothing and load nothing (the address may lie outside the buffer). The padded
+ * phases multiply a zero input, so that their zero weights meet no infinity or NaN (0 x Inf is
+ * NaN). No product is skipped by multiplying a zero with a weight: that weight may be infinite. */
+static __attribute__((always_inline)) inline void
+reduce_positions(floatv acc[CV][PV], const __global store_t *row0, const __global float *wj,
+                 intv live, int ci0, int ci_end, int g, int cin_g, long length_in, int p_lo,
+                 int p_hi ACTIVATION_PARAMETERS) {
+    for (int ci = ci0; ci < ci_end; ++ci) {
+        const __global store_t *row = row0 + (long)ci * length_in;
+        floatv wv[CV];
+        load_weights(wv, wj, ci);
+#pragma unroll
+        for (int p = 0; p < PV; ++p) {
+            if (p < p_lo || p >= p_hi)
+                continue;
+            const floatv xv =
+                select((floatv)(0.0f), (floatv)(LOAD_INPUT(row, p, (long)g * cin_g + ci)), live);
+#pragma unroll
+            for (int v = 0; v < CV; ++v)
+                acc[v][p] = fma(wv[v], xv, acc[v][p]);
+        }
+    }
+}
+
+/* The cases of the border switches: one call of reduce_positions per cut c with its range a
+ * constant, [0, c) (RIGHT_CUT: the end of the input, any cut below PV) or [c, PV) (LEFT_CUT: the
+ * start, where tap j cuts j positions; cuts 1..3, up to 4 taps). A cut past PV is no code at all
+ * (clang emits no dead arm of a constant condition). Every copy costs compile time, so only tiles
+ * of up to 8 positions have them (the 4 x 6 tile of the wide layers, whose borders are a third of
+ * hifigan_v1_train's tiles; PoCL compile with all 30 at p 16: 1.4 -> 2.5 s CPU). */
+#define BORDER_CUTS (PV <= 8)
+#define RIGHT_CUT(c)                                                                               \
+    case c:                                                                                        \
+        if (c < PV) {                                                                              \
+            reduce_positions(acc, row0, wj, live, ci0, ci_end, g, cin_g, length_in, 0,             \
+                             c ACTIVATION_PASS);                                                   \
+            done = true;                                                                           \
+        }                                                                                          \
+        break;
+#define LEFT_CUT(c)                                                                                \
+    case c:                                                                                        \
+        if (c < PV) {                                                                              \
+            reduce_positions(acc, row0, wj, live, ci0, ci_end, g, cin_g, length_in, c,             \
+                             PV ACTIVATION_PASS);                                                  \
+            done = true;                                                                           \
+        }                                                                                          \
+        break;
+#define RIGHT_CUTS(M) M(1) M(2) M(3) M(4) M(5) M(6) M(7)
+#define LEFT_CUTS(M) M(1) M(2) M(3)
+
 /* Add the products of input channels [ci0, ci_end) at every tap to the register tile of the PV
  * positions from q0 (weights of the work-item's channel tile at w_tile). */
 static __attribute__((always_inline)) inline void
@@ -130,26 +189,23 @@ reduce_tile(floatv acc[CV][PV], const __global store_t *x_group, const __global 
                 }
             }
         } else {
-            /* A border tile, or the last tap of a short phase. A position outside the input
-             * adds nothing, and loads nothing (the address may lie outside the buffer); the
-             * padded phases multiply a zero input, so that their zero weights meet no
-             * infinity or NaN (0 x Inf is NaN). No product is skipped by multiplying a zero
-             * with a weight: that weight may be infinite. */
-            for (int ci = ci0; ci < ci_end; ++ci) {
-                const __global store_t *row = x_group + (long)ci * length_in + i0;
-                floatv wv[CV];
-                load_weights(wv, wj, ci);
-#pragma unroll
-                for (int p = 0; p < PV; ++p) {
-                    if (i0 + p < 0 || i0 + p >= length_in)
-                        continue;
-                    const floatv xv = select(
-                        (floatv)(0.0f), (floatv)(LOAD_INPUT(row, p, (long)g * cin_g + ci)), live);
-#pragma unroll
-                    for (int v = 0; v < CV; ++v)
-                        acc[v][p] = fma(wv[v], xv, acc[v][p]);
-                }
-            }
+            /* A border tile, or the last tap of a short phase: only the positions p_lo <= p <
+             * p_hi lie inside the input. The usual cases (one border cut, PV a position count
+             * the switch names) run with the range known at compile time, without a test per
+             * position and input channel (hifigan_v1_train: a third of its tiles are borders). */
+            const int p_lo = (int)clamp(-i0, 0L, (long)PV);
+            const int p_hi = (int)clamp(length_in - i0, 0L, (long)PV);
+            const __global store_t *row0 = x_group + i0;
+            bool done = false;
+#if BORDER_CUTS
+            if (p_lo == 0 && p_hi < PV)
+                switch (p_hi) { RIGHT_CUTS(RIGHT_CUT) }
+            else if (p_lo > 0 && p_hi == PV)
+                switch (p_lo) { LEFT_CUTS(LEFT_CUT) }
+#endif
+            if (!done) /* both ends cut, a rare cut, or a short phase's last tap */
+                reduce_positions(acc, row0, wj, live, ci0, ci_end, g, cin_g, length_in, p_lo,
+                                 p_hi ACTIVATION_PASS);
         }
     }
 }
@@ -183,7 +239,6 @@ static inline void store_tile(floatv acc[CV][PV], __global store_t *y, const __g
 }
 
 __kernel void phase_fold_forward(KERNEL_ARGUMENTS) {
-    const long n = (long)get_global_id(2);
     const int tiles_per_group = cout_g_padded / CO_TILE;
     const int tile = (int)(get_global_id(1) % tiles_per_group);
     const int g = (int)(get_global_id(1) / tiles_per_group);
@@ -191,7 +246,16 @@ __kernel void phase_fold_forward(KERNEL_ARGUMENTS) {
     /* Positions q whose STRIDE outputs reach [0, length_out): q_first .. q_last. */
     const long q_first = pad_left / STRIDE;
     const long q_last = (length_out - 1 + pad_left) / STRIDE;
+#if FOLD_BATCH
+    /* Dimension 0 runs over the samples x their position tiles, the sample the slower, so that
+     * one channel tile's work over the whole batch runs back to back (src/paths/phase_fold.c). */
+    const long item_tiles = (q_last - q_first) / (PV * PT) + 1;
+    const long n = (long)get_global_id(0) / item_tiles;
+    const long q0 = q_first + (long)get_global_id(0) % item_tiles * PV * PT;
+#else
+    const long n = (long)get_global_id(2);
     const long q0 = q_first + (long)get_global_id(0) * PV * PT;
+#endif
     /* Work-items past the output (the grid is rounded up to whole work-groups) compute nothing,
      * but must not return before a barrier. */
     const bool active = g < groups && q0 <= q_last && n < batch;

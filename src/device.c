@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <sys/resource.h>
 
+#include "cpu_caches.h"
 #include "error.h"
 #include "number.h"
 
@@ -75,13 +76,14 @@ static uint64_t private_budget(cl_device_type type) {
 }
 
 static clconvt_status read_capabilities(clconvt_device *d) {
-    cl_ulong max_alloc, global_mem, local_mem;
+    cl_ulong max_alloc, global_mem, local_mem, global_cache;
     cl_uint units;
     size_t group_size;
     DEVICE_SCALAR(d->device, CL_DEVICE_TYPE, d->type);
     DEVICE_SCALAR(d->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, max_alloc);
     DEVICE_SCALAR(d->device, CL_DEVICE_GLOBAL_MEM_SIZE, global_mem);
     DEVICE_SCALAR(d->device, CL_DEVICE_LOCAL_MEM_SIZE, local_mem);
+    DEVICE_SCALAR(d->device, CL_DEVICE_GLOBAL_MEM_CACHE_SIZE, global_cache);
     DEVICE_SCALAR(d->device, CL_DEVICE_MAX_COMPUTE_UNITS, units);
     DEVICE_SCALAR(d->device, CL_DEVICE_MAX_WORK_GROUP_SIZE, group_size);
     DEVICE_SCALAR(d->device, CL_DEVICE_PLATFORM, d->platform);
@@ -91,6 +93,10 @@ static clconvt_status read_capabilities(clconvt_device *d) {
     d->compute_units = units;
     d->max_work_group_size = group_size;
     d->private_budget_bytes = private_budget(d->type);
+    d->global_cache_bytes = global_cache;
+    /* A CPU runtime runs on this machine's cores: their caches, which OpenCL does not report. */
+    if (d->type & CL_DEVICE_TYPE_CPU)
+        clconvt_cpu_caches_read(CLCONVT_CPU_CACHE_ROOT, &d->core_l1_bytes, &d->core_l2_bytes);
     d->name = device_string(d->device, CL_DEVICE_NAME, "CL_DEVICE_NAME");
     d->vendor = d->name ? device_string(d->device, CL_DEVICE_VENDOR, "CL_DEVICE_VENDOR") : NULL;
     d->driver_version =

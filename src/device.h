@@ -32,6 +32,9 @@ struct clconvt_device {
     /* The private memory (bytes) one work-group's work-items may hold together; 0: no bound. PoCL
      * keeps every work-item's private variables of a work-group on one worker thread's stack. */
     uint64_t private_budget_bytes;
+    /* CL_DEVICE_GLOBAL_MEM_CACHE_SIZE, and one core's L1 data and L2 caches (CPU devices, from
+     * sysfs; 0: unknown): device_caps.h. */
+    uint64_t global_cache_bytes, core_l1_bytes, core_l2_bytes;
     int has_fp16;
     program_cache *programs;
     /* Set by a path that cached something of the context outside clconvt (the gemm path: CLBlast's
@@ -65,7 +68,10 @@ static inline device_caps clconvt_device_caps(const clconvt_device *device) {
                          .max_alloc_bytes = device->max_alloc_bytes,
                          .max_work_group_size = device->max_work_group_size,
                          .compute_units = device->compute_units,
-                         .private_budget_bytes = device->private_budget_bytes};
+                         .private_budget_bytes = device->private_budget_bytes,
+                         .global_cache_bytes = device->global_cache_bytes,
+                         .core_l1_bytes = device->core_l1_bytes,
+                         .core_l2_bytes = device->core_l2_bytes};
 }
 
 #endif

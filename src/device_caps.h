@@ -19,6 +19,13 @@ typedef struct device_caps {
     /* Work-items that run in lock step (NVIDIA's warp, AMD's wavefront, Intel's SIMD width); 0:
      * unknown (an opened device: OpenCL 1.2 reports it only per compiled kernel). */
     uint32_t subgroup_width;
+    /* CL_DEVICE_GLOBAL_MEM_CACHE_SIZE: on a CPU runtime (PoCL) the last level, shared by every
+     * core (32 MiB on the EPYC of BENCHMARKS.md); 0: unknown. */
+    uint64_t global_cache_bytes;
+    /* One core's level-1 data and level-2 caches, which OpenCL does not report: on a CPU device
+     * read from Linux (sysfs, src/cpu_caches.c); 0: unknown (GPUs: local_mem_bytes is their
+     * staging memory). The planner sizes phase_fold's cache blocks from them. */
+    uint64_t core_l1_bytes, core_l2_bytes;
 } device_caps;
 
 #endif

@@ -4,7 +4,10 @@
  * planner of a real device reads what the driver reports, and a profile must plan as that device
  * would. Global memory is not kept (the planner does not read it); max_alloc_bytes is
  * CL_DEVICE_MAX_MEM_ALLOC_SIZE. GPUs have no private budget (0): they spill registers to memory
- * rather than crash, and their drivers bound the work-group per kernel instead.
+ * rather than crash, and their drivers bound the work-group per kernel instead. Cache sizes
+ * (global_cache_bytes, core_l1_bytes, core_l2_bytes) are given for the CPU profile only: the GPU
+ * ones are what a driver reports, not yet read from such a device (0: unknown), and the planner
+ * sizes GPU tiles from local_mem_bytes.
  */
 #include "device_profiles.h"
 
@@ -82,7 +85,9 @@ const device_profile clconvt_device_profiles[] = {
          * 2 GiB; compute units are the machine's threads (2 there). A work-group runs on one
          * thread with every work-item's private memory on its stack: a quarter of Linux's default
          * 8 MiB stack (device.c's private_budget), which the planner narrows work-groups to.
-         * PoCL reports no sub-groups (0). */
+         * PoCL reports no sub-groups (0). Its CL_DEVICE_GLOBAL_MEM_CACHE_SIZE is the L3 (32 MiB
+         * on the Zen 4 EPYC of BENCHMARKS.md); a core's L1 data (32 KiB) and L2 (1 MiB) caches
+         * come from sysfs (src/cpu_caches.c). */
         .name = "cpu",
         .description = "PoCL on an x86-64 CPU (AVX-512): 1 MiB local memory, work-groups of 4096",
         .caps = {.type = CL_DEVICE_TYPE_CPU,
@@ -91,7 +96,10 @@ const device_profile clconvt_device_profiles[] = {
                  .max_alloc_bytes = 2 * GIB,
                  .max_work_group_size = 4096,
                  .compute_units = 2,
-                 .private_budget_bytes = (8 * KIB * KIB) / 4},
+                 .private_budget_bytes = (8 * KIB * KIB) / 4,
+                 .global_cache_bytes = 32 * KIB * KIB,
+                 .core_l1_bytes = 32 * KIB,
+                 .core_l2_bytes = 1024 * KIB},
     },
 };
 

@@ -74,53 +74,95 @@ static int layer_for(const kernel_path *path, clconvt_params *p) {
     return -1;
 }
 
+/* The normalised error of a forward of batch samples of length_in on layer p with a forced plan,
+ * against the float64 reference (random data from seed). */
+static double forward_error(const clconvt_params *p, const char *plan_text, int64_t batch,
+                            int64_t length_in, uint64_t seed) {
+    const int64_t cout_g = p->out_channels / p->groups;
+    int64_t length_out;
+    cr_assert_eq(clconvt_output_length(p, length_in, &length_out), CLCONVT_SUCCESS);
+    const size_t nx = (size_t)(batch * p->in_channels * length_in);
+    const size_t nw = (size_t)(p->in_channels * cout_g * p->kernel_length);
+    const size_t ny = (size_t)(batch * p->out_channels * length_out), nb = (size_t)p->out_channels;
+    float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *b = malloc(nb * sizeof *b);
+    float *y = malloc(ny * sizeof *y);
+    double *xd = malloc(nx * sizeof *xd), *wd = malloc(nw * sizeof *wd);
+    double *bd = malloc(nb * sizeof *bd), *yd = malloc(ny * sizeof *yd);
+    double *ref = malloc(ny * sizeof *ref);
+    cr_assert(x && w && b && y && xd && wd && bd && yd && ref);
+    uint64_t state = seed;
+    for (size_t k = 0; k < nx + nw + nb; ++k) {
+        const double v = (double)(reference_random_next(&state) >> 40) / (1 << 23) - 1.0;
+        if (k < nx)
+            x[k] = (float)v, xd[k] = (float)v;
+        else if (k < nx + nw)
+            w[k - nx] = (float)v, wd[k - nx] = (float)v;
+        else
+            b[k - nx - nw] = (float)v, bd[k - nx - nw] = (float)v;
+    }
+    clconvt_layer *layer = NULL;
+    cr_assert_eq(clconvt_layer_create_with_plan(test_device(), p, plan_text, &layer),
+                 CLCONVT_SUCCESS, "%s: %s", plan_text, clconvt_last_error());
+    cr_assert_eq(clconvt_layer_set_weight(layer, w, CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32),
+                 CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    if (p->has_bias)
+        cr_assert_eq(clconvt_layer_set_bias(layer, b, CLCONVT_F32), CLCONVT_SUCCESS);
+    cr_assert_eq(clconvt_layer_forward_host(layer, x, y, batch, length_in), CLCONVT_SUCCESS,
+                 "%s: %s", plan_text, clconvt_last_error());
+    clconvt_layer_release(layer);
+    cr_assert_eq(reference_forward(p, xd, wd, p->has_bias ? bd : NULL, batch, length_in, ref), 0);
+    for (size_t k = 0; k < ny; ++k)
+        yd[k] = y[k];
+    const double error = reference_normalised_error(yd, ref, ny);
+    free(x), free(w), free(b), free(y), free(xd), free(wd), free(bd), free(yd), free(ref);
+    return error;
+}
+
 /* Every path, forced by name, against the float64 reference. */
 Test(paths, every_path_matches_the_reference) {
     for (size_t i = 0; i < clconvt_path_count; ++i) {
         const kernel_path *path = clconvt_paths[i];
         clconvt_params p;
         cr_assert_geq(layer_for(path, &p), 0, "%s takes none of the test layers", path->name);
-        const int64_t batch = 2, length_in = 23, cout_g = p.out_channels / p.groups;
-        int64_t length_out;
-        cr_assert_eq(clconvt_output_length(&p, length_in, &length_out), CLCONVT_SUCCESS);
-        const size_t nx = (size_t)(batch * p.in_channels * length_in);
-        const size_t nw = (size_t)(p.in_channels * cout_g * p.kernel_length);
-        const size_t ny = (size_t)(batch * p.out_channels * length_out),
-                     nb = (size_t)p.out_channels;
-        float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *b = malloc(nb * sizeof *b);
-        float *y = malloc(ny * sizeof *y);
-        double *xd = malloc(nx * sizeof *xd), *wd = malloc(nw * sizeof *wd);
-        double *bd = malloc(nb * sizeof *bd), *yd = malloc(ny * sizeof *yd);
-        double *ref = malloc(ny * sizeof *ref);
-        cr_assert(x && w && b && y && xd && wd && bd && yd && ref);
-        uint64_t state = 11 + i;
-        for (size_t k = 0; k < nx + nw + nb; ++k) {
-            const double v = (double)(reference_random_next(&state) >> 40) / (1 << 23) - 1.0;
-            if (k < nx)
-                x[k] = (float)v, xd[k] = (float)v;
-            else if (k < nx + nw)
-                w[k - nx] = (float)v, wd[k - nx] = (float)v;
-            else
-                b[k - nx - nw] = (float)v, bd[k - nx - nw] = (float)v;
-        }
-        clconvt_layer *layer = NULL;
-        cr_assert_eq(clconvt_layer_create_with_plan(test_device(), &p, path->name, &layer),
-                     CLCONVT_SUCCESS, "%s: %s", path->name, clconvt_last_error());
-        cr_assert_str_eq(clconvt_layer_plan_name(layer), path->name);
-        cr_assert_eq(clconvt_layer_set_weight(layer, w, CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32),
-                     CLCONVT_SUCCESS, "%s", clconvt_last_error());
-        cr_assert_eq(clconvt_layer_set_bias(layer, b, CLCONVT_F32), CLCONVT_SUCCESS);
-        cr_assert_eq(clconvt_layer_forward_host(layer, x, y, batch, length_in), CLCONVT_SUCCESS,
-                     "%s: %s", path->name, clconvt_last_error());
-        clconvt_layer_release(layer);
-        cr_assert_eq(reference_forward(&p, xd, wd, bd, batch, length_in, ref), 0);
-        for (size_t k = 0; k < ny; ++k)
-            yd[k] = y[k];
-        const double error = reference_normalised_error(yd, ref, ny);
+        const double error = forward_error(&p, path->name, 2, 23, 11 + i);
         cr_expect_leq(error, reference_error_bound(CLCONVT_F32), "%s: normalised error %g",
                       path->name, error);
-        free(x), free(w), free(b), free(y), free(xd), free(wd), free(bd), free(yd), free(ref);
     }
+}
+
+/* phase_fold runs the samples x position tiles in the grid's dimension 0 when a channel tile's
+ * weights exceed 32 KiB (src/paths/phase_fold.c): those layers, over several samples and border
+ * tiles of every cut, give the reference's result; smaller ones keep the batch in dimension 2. */
+Test(paths, phase_fold_folds_the_batch_into_positions) {
+    clconvt_params p;
+    clconvt_params_init(&p, 256, 16, 16);
+    p.stride = 8;
+    p.pad_left = p.pad_right = 4;
+    p.has_bias = 1;
+    p.layout = CLCONVT_LAYOUT_NCL;
+    plan parsed;
+    /* lp=1: no work-items past the last tile, which could hide a wrong tile count */
+    const char *plans[] = {"phase_fold", "phase_fold:p=5,pt=3,chunk=64,lp=1,lc=1",
+                           "phase_fold:vec=8,p=7"};
+    for (size_t i = 0; i < sizeof plans / sizeof plans[0]; ++i) {
+        cr_assert_eq(clconvt_plan_parse_for_device(test_device(), &p, "test", plans[i], &parsed),
+                     CLCONVT_SUCCESS, "%s", clconvt_last_error());
+        size_t global[3], local[3];
+        clconvt_path_grid(&parsed, &p, 3, 100, 4, global, local);
+        cr_expect_eq(global[2], 1u, "%s", plans[i]);
+        for (int64_t length_in = 1; length_in <= 13; length_in += 3) {
+            const double error = forward_error(&p, plans[i], 3, length_in, 5 + (uint64_t)length_in);
+            cr_expect_leq(error, reference_error_bound(CLCONVT_F32), "%s, L_in %lld: error %g",
+                          plans[i], (long long)length_in, error);
+        }
+    }
+    p.in_channels = 8; /* 8 x 2 taps x 8 channels x 8 phases x 4 bytes = 4 KiB */
+    cr_assert_eq(clconvt_plan_parse_for_device(test_device(), &p, "test", "phase_fold", &parsed),
+                 CLCONVT_SUCCESS);
+    size_t global[3], local[3];
+    clconvt_path_grid(&parsed, &p, 3, 100, 4, global, local);
+    cr_expect_eq(global[2], 3u);
+    cr_expect_leq(forward_error(&p, "phase_fold", 3, 10, 3), reference_error_bound(CLCONVT_F32));
 }
 
 /* A plan string naming a path of another build (or none) is refused with a sentence that says

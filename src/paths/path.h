@@ -85,6 +85,9 @@ struct kernel_path {
     int parse_from_usual; /* a forced plan starts from usual even when the default is this path */
     int no_lr;            /* refuses lr > 1 */
     int channels_across_groups; /* the channel tile runs across groups (depthwise) */
+    /* Nonzero when the grid's dimension 0 runs over batch items x position tiles (the item the
+     * slower) and its dimension 2 is 1; NULL: never. */
+    int (*batch_in_positions)(const plan *p, const clconvt_params *params);
     /* Its kernel loads no input (gemm: CLBlast reads it), so an input activation runs before it
      * as a pass of its own (src/activation.c). */
     int input_read_elsewhere;

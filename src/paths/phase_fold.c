@@ -1,8 +1,12 @@
 /* The folded NCL path (cl/phase_fold.cl), dilation 1: a vector's lanes are channels x stride
  * phases, so all phases of a position go in one vector: whole-vector stores, inputs loaded once
  * for every phase (hifigan_v1_up2 on PoCL: 139 -> 217 GFLOP/s). */
+#include <stdio.h>
+#include <string.h>
+
 #include "../stride.h"
 #include "paths.h"
+#include "phase_fold.h"
 
 extern const char clconvt_source_phase_fold[];
 
@@ -42,6 +46,57 @@ static int narrowest_vector(int64_t stride) {
  * S8 on PoCL: p 6 0.69, p 16 0.51 ms min). */
 #define STARVED_POSITIONS 16
 
+/* The cache-blocked form of a channel-starved layer: STARVED_TILES register tiles per work-item,
+ * reduced block by block of input channels sized to the core's L1 data cache. Each block's inputs
+ * are then read row by row over STARVED_TILES x p positions while in L1, where one tile at a time
+ * read 512 rows 16 KB apart per 16 positions (Conv-TasNet's 512->1, PoCL, min of 41 rounds of 5:
+ * 0.51 ms unblocked, 0.40 with 4 tiles and a block of 16, 0.42 of 32, 0.55 of 64, 0.43 with 8
+ * tiles). */
+#define STARVED_TILES 4
+/* The share of the L1 a block may fill: a quarter (the measured best above; the rest holds the
+ * waiting tiles' accumulators, the outputs, and the other work-items' lines). */
+#define BLOCK_L1_SHARE 4
+/* Assumed when the device does not say: the L1 data cache of current x86 and Arm cores. */
+#define DEFAULT_L1_BYTES ((uint64_t)32 << 10)
+#define BLOCK_CHANNELS_MIN 4
+#define BLOCK_CHANNELS_MAX 256
+
+/* Bytes of one input channel in a block of plan p: its weights (CV vectors at every tap) and its
+ * inputs (the p x pt positions of the work-item and the taps - 1 before them). */
+static uint64_t block_bytes_per_channel(const plan *p, const clconvt_params *params) {
+    const int64_t vectors = p->tile_c / channels_per_vector(p, params);
+    const int64_t positions = (int64_t)p->tile_p * tiles_per_item(p) + taps(params) - 1;
+    return (uint64_t)(taps(params) * vectors * p->vec + positions) * sizeof(float);
+}
+
+uint64_t clconvt_phase_fold_block_channels(const device_caps *caps, const plan *p,
+                                           const clconvt_params *params) {
+    const uint64_t l1 = caps->core_l1_bytes != 0 ? caps->core_l1_bytes : DEFAULT_L1_BYTES;
+    const uint64_t fit = l1 / BLOCK_L1_SHARE / block_bytes_per_channel(p, params);
+    uint64_t channels = BLOCK_CHANNELS_MIN;
+    while (channels * 2 <= fit && channels * 2 <= BLOCK_CHANNELS_MAX)
+        channels *= 2;
+    return channels;
+}
+
+/* The blocked form where it measured faster: a starved layer with more input channels per group
+ * than two blocks (depthwise layers have one). */
+static void block_starved(const device_caps *caps, const clconvt_params *params, plan *out) {
+    plan blocked = *out;
+    blocked.tiles_per_item = STARVED_TILES;
+    const uint64_t channels = clconvt_phase_fold_block_channels(caps, &blocked, params);
+    if ((uint64_t)(params->in_channels / params->groups) < 2 * channels)
+        return;
+    blocked.ci_chunk = (int)channels;
+    /* The positions of the usual work-group (LOCAL_FOLD_POSITIONS work-items of one tile) in
+     * fewer work-items: with 8 of 4 tiles each, Conv-TasNet made 8 work-groups for 2 cores and
+     * ran slower than with 2 (min of 41 rounds of 5 on the loaded machine: 0.69 vs 0.54 ms,
+     * unblocked 0.54; medians 1.04, 0.99, 1.30). */
+    blocked.local[0] = LOCAL_FOLD_POSITIONS / STARVED_TILES;
+    blocked.local[1] = 1;
+    *out = blocked;
+}
+
 /* The built-in choice on a CPU: NCL, dilation 1, a stride of 2..16 whose phases fill at least 3/4
  * of the lanes (not 9..11). The usual 16-lane vector when the group has the vec / stride channels
  * to fill it; else (channel-starved, stride-heavy layers such as Conv-TasNet's 512->1 at stride 8)
@@ -62,6 +117,8 @@ static int suits(const device_caps *caps, const clconvt_params *params, plan *ou
     if (!(4 * s * lc >= 3 * out->vec && cout_g >= lc))
         return 0;
     out->tile_c = default_channels(out, params);
+    if (cout_g < usual->vec / s)
+        block_starved(caps, params, out);
     return 1;
 }
 
@@ -134,11 +191,30 @@ static private_memory private_floats(const plan *p, const clconvt_params *params
 }
 
 /* PV: positions per work-item; CV: vectors of channels x phases. */
+/* A channel tile's weights larger than an L1 cache are reused over the whole batch from the L2:
+ * the samples x position tiles in dimension 0, so that PoCL, which runs work-groups in the order of
+ * their linear id (dimension 0 fastest), runs one channel tile's work over the batch back to back,
+ * where a batch dimension outside the channel tiles streamed every weight from memory once per
+ * sample (hifigan_v1_train: 8 MB, 16 times; process CPU time 29 -> 23 ms). Smaller weights stay in
+ * cache anyway, and then sample by sample keeps the reads and writes sequential (depthwise_up,
+ * 32 bytes of weights per tile: folded 1.4 -> 1.9 ms). */
+#define FOLD_PANEL_BYTES ((int64_t)32 << 10)
+
+static int batch_in_positions(const plan *p, const clconvt_params *params) {
+    const int64_t cin_g = params->in_channels / params->groups;
+    return taps(params) * cin_g * p->tile_c / channels_per_vector(p, params) * p->vec *
+               (int64_t)sizeof(float) >
+           FOLD_PANEL_BYTES;
+}
+
 static void build_options(const plan *p, const clconvt_params *params, char *options, size_t size) {
     clconvt_path_options(p, params,
                          PATH_OPTION_VEC | PATH_OPTION_PV | PATH_OPTION_CO_T | PATH_OPTION_CV |
                              PATH_OPTION_PT,
                          p->tile_p, p->tile_c / channels_per_vector(p, params), options, size);
+    const size_t used = strlen(options);
+    if (batch_in_positions(p, params) && used < size)
+        snprintf(options + used, size - used, " -DFOLD_BATCH=1");
 }
 
 const kernel_path clconvt_path_phase_fold = {
@@ -153,6 +229,7 @@ const kernel_path clconvt_path_phase_fold = {
     .keys = PLAN_KEY_VEC | PLAN_KEY_P | PLAN_KEY_C | PLAN_KEY_LP | PLAN_KEY_LC | PLAN_KEY_CHUNK |
             PLAN_KEY_LR | PLAN_KEY_PT,
     .parse_from_usual = 1, /* its default c follows vec */
+    .batch_in_positions = batch_in_positions,
     .tile_rule = "p x vec x c / (vec / stride)",
     .complete = complete,
     .check = check,

@@ -46,6 +46,10 @@ int clconvt_path_grid(const plan *p, const clconvt_params *params, int64_t batch
     global[0] = (size_t)p->path->position_tiles(p, params, length_out, pad_left);
     global[1] = (size_t)clconvt_path_channel_tiles(p, params);
     global[2] = (size_t)p->path->batch_items(p, params, batch);
+    if (p->path->batch_in_positions != NULL && p->path->batch_in_positions(p, params)) {
+        global[0] *= global[2];
+        global[2] = 1;
+    }
     const int use_local = p->local[0] > 0;
     /* OpenCL 1.2 needs whole work-groups; the kernels skip work-items outside the output. */
     for (int d = 0; d < 3; ++d) {

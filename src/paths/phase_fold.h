@@ -1,0 +1,15 @@
+/* What the planner's tests and tools may ask of phase_fold's planning (src/paths/phase_fold.c). */
+#ifndef CLCONVT_PHASE_FOLD_H
+#define CLCONVT_PHASE_FOLD_H
+
+#include <stdint.h>
+
+#include "path.h"
+
+/* The input channels per block (CI_CHUNK) of plan p's cache-blocked form: the largest power of two
+ * in 4..256 whose weights and inputs fill at most a quarter of one core's L1 data cache
+ * (caps->core_l1_bytes; 32 KiB when unknown). */
+uint64_t clconvt_phase_fold_block_channels(const device_caps *caps, const plan *p,
+                                           const clconvt_params *params);
+
+#endif
