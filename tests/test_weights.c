@@ -57,6 +57,12 @@ static void check_case(const clconvt_params *p, const plan *pl, clconvt_weight_o
     cr_assert(f && host && packed && want && want_max && scale);
     for (size_t i = 0; i < count; ++i)
         f[i] = (float)((double)(reference_random_next(&seed) >> 40) / (1 << 23) - 1.0);
+    /* Values whose way back from the packed copy to the dtype is the least obvious: NaNs with
+     * payloads, infinities, subnormals of each dtype, a value that rounds up to the next binade. */
+    static const uint32_t special[] = {0x7fc12345u, 0xffa00001u, 0x7f800000u, 0xff800000u,
+                                       0x00000001u, 0x80000400u, 0x33800000u, 0x3f7fffffu};
+    for (size_t i = 0; i < sizeof special / sizeof special[0] && i < count; ++i)
+        memcpy(&f[(i * 7919u) % count], &special[i], sizeof special[i]);
     for (int64_t ci = 0; ci < cin; ++ci)
         scale[ci] = 0.5 + (double)(reference_random_next(&seed) >> 44) / (1 << 20);
     cr_assert_eq(clconvt_convert(f, CLCONVT_F32, host, host_dtype, count), CLCONVT_SUCCESS);
