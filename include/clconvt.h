@@ -326,8 +326,8 @@ CLCONVT_API int64_t clconvt_layer_weight_count(const clconvt_layer *layer);
  * Stage the weight: host holds clconvt_layer_weight_count() elements of host_dtype in the given
  * order (MAX's (K, Cout/groups, Cin) or PyTorch's (Cin, Cout/groups, K)). They are converted to the
  * layer's dtype and packed for the kernel, in one pass over host on the calling thread (no thread
- * is started): the host copy in MAX order that clconvt_layer_get_weight returns and the packed
- * device copy (written in place through a mapping on CPU devices) are made together. Replaces any
+ * is started), into the device copy (written in place through a mapping on CPU devices); no other
+ * copy is kept (clconvt_layer_get_weight reads the device copy back). Replaces any
  * earlier weight. Safe while other threads forward on the layer: a forward that started before
  * uses the old weight entirely (the commands it enqueued keep it alive), one that starts after
  * uses the new one; a weight and a bias set one after the other are two replacements, and a
@@ -345,7 +345,9 @@ CLCONVT_API clconvt_status clconvt_layer_set_bias(clconvt_layer *layer, const vo
                                                   clconvt_dtype host_dtype);
 
 /**
- * Copy the staged weight, in MAX order and the layer's dtype, to host (weight_count elements).
+ * Copy the staged weight, in MAX order and the layer's dtype, to host (weight_count elements):
+ * exactly the values staged, read back from the device copy (a blocking read on the device's
+ * queue, after what is already enqueued there; host is written only on success).
  */
 CLCONVT_API clconvt_status clconvt_layer_get_weight(const clconvt_layer *layer, void *host);
 

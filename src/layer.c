@@ -125,7 +125,6 @@ void clconvt_layer_release(clconvt_layer *layer) {
     clconvt_device_buffer_release(layer->device, layer->weight);
     clconvt_device_buffer_release(layer->device, layer->bias);
     clconvt_device_buffer_release(layer->device, layer->activation.alphas);
-    clconvt_weights_free(&layer->weight_host);
     pthread_mutex_destroy(&layer->lock);
     free(layer);
 }
@@ -192,22 +191,18 @@ clconvt_status clconvt_layer_set_weight(clconvt_layer *layer, const void *host,
 }
 
 clconvt_status clconvt_layer_stage_weight(clconvt_layer *layer, const weight_source *src) {
-    staged_weight staged;
     cl_mem buffer = NULL;
     clconvt_status status =
-        clconvt_weights_upload(layer->device, &layer->params, &layer->plan, src, &buffer, &staged);
+        clconvt_weights_upload(layer->device, &layer->params, &layer->plan, src, &buffer);
     if (status != CLCONVT_SUCCESS)
         return status;
     /* Only now, with everything in hand, replace the old weight: a failure above changed nothing.
      * Forwards running meanwhile hold references of their own to the old buffer. */
     pthread_mutex_lock(&layer->lock);
     cl_mem old = layer->weight;
-    staged_weight old_host = layer->weight_host;
     layer->weight = buffer;
-    layer->weight_host = staged;
     pthread_mutex_unlock(&layer->lock);
     clconvt_device_buffer_release(layer->device, old);
-    clconvt_weights_free(&old_host);
     clconvt_clear_error();
     return CLCONVT_SUCCESS;
 }
@@ -254,18 +249,25 @@ clconvt_status clconvt_layer_set_bias(clconvt_layer *layer, const void *host,
 clconvt_status clconvt_layer_get_weight(const clconvt_layer *layer, void *host) {
     CLCONVT_CHECK_NOT_NULL(layer, "clconvt_layer_get_weight");
     CLCONVT_CHECK_NOT_NULL(host, "clconvt_layer_get_weight");
-    /* The lock is the layer's, not part of its value: taking it changes nothing the caller sees. */
+    /* The lock is the layer's, not part of its value: taking it changes nothing the caller sees.
+     * The reference keeps the weight read back whole if a set_weight replaces it meanwhile. */
     pthread_mutex_t *lock = (pthread_mutex_t *)&layer->lock;
     pthread_mutex_lock(lock);
-    const int ready = layer->weight_host.max_order != NULL;
-    if (ready)
-        memcpy(host, layer->weight_host.max_order, layer->weight_host.max_bytes);
+    const cl_mem weight = layer->weight;
+    const cl_int err = weight != NULL ? clRetainMemObject(weight) : CL_SUCCESS;
     pthread_mutex_unlock(lock);
-    if (!ready)
+    if (weight == NULL)
         return clconvt_fail(CLCONVT_ERROR_NOT_READY,
                             "clconvt_layer_get_weight: the layer has no weight yet");
-    clconvt_clear_error();
-    return CLCONVT_SUCCESS;
+    if (err != CL_SUCCESS)
+        return clconvt_fail_cl("clRetainMemObject(weight)", err);
+    /* No host copy is kept: the device's packed copy is the weight (src/weights.c). */
+    const clconvt_status status =
+        clconvt_weights_download(layer->device, &layer->params, &layer->plan, weight, host);
+    clReleaseMemObject(weight);
+    if (status == CLCONVT_SUCCESS)
+        clconvt_clear_error();
+    return status;
 }
 
 void clconvt_layer_buffers_release(layer_buffers *buffers) {

@@ -26,13 +26,13 @@ struct clconvt_layer {
     clconvt_params params;
     plan plan;
     cl_program program; /* owned by the device's program cache */
-    /* Guards the four below: set_weight, set_bias and set_input_activation may replace them
+    /* Guards the three below: set_weight, set_bias and set_input_activation may replace them
      * while other threads forward (a forward takes references to the buffers and a copy of the
      * activation it starts with, layer_buffers). */
     pthread_mutex_t lock;
-    staged_weight weight_host;
-    cl_mem weight; /* packed for the plan's path, layer dtype */
-    cl_mem bias;   /* Cout elements, layer dtype; NULL until set */
+    cl_mem
+        weight;  /* packed for the plan's path, layer dtype; the only copy (get_weight reads it) */
+    cl_mem bias; /* Cout elements, layer dtype; NULL until set */
     layer_activation activation;
 };
 

@@ -3,8 +3,12 @@
  * few output channels x every tap, small enough to stay in cache: a block is read from the
  * caller's array once (each input channel's part of it is one contiguous run in PyTorch order,
  * each (tap, output channel)'s one in MAX order), converted, scaled and rounded in place, then
- * scattered to both copies. The packed offsets come from the path's index function once per
+ * scattered to the packed copy. The packed offsets come from the path's index function once per
  * (tap, input channel) and once per output channel, never per element.
+ *
+ * No MAX-order copy is kept: the packed copy holds every weight, already rounded to the layer's
+ * dtype, so clconvt_weights_unpack rebuilds the MAX order from it exactly (a second 75 MB copy of
+ * a large layer's weight was half of the staging's time, most of it faulting in fresh pages).
  */
 #include "weights.h"
 
@@ -15,7 +19,7 @@
 #include "dtype.h"
 #include "error.h"
 
-/* 64 input channels: a 256-byte run of an f32 MAX-order copy per (tap, output channel), long
+/* 64 input channels: a 256-byte run of an f32 MAX-order source per (tap, output channel), long
  * enough that the copy's rows (Cin apart) cost few TLB and cache misses. */
 #define BLOCK_CI 64
 /* A block's fp32 tile: stays in the L2 cache of current CPUs while it is scattered. */
@@ -36,7 +40,6 @@ typedef struct stage_walk {
     int64_t *row;                   /* [k_len][BLOCK_CI]: packed offset of (k, ci) at c = 0 */
     float *tile, *line;             /* the block; one MAX-order run of BLOCK_CI values */
     float *packed;
-    char *max_order;
 } stage_walk;
 
 static void walk_free(stage_walk *w) {
@@ -108,22 +111,6 @@ static void read_block(const stage_walk *w, int64_t ci0, int64_t nb, int64_t c0,
         }
 }
 
-/* The tile's block to the MAX-order copy: a run of nb input channels per (tap, output channel). */
-static void write_max_order(const stage_walk *w, int64_t ci0, int64_t nb, int64_t c0, int64_t nc) {
-    const size_t elem = clconvt_dtype_size(w->p->dtype);
-    const int64_t tile_j = w->tile_j;
-    float *restrict line = w->line;
-    for (int64_t k = 0; k < w->k_len; ++k)
-        for (int64_t c = 0; c < nc; ++c) {
-            const float *restrict t = w->tile + k * w->tile_k + c * w->tile_c;
-            for (int64_t j = 0; j < nb; ++j)
-                line[j] = t[j * tile_j];
-            const int64_t first = (k * w->cout_g + c0 + c) * w->cin + ci0;
-            clconvt_dtype_store_run(line, w->max_order + (size_t)first * elem, w->p->dtype,
-                                    (size_t)nb);
-        }
-}
-
 /* The tile's block to the packed copy, the inner loop along the axis that is closer to
  * contiguous there (output channels in the tiled layouts, input channels in gemm's), so that
  * the writes stream rather than hop between lines. */
@@ -151,49 +138,90 @@ static void write_packed(const stage_walk *w, int64_t nb, int64_t c0, int64_t nc
     }
 }
 
+/* The packed offsets of block [ci0, ci0 + nb)'s input channels at every tap, at c = 0. */
+static void fill_rows(stage_walk *w, int64_t ci0, int64_t nb) {
+    for (int64_t j = 0; j < nb; ++j) {
+        const int64_t ci = ci0 + j, g = ci / w->cin_g;
+        for (int64_t k = 0; k < w->k_len; ++k)
+            w->row[k * BLOCK_CI + j] =
+                clconvt_plan_packed_index(w->plan, w->p, g, k, ci - g * w->cin_g, 0);
+    }
+}
+
 static void walk(stage_walk *w) {
     for (int64_t ci0 = 0; ci0 < w->cin; ci0 += BLOCK_CI) {
         const int64_t nb = w->cin - ci0 < BLOCK_CI ? w->cin - ci0 : BLOCK_CI;
-        for (int64_t j = 0; j < nb; ++j) {
-            const int64_t ci = ci0 + j, g = ci / w->cin_g;
-            for (int64_t k = 0; k < w->k_len; ++k)
-                w->row[k * BLOCK_CI + j] =
-                    clconvt_plan_packed_index(w->plan, w->p, g, k, ci - g * w->cin_g, 0);
-        }
+        fill_rows(w, ci0, nb);
         for (int64_t c0 = 0; c0 < w->cout_g; c0 += w->block_c) {
             const int64_t nc = w->cout_g - c0 < w->block_c ? w->cout_g - c0 : w->block_c;
             read_block(w, ci0, nb, c0, nc);
-            write_max_order(w, ci0, nb, c0, nc);
             write_packed(w, nb, c0, nc);
         }
     }
 }
 
-void clconvt_weights_free(staged_weight *weight) {
-    free(weight->max_order);
-    *weight = (staged_weight){0};
+/* The walk's shape for a layer of p and plan (src may be NULL: unpacking reads no source). */
+static int walk_open(stage_walk *w, const clconvt_params *p, const plan *plan,
+                     const weight_source *src) {
+    static const weight_source max_order = {NULL, CLCONVT_WEIGHT_MAX, CLCONVT_F32, NULL};
+    *w = (stage_walk){.p = p, .plan = plan, .src = src != NULL ? src : &max_order};
+    w->cin = p->in_channels, w->k_len = p->kernel_length;
+    w->cin_g = w->cin / p->groups, w->cout_g = p->out_channels / p->groups;
+    if (walk_init(w))
+        return 1;
+    walk_free(w);
+    return 0;
 }
 
 clconvt_status clconvt_weights_stage(const clconvt_params *p, const plan *plan,
-                                     const weight_source *src, float *packed, staged_weight *out) {
-    stage_walk w = {.p = p, .plan = plan, .src = src, .packed = packed};
-    w.cin = p->in_channels, w.k_len = p->kernel_length;
-    w.cin_g = w.cin / p->groups, w.cout_g = p->out_channels / p->groups;
-    const size_t count = (size_t)(w.cin * w.cout_g * w.k_len); /* validated not to overflow */
-    const size_t packed_count = clconvt_plan_packed_count(plan, p);
-    const size_t max_bytes = count * clconvt_dtype_size(p->dtype);
-    w.max_order = malloc(max_bytes);
-    if (w.max_order == NULL || !walk_init(&w)) {
-        free(w.max_order);
-        walk_free(&w);
+                                     const weight_source *src, float *packed) {
+    stage_walk w;
+    const size_t count = (size_t)(p->in_channels * (p->out_channels / p->groups) *
+                                  p->kernel_length); /* validated not to overflow */
+    if (!walk_open(&w, p, plan, src))
         return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY,
                             "out of host memory staging a weight of %zu elements", count);
-    }
+    w.packed = packed;
     /* Every slot is written when there is no padding (the index is one-to-one). */
+    const size_t packed_count = clconvt_plan_packed_count(plan, p);
     if (packed_count != count)
         memset(packed, 0, packed_count * sizeof *packed);
     walk(&w);
     walk_free(&w);
-    *out = (staged_weight){w.max_order, max_bytes};
+    return CLCONVT_SUCCESS;
+}
+
+/* One block of the packed copy back to MAX order: a run of nb input channels per (tap, output
+ * channel), gathered through the same offsets the staging scattered to. */
+static void unpack_block(const stage_walk *w, const float *packed, int64_t ci0, int64_t nb,
+                         void *max_order) {
+    const size_t elem = clconvt_dtype_size(w->p->dtype);
+    float *restrict line = w->line;
+    for (int64_t k = 0; k < w->k_len; ++k) {
+        const int64_t *restrict row = w->row + k * BLOCK_CI;
+        for (int64_t c = 0; c < w->cout_g; ++c) {
+            const float *restrict from = packed + w->column[c];
+            for (int64_t j = 0; j < nb; ++j)
+                line[j] = from[row[j]];
+            const int64_t first = (k * w->cout_g + c) * w->cin + ci0;
+            /* The values are the dtype's already: storing them is exact. */
+            clconvt_dtype_store_run(line, (char *)max_order + (size_t)first * elem, w->p->dtype,
+                                    (size_t)nb);
+        }
+    }
+}
+
+clconvt_status clconvt_weights_unpack(const clconvt_params *p, const plan *plan,
+                                      const float *packed, void *max_order) {
+    stage_walk w;
+    if (!walk_open(&w, p, plan, NULL))
+        return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY,
+                            "out of host memory reading a weight back");
+    for (int64_t ci0 = 0; ci0 < w.cin; ci0 += BLOCK_CI) {
+        const int64_t nb = w.cin - ci0 < BLOCK_CI ? w.cin - ci0 : BLOCK_CI;
+        fill_rows(&w, ci0, nb);
+        unpack_block(&w, packed, ci0, nb, max_order);
+    }
+    walk_free(&w);
     return CLCONVT_SUCCESS;
 }

@@ -1,16 +1,11 @@
-/* Weight staging: from the caller's order and dtype to the layer's dtype, in MAX order (kept on the
- * host) and, as fp32 holding the same rounded values, in the packed layout the kernels read, both
- * in one pass over the caller's weight. */
+/* Weight staging: from the caller's order and dtype to the layer's dtype, as fp32 holding the
+ * rounded values, in the packed layout the kernels read, in one pass over the caller's weight; and
+ * back from that packed copy to MAX order (clconvt_layer_get_weight). */
 #ifndef CLCONVT_WEIGHTS_H
 #define CLCONVT_WEIGHTS_H
 
 #include "clconvt.h"
 #include "plan.h"
-
-typedef struct staged_weight {
-    void *max_order; /* (K, Cout_g, Cin) in the layer's dtype */
-    size_t max_bytes;
-} staged_weight;
 
 /* A weight as the caller gives it. */
 typedef struct weight_source {
@@ -23,14 +18,20 @@ typedef struct weight_source {
 } weight_source;
 
 /*
- * Stage src for a layer of params and plan: *out gets a new MAX-order copy, packed (the caller's
- * clconvt_plan_packed_count(plan, params) floats) the packed copy with its padding zeroed. The
- * path's packed_index must be a sum of a part in (g, k, ci_local) and a part in c (path.h). On
- * failure nothing is allocated.
+ * Stage src for a layer of params and plan into packed (the caller's
+ * clconvt_plan_packed_count(plan, params) floats), its padding zeroed. The path's packed_index
+ * must be a sum of a part in (g, k, ci_local) and a part in c (path.h). Fails only when out of
+ * host memory (for its small index tables), with packed untouched.
  */
 clconvt_status clconvt_weights_stage(const clconvt_params *params, const plan *plan,
-                                     const weight_source *src, float *packed, staged_weight *out);
+                                     const weight_source *src, float *packed);
 
-void clconvt_weights_free(staged_weight *weight);
+/*
+ * The weight of a packed copy staged for params and plan, in MAX order (K, Cout_g, Cin) and the
+ * layer's dtype, into max_order (clconvt_layer_weight_count elements): exactly what was staged,
+ * since the packed values are the dtype's. Fails only when out of host memory.
+ */
+clconvt_status clconvt_weights_unpack(const clconvt_params *params, const plan *plan,
+                                      const float *packed, void *max_order);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * Failure injection: make the Nth OpenCL call fail, for every N, across a whole use of the library
- * (device_open or device_wrap, layer_create, set_weight, set_bias, forward_host, forward,
- * a batch-0 forward, layer_release, device_release), for several layers and with the on-disk
- * program cache off and warm. The OpenCL calls go through cl_shim.c, linked into this executable.
+ * (device_open or device_wrap, layer_create, set_weight, set_bias, get_weight, forward_host,
+ * forward, a batch-0 forward, layer_release, device_release), for several layers and with the
+ * on-disk program cache off and warm. The OpenCL calls go through cl_shim.c, linked into this
+ * executable.
  *
  * For every N:
  * - the step that met the failure returns an error status whose message names the failed OpenCL
@@ -264,6 +265,41 @@ static int after_step(run *r, const char *step, clconvt_status status) {
 }
 
 /* Run a step, retrying it once after the injected failure. */
+/* get_weight reads the device copy back: its failure leaves host untouched, and once it
+ * succeeds it gives the weight set, in MAX order. 0 after a complaint. */
+static int check_get_weight(run *r, clconvt_layer *layer, const data *d) {
+    const int64_t cin = d->params.in_channels, k_len = d->params.kernel_length;
+    const int64_t cout_g = d->params.out_channels / d->params.groups;
+    float *got = malloc(d->w_count * sizeof *got);
+    if (got == NULL) {
+        complain("out of host memory");
+        return 0;
+    }
+    for (size_t i = 0; i < d->w_count; ++i)
+        got[i] = -12345.0f;
+    clconvt_status status = clconvt_layer_get_weight(layer, got);
+    if (status != CLCONVT_SUCCESS)
+        for (size_t i = 0; i < d->w_count; ++i)
+            if (got[i] != -12345.0f) {
+                complain("clconvt_layer_get_weight failed but wrote its output");
+                break;
+            }
+    if (after_step(r, "clconvt_layer_get_weight", status))
+        status = clconvt_layer_get_weight(layer, got);
+    int ok = status == CLCONVT_SUCCESS;
+    if (!ok)
+        complain("clconvt_layer_get_weight failed again: %s", clconvt_last_error());
+    for (int64_t ci = 0; ok && ci < cin; ++ci)
+        for (int64_t c = 0; ok && c < cout_g; ++c)
+            for (int64_t k = 0; ok && k < k_len; ++k)
+                if (got[(k * cout_g + c) * cin + ci] != d->w[(ci * cout_g + c) * k_len + k]) {
+                    complain("clconvt_layer_get_weight gave another weight than the one set");
+                    ok = 0;
+                }
+    free(got);
+    return ok;
+}
+
 #define STEP(r, name, call)                                                                        \
     do {                                                                                           \
         clconvt_status status_ = (call);                                                           \
@@ -386,6 +422,8 @@ static void run_sequence(const variant *v, data *d, unsigned long fail_at, outco
     STEP(&r, "clconvt_layer_set_weight",
          clconvt_layer_set_weight(layer, d->w, CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32));
     STEP(&r, "clconvt_layer_set_bias", clconvt_layer_set_bias(layer, d->bias, CLCONVT_F32));
+    if (!check_get_weight(&r, layer, d))
+        goto done;
     if (v->snake)
         STEP(&r, "clconvt_layer_set_input_activation",
              clconvt_layer_set_input_activation(layer, CLCONVT_ACTIVATION_SNAKE, d->alpha, v->cin));
