@@ -356,6 +356,64 @@ Test(activation_layer, gemm_chunks_read_the_activated_input) {
     unsetenv("CLCONVT_GEMM_COLUMN_BYTES");
 }
 
+/* ---- Snake's sine over wide ranges --------------------------------------------------------- */
+
+/* A depthwise layer of K 1 and weight 1 is the activation itself: y = x + sin(a x)^2 / (a + 1e-9)
+ * value by value, against float64, each within 1e-6 of |x| + 1 / a (the scale of the two terms;
+ * the bound is the SPEC's f32 bound's twentieth), for |x| from 1e-3 to 1e8 and alphas from 0.01
+ * to 40 (a x up to 4e9: cl/common.cl's sine_squared reduces a x by pi), NaN and infinities
+ * through as sin gives them, in the pass (NCL and NLC: vectors of 16 and the rest) and in
+ * phase_dw's kernel (channel vectors). */
+static void check_snake_range(clconvt_layout layout, const char *where) {
+    enum { C = 37, L = 300 };
+    setenv("CLCONVT_INPUT_ACTIVATION", where, 1);
+    clconvt_params p;
+    clconvt_params_init(&p, C, C, 1);
+    p.groups = C;
+    p.layout = layout;
+    clconvt_layer *layer = NULL;
+    cr_assert_eq(clconvt_layer_create(support_device(), &p, &layer), CLCONVT_SUCCESS, "%s",
+                 clconvt_last_error());
+    float w[C], alpha[C];
+    for (int c = 0; c < C; ++c) {
+        w[c] = 1.0f;
+        alpha[c] = 0.01f * powf(4000.0f, (float)c / (C - 1)) * (c % 2 ? -1.0f : 1.0f);
+    }
+    cr_assert_eq(clconvt_layer_set_weight(layer, w, CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32),
+                 CLCONVT_SUCCESS);
+    cr_assert_eq(clconvt_layer_set_input_activation(layer, CLCONVT_ACTIVATION_SNAKE, alpha, C),
+                 CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    static float x[C * L], y[C * L];
+    uint64_t state = 99;
+    for (int i = 0; i < C * L; ++i) {
+        const double u = (double)(reference_random_next(&state) >> 11) * 0x1p-53;
+        x[i] = (float)(pow(10.0, -3.0 + 11.0 * u) * (i % 3 ? 1 : -1));
+    }
+    x[5] = NAN, x[6] = INFINITY, x[7] = -INFINITY, x[8] = 0.0f;
+    cr_assert_eq(clconvt_layer_forward_host(layer, x, y, 1, L), CLCONVT_SUCCESS, "%s",
+                 clconvt_last_error());
+    for (int i = 0; i < C * L; ++i) {
+        const int c = layout == CLCONVT_LAYOUT_NCL ? i / L : i % C;
+        const double a = alpha[c], v = x[i], s = sin(a * v);
+        const double ref = v + s * s / (a + 1e-9);
+        if (isnan(ref) || isinf(v)) {
+            cr_assert(isnan(y[i]), "%s: x=%g: %g, not NaN", where, v, (double)y[i]);
+            continue;
+        }
+        cr_assert_leq(fabs(y[i] - ref), 1e-6 * (fabs(v) + 1 / fabs(a)),
+                      "%s, layout %d: alpha %g, x %.9g: %.9g, not %.9g", where, (int)layout, a, v,
+                      (double)y[i], ref);
+    }
+    clconvt_layer_release(layer);
+    unsetenv("CLCONVT_INPUT_ACTIVATION");
+}
+
+Test(activation_layer, snake_over_wide_ranges) {
+    check_snake_range(CLCONVT_LAYOUT_NCL, "pass");
+    check_snake_range(CLCONVT_LAYOUT_NLC, "pass");
+    check_snake_range(CLCONVT_LAYOUT_NLC, "kernel");
+}
+
 /* ---- The pass's scratch buffer -----------------------------------------------------------------
  */
 
