@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -499,6 +500,70 @@ Test(activation_layer, pass_scratch_is_kept_and_grown) {
     clReleaseCommandQueue(own);
     clconvt_layer_release(s.layer);
     cr_assert_eq(allocated_bytes(), before, "the scratch buffer outlives its layer");
+    unsetenv("CLCONVT_INPUT_ACTIVATION");
+}
+
+/* Threads forwarding on one layer at once, all on the device's queue: they share the layer's
+ * scratch buffer in turn (src/activation.c's scratch_lock), each output that of its own input. */
+enum { THREADS = 4, THREAD_FORWARDS = 40, T_CIN = 5, T_COUT = 3, T_K = 4, T_LENGTH = 300 };
+#define T_LENGTH_OUT ((T_LENGTH - 1) * 2 + T_K)
+
+typedef struct thread_case {
+    clconvt_layer *layer;
+    float x[THREAD_FORWARDS][T_CIN * T_LENGTH];
+    double ref[THREAD_FORWARDS][T_COUT * T_LENGTH_OUT];
+    double worst;
+    clconvt_status status;
+} thread_case;
+
+static void *thread_forwards(void *arg) {
+    thread_case *t = arg;
+    static _Thread_local float y[T_COUT * T_LENGTH_OUT];
+    for (int f = 0; f < THREAD_FORWARDS && t->status == CLCONVT_SUCCESS; ++f) {
+        t->status = clconvt_layer_forward_host(t->layer, t->x[f], y, 1, T_LENGTH);
+        for (int i = 0; i < T_COUT * T_LENGTH_OUT && t->status == CLCONVT_SUCCESS; ++i)
+            t->worst = fmax(t->worst, fabs(y[i] - t->ref[f][i]));
+    }
+    return NULL;
+}
+
+Test(activation_layer, threads_share_the_scratch_buffer, .timeout = 300) {
+    setenv("CLCONVT_INPUT_ACTIVATION", "pass", 1);
+    small_layer s;
+    small_make(&s);
+    const float slope = 0.1f;
+    const double slope_d = slope;
+    cr_assert_eq(
+        clconvt_layer_set_input_activation(s.layer, CLCONVT_ACTIVATION_LEAKY_RELU, &slope, 1),
+        CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    double w[T_CIN * T_COUT * T_K], xd[T_CIN * T_LENGTH];
+    for (int i = 0; i < T_CIN * T_COUT * T_K; ++i)
+        w[i] = s.w[i];
+    static thread_case cases[THREADS];
+    uint64_t state = 17;
+    for (int t = 0; t < THREADS; ++t) {
+        cases[t] = (thread_case){.layer = s.layer};
+        for (int f = 0; f < THREAD_FORWARDS; ++f) {
+            support_fill(xd, T_CIN * T_LENGTH, &state, CLCONVT_F32);
+            for (int i = 0; i < T_CIN * T_LENGTH; ++i)
+                cases[t].x[f][i] = (float)(xd[i] = 3 * xd[i]);
+            cr_assert_eq(reference_activate(&s.params, CLCONVT_ACTIVATION_LEAKY_RELU, &slope_d, 1,
+                                            T_LENGTH, xd),
+                         0);
+            cr_assert_eq(reference_forward(&s.params, xd, w, NULL, 1, T_LENGTH, cases[t].ref[f]),
+                         0);
+        }
+    }
+    pthread_t threads[THREADS];
+    for (int t = 0; t < THREADS; ++t)
+        cr_assert_eq(pthread_create(&threads[t], NULL, thread_forwards, &cases[t]), 0);
+    for (int t = 0; t < THREADS; ++t)
+        pthread_join(threads[t], NULL);
+    for (int t = 0; t < THREADS; ++t) {
+        cr_assert_eq(cases[t].status, CLCONVT_SUCCESS);
+        cr_assert_lt(cases[t].worst, 1e-5, "thread %d: an output off by %g", t, cases[t].worst);
+    }
+    clconvt_layer_release(s.layer);
     unsetenv("CLCONVT_INPUT_ACTIVATION");
 }
 
