@@ -10,12 +10,14 @@
 #include "layer.h"
 
 /* An f32 layer with fewer multiply-adds per input value than this (out_channels / groups x
- * kernel_length) takes the activation in its kernel by default, the others as a pass of their
- * own (separate_pass). The pass costs a read and a write of the whole input, the kernel an
+ * kernel_length) takes a LeakyReLU in its kernel by default, the others as a pass of their own
+ * (separate_pass). The pass costs a read and a write of the whole input, the kernel an
  * activation at each load of an input value (once per tap and channel tile): measured with
  * clconvt-bench-activation on PoCL (BENCHMARKS.md, "Fused input activation"), the kernel wins on
  * convtasnet_decoder (16) and depthwise_up (6), ties on hifigan_v1_up4 (128) and loses by
- * 1.2-1.6x on the rows with more work per input value, where the pass costs a few percent. */
+ * 1.2-1.6x on the rows with more work per input value, where the pass costs a few percent. ELU's
+ * expm1 and Snake's sine cost too much to repeat at each load: on convtasnet_decoder and
+ * depthwise_up the kernel took 1.3-4x the pass's time with them. */
 #define KERNEL_BELOW_WORK 128
 
 /* cl/activation.cl's values per work-item, and rows per work-group. */
@@ -80,10 +82,11 @@ extern const char clconvt_source_activation[];
 /* Where the activation runs: in the path's kernel, as each input value is loaded, or as a pass of
  * its own over the input before it (cl/activation.cl), which a path that loads no input itself
  * needs. CLCONVT_INPUT_ACTIVATION=kernel or =pass chooses for the other paths; by default the
- * kernel for an f32 layer of little work per input value (KERNEL_BELOW_WORK), else the pass: in
+ * kernel for a LeakyReLU on an f32 layer of little work per input value (KERNEL_BELOW_WORK), else
+ * the pass: in
  * f16 and bf16 the pass rounds the activated value to the dtype, as the header documents, and
  * the default keeps that. */
-static int separate_pass(const clconvt_layer *layer) {
+static int separate_pass(const clconvt_layer *layer, clconvt_activation kind) {
     if (layer->plan.path->input_read_elsewhere)
         return 1;
     const char *choice = getenv("CLCONVT_INPUT_ACTIVATION");
@@ -92,7 +95,7 @@ static int separate_pass(const clconvt_layer *layer) {
     if (choice != NULL && strcmp(choice, "pass") == 0)
         return 1;
     const clconvt_params *p = &layer->params;
-    return p->dtype != CLCONVT_F32 ||
+    return kind != CLCONVT_ACTIVATION_LEAKY_RELU || p->dtype != CLCONVT_F32 ||
            p->out_channels / p->groups * p->kernel_length >= KERNEL_BELOW_WORK;
 }
 
@@ -113,7 +116,7 @@ static clconvt_status make_activation(clconvt_layer *layer, clconvt_activation k
     if (kind == CLCONVT_ACTIVATION_NONE)
         return CLCONVT_SUCCESS;
     clconvt_status status;
-    if (separate_pass(layer))
+    if (separate_pass(layer, kind))
         status = build_pass(layer, kind, &out->separate);
     else {
         out->plan.activation = (int)kind;
