@@ -236,22 +236,60 @@ static inline __global store_t *ncl_output_row(__global store_t *y, long n, int 
 /* expm1, as PyTorch: exp(v) - 1 loses every digit near 0. */
 #define ACTIVATE(v, a, s) ((v) > 0.0f ? (v) : (a)*expm1(v))
 #elif ACTIVATION == 3
-/* s: sin(a v), computed once (activate<n>): the compiler need not merge two calls of sin. */
-#define ACTIVATE(v, a, s) ((v) + (s) * (s) / ((a) + 1e-9f))
-#define ACTIVATION_SINE(v, a) sin((a) * (v))
+/* s: sin(a v)^2 (sine_squared<n>), computed once per value. */
+#define ACTIVATE(v, a, s) ((v) + (s) / ((a) + 1e-9f))
+#define ACTIVATION_SINE(n, v, a) CAT(sine_squared, n)(v, a)
 #else
 #error "ACTIVATION must be 0 (none), 1 (LeakyReLU), 2 (ELU) or 3 (Snake)"
 #endif
 
 #ifndef ACTIVATION_SINE
-#define ACTIVATION_SINE(v, a) 0.0f
+#define ACTIVATION_SINE(n, v, a) 0.0f
+#endif
+
+#if ACTIVATION == 3
+/* pi as a sum of three floats (Cody-Waite): k pi is subtracted exactly enough for every k below
+ * 2^24, PI_1 + PI_2 + PI_3 being pi to about 2^-75. */
+#define PI_1 3.14159274101257324219f
+#define PI_2 -8.74227765734758577310e-08f
+#define PI_3 -3.43024902001e-15f
+/* sin(t)^2 for t = a v, n lanes: PoCL's sin (a call with the reduction of any argument, per
+ * lane) cost the Snake pass more than the rest of a forward. sin^2 has period pi, so t is reduced
+ * to r = t - k pi, k = rint(t / pi), |r| <= pi/2 (a little more where t / pi rounds across a
+ * half), whose sine's sign does not matter; t is taken exactly as the sum t + t_err of two floats
+ * (fma), so that large a v keep their digits; then the Taylor series of sin to r^11 (its error
+ * below r^13 / 13!: 5.7e-8 at pi/2). Against sin^2 of a v in float64: within 3.4e-7 for |a v| up
+ * to 3e5, 1.3e-6 to 3e6 (sinf(a * v) in f32 is off by 1e-3 at 3e4). Beyond, the reduction loses
+ * its digits: r is clamped to [-2, 2], which keeps sin^2 in [0, 1], and there the sin^2 / a term
+ * is below 1 / |a v| (3e-7) of |v| anyway. An infinite or NaN v gives NaN, as sin does (the
+ * clamp turns a NaN r into 2: t - t brings it back). */
+#define SINE_SQUARED_FUNCTION(n)                                                                   \
+    static inline FLOATN(n) CAT(sine_squared, n)(FLOATN(n) v, FLOATN(n) a) {                       \
+        const FLOATN(n) t = a * v, t_err = fma(a, v, -t);                                          \
+        const FLOATN(n) k = rint(t * M_1_PI_F);                                                    \
+        FLOATN(n) r = fma(-k, (FLOATN(n))(PI_1), t);                                               \
+        r = fma(-k, (FLOATN(n))(PI_2), r);                                                         \
+        r = fma(-k, (FLOATN(n))(PI_3), r) + t_err;                                                 \
+        r = clamp(r, (FLOATN(n))(-2.0f), (FLOATN(n))(2.0f));                                       \
+        const FLOATN(n) r2 = r * r;                                                                \
+        FLOATN(n) p = fma(r2, (FLOATN(n))(-1.0f / 39916800.0f), (FLOATN(n))(1.0f / 362880.0f));    \
+        p = fma(r2, p, (FLOATN(n))(-1.0f / 5040.0f));                                              \
+        p = fma(r2, p, (FLOATN(n))(1.0f / 120.0f));                                                \
+        p = fma(r2, p, (FLOATN(n))(-1.0f / 6.0f));                                                 \
+        const FLOATN(n) sine = fma(r * r2, p, r);                                                  \
+        return fma(sine, sine, t - t); /* t - t: NaN for an infinite t, which the clamp lost */    \
+    }
+SINE_SQUARED_FUNCTION(1)
+SINE_SQUARED_FUNCTION(4)
+SINE_SQUARED_FUNCTION(8)
+SINE_SQUARED_FUNCTION(16)
 #endif
 
 /* activate<n>(v, a): the activation of n lanes v with parameters a (v is evaluated once). */
 #define ACTIVATION_FUNCTION(n)                                                                     \
     static inline FLOATN(n) CAT(activate, n)(FLOATN(n) v, FLOATN(n) a) {                           \
         (void)a;                                                                                   \
-        const FLOATN(n) s = ACTIVATION_SINE(v, a);                                                 \
+        const FLOATN(n) s = ACTIVATION_SINE(n, v, a);                                              \
         (void)s;                                                                                   \
         return ACTIVATE(v, a, s);                                                                  \
     }

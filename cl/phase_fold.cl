@@ -98,8 +98,11 @@ static inline void store_phases(__global store_t *y_row, long o0, long length_ou
 /* f16 and bf16 inputs of an interior tile are decoded PV at a time, as one vector, when PV is a
  * vector width: decoding each broadcast input alone costs more than the CV FMAs it feeds when CV
  * is small (the channel-starved plans, CV 1 and PV 16: Conv-TasNet's f16 8.3 -> 1.0 ms min, f32
- * 0.8). f32 loads each input as it is broadcast. */
-#define VECTOR_INPUTS (DTYPE != 0 && (PV == 4 || PV == 8 || PV == 16))
+ * 0.8). So are the inputs of a fused activation, whatever PV (load_interior_inputs): activated
+ * as one vector op per 4 lanes instead of a compare, select and multiply per broadcast (in-kernel
+ * LeakyReLU on hifigan_v1_up3 cost ~1.5x a plain forward that way). f32 without an activation
+ * loads each input as it is broadcast (an FMA with a broadcast memory operand on x86). */
+#define VECTOR_INPUTS ((DTYPE != 0 && (PV == 4 || PV == 8 || PV == 16)) || ACTIVATION != 0)
 #if VECTOR_INPUTS
 #define INTERIOR_INPUT(row, p, ch) xs[p]
 #else
@@ -158,6 +161,22 @@ reduce_positions(floatv acc[CV][PV], const __global store_t *row0, const __globa
 #define RIGHT_CUTS(M) M(1) M(2) M(3) M(4) M(5) M(6) M(7)
 #define LEFT_CUTS(M) M(1) M(2) M(3)
 
+/* The PV inputs of channel ch at row, decoded and activated: one vector when PV is a vector
+ * width, else vectors of 4 and the rest one by one (f16 has no decoder of 2 lanes). */
+static inline void load_interior_inputs(float xs[PV], const __global store_t *row,
+                                        long ch ACTIVATION_PARAMETERS) {
+#if PV == 4 || PV == 8 || PV == 16
+    CAT(vstore, PV)(LOAD_INPUTV(PV, row, ch), 0, xs);
+#else
+#pragma unroll
+    for (int p = 0; p + 4 <= PV; p += 4)
+        vstore4(LOAD_INPUTV(4, row + p, ch), 0, xs + p);
+#pragma unroll
+    for (int p = PV / 4 * 4; p < PV; ++p)
+        xs[p] = LOAD_INPUT(row, p, ch);
+#endif
+}
+
 /* Add the products of input channels [ci0, ci_end) at every tap to the register tile of the PV
  * positions from q0 (weights of the work-item's channel tile at w_tile). */
 static __attribute__((always_inline)) inline void
@@ -178,7 +197,7 @@ reduce_tile(floatv acc[CV][PV], const __global store_t *x_group, const __global 
                 load_weights(wv, wj, ci);
 #if VECTOR_INPUTS
                 float xs[PV];
-                CAT(vstore, PV)(LOAD_INPUTV(PV, row, (long)g * cin_g + ci), 0, xs);
+                load_interior_inputs(xs, row, (long)g * cin_g + ci ACTIVATION_PASS);
 #endif
 #pragma unroll
                 for (int p = 0; p < PV; ++p) {

@@ -411,14 +411,18 @@ typedef enum clconvt_activation {
  * clconvt_layer_forward_host and the streams made on the layer. Where it runs:
  * - by default, as a pass of its own over the input just before the layer's kernel, in the same
  *   forward (one more read and write of the input, into a scratch buffer of batch x Cin x
- *   length_in values of the dtype, released with the forward): the activated value is stored in
- *   the layer's dtype, so in f16 and bf16 it is rounded to it (as a PyTorch model in that dtype
- *   rounds its activation's output); in f32 nothing is rounded. On today's kernels, which load an
- *   input value once per tap and channel tile, this is the faster way (BENCHMARKS.md);
+ *   length_in values of the dtype: on the device's queue the layer's own, kept and grown to the
+ *   largest input until the layer is released; on a caller's queue one of the forward's own,
+ *   released with it): the activated value is stored in the layer's dtype, so in f16 and bf16 it
+ *   is rounded to it (as a PyTorch model in that dtype rounds its activation's output); in f32
+ *   nothing is rounded. On today's kernels, which load an input value once per tap and channel
+ *   tile, this is the faster way (BENCHMARKS.md), except for a LeakyReLU on an f32 layer of little
+ *   work per input value (out_channels / groups x kernel_length < 128), which runs in the kernel
+ *   (below);
  * - with CLCONVT_INPUT_ACTIVATION=kernel in the environment (read when the activation is set),
  *   inside the phase paths' kernels, as each input value is loaded, not rounded back to the dtype
- *   (no pass over memory of its own, but computed again at each load). The gemm path (its GEMMs
- *   are CLBlast's) always takes the pass.
+ *   (no pass over memory of its own, but computed again at each load); =pass takes the pass for
+ *   every layer. The gemm path (its GEMMs are CLBlast's) always takes the pass.
  * alpha holds count floats: none for CLCONVT_ACTIVATION_NONE (count 0; alpha may be NULL), the
  * slope of LeakyReLU or the alpha of ELU (count 1), or Snake's alpha of each input channel
  * (count Cin; DAC stores it as a (1, Cin, 1) tensor). Each must be a finite number. A bad kind,

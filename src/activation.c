@@ -9,9 +9,16 @@
 #include "error.h"
 #include "layer.h"
 
-/* Where an activation runs by default (separate_pass): measured on PoCL with
- * clconvt-bench-activation (BENCHMARKS.md, "Fused input activation"). */
-#define SEPARATE_BY_DEFAULT 1
+/* An f32 layer with fewer multiply-adds per input value than this (out_channels / groups x
+ * kernel_length) takes a LeakyReLU in its kernel by default, the others as a pass of their own
+ * (separate_pass). The pass costs a read and a write of the whole input, the kernel an
+ * activation at each load of an input value (once per tap and channel tile): measured with
+ * clconvt-bench-activation on PoCL (BENCHMARKS.md, "Fused input activation"), the kernel wins on
+ * convtasnet_decoder (16) and depthwise_up (6), ties on hifigan_v1_up4 (128) and loses by
+ * 1.2-1.6x on the rows with more work per input value, where the pass costs a few percent. ELU's
+ * expm1 and Snake's sine cost too much to repeat at each load: on convtasnet_decoder and
+ * depthwise_up the kernel took 1.3-4x the pass's time with them. */
+#define KERNEL_BELOW_WORK 128
 
 /* cl/activation.cl's values per work-item, and rows per work-group. */
 #define PASS_CHUNK 256
@@ -74,9 +81,12 @@ extern const char clconvt_source_activation[];
 
 /* Where the activation runs: in the path's kernel, as each input value is loaded, or as a pass of
  * its own over the input before it (cl/activation.cl), which a path that loads no input itself
- * needs. CLCONVT_INPUT_ACTIVATION=kernel or =pass chooses for the other paths (default: the
- * pass: SEPARATE_BY_DEFAULT). */
-static int separate_pass(const clconvt_layer *layer) {
+ * needs. CLCONVT_INPUT_ACTIVATION=kernel or =pass chooses for the other paths; by default the
+ * kernel for a LeakyReLU on an f32 layer of little work per input value (KERNEL_BELOW_WORK), else
+ * the pass: in
+ * f16 and bf16 the pass rounds the activated value to the dtype, as the header documents, and
+ * the default keeps that. */
+static int separate_pass(const clconvt_layer *layer, clconvt_activation kind) {
     if (layer->plan.path->input_read_elsewhere)
         return 1;
     const char *choice = getenv("CLCONVT_INPUT_ACTIVATION");
@@ -84,7 +94,9 @@ static int separate_pass(const clconvt_layer *layer) {
         return 0;
     if (choice != NULL && strcmp(choice, "pass") == 0)
         return 1;
-    return SEPARATE_BY_DEFAULT;
+    const clconvt_params *p = &layer->params;
+    return kind != CLCONVT_ACTIVATION_LEAKY_RELU || p->dtype != CLCONVT_F32 ||
+           p->out_channels / p->groups * p->kernel_length >= KERNEL_BELOW_WORK;
 }
 
 /* The program of the activation's own pass, for the layer's dtype and layout. */
@@ -104,7 +116,7 @@ static clconvt_status make_activation(clconvt_layer *layer, clconvt_activation k
     if (kind == CLCONVT_ACTIVATION_NONE)
         return CLCONVT_SUCCESS;
     clconvt_status status;
-    if (separate_pass(layer))
+    if (separate_pass(layer, kind))
         status = build_pass(layer, kind, &out->separate);
     else {
         out->plan.activation = (int)kind;
@@ -162,6 +174,23 @@ static clconvt_status enqueue_pass(clconvt_layer *layer, const layer_activation 
     return status;
 }
 
+/* The layer's scratch buffer, grown to bytes if smaller (the old one is released: the runtime
+ * frees it once the commands that use it are done); scratch_lock held. */
+static clconvt_status layer_scratch(clconvt_layer *layer, size_t bytes, cl_mem *scratch) {
+    if (layer->scratch_bytes < bytes) {
+        clconvt_device_buffer_release(layer->device, layer->scratch);
+        layer->scratch = NULL;
+        layer->scratch_bytes = 0;
+        const clconvt_status status = clconvt_device_buffer_create(
+            layer->device, CL_MEM_READ_WRITE, bytes, NULL, "activated input", &layer->scratch);
+        if (status != CLCONVT_SUCCESS)
+            return status;
+        layer->scratch_bytes = bytes;
+    }
+    *scratch = layer->scratch;
+    return CLCONVT_SUCCESS;
+}
+
 clconvt_status clconvt_activation_enqueue(clconvt_layer *layer, const layer_buffers *buffers,
                                           cl_command_queue queue, cl_mem in, cl_mem out,
                                           int64_t batch, int64_t length_in, int64_t length_out,
@@ -169,20 +198,31 @@ clconvt_status clconvt_activation_enqueue(clconvt_layer *layer, const layer_buff
                                           cl_event *done) {
     const size_t bytes = (size_t)(batch * layer->params.in_channels * length_in) *
                          clconvt_dtype_size(layer->params.dtype); /* checked by the forward */
+    /* On the device's queue, which is in order, the layer's scratch buffer: allocating one per
+     * forward cost PoCL as much as the pass on the large inputs (fresh pages for every forward).
+     * A caller's queue may be out of order or run beside another: a buffer of its own, released
+     * once enqueued (freed by the runtime once the commands that use it are done). */
+    const int shared = queue == layer->device->queue;
     cl_mem scratch = NULL;
     cl_event activated = NULL;
-    clconvt_status status = clconvt_device_buffer_create(layer->device, CL_MEM_READ_WRITE, bytes,
-                                                         NULL, "activated input", &scratch);
+    if (shared)
+        pthread_mutex_lock(&layer->scratch_lock);
+    clconvt_status status =
+        shared ? layer_scratch(layer, bytes, &scratch)
+               : clconvt_device_buffer_create(layer->device, CL_MEM_READ_WRITE, bytes, NULL,
+                                              "activated input", &scratch);
     if (status == CLCONVT_SUCCESS)
         status = enqueue_pass(layer, &buffers->activation, queue, in, scratch, batch, length_in,
                               num_wait, wait, &activated);
     if (status == CLCONVT_SUCCESS)
         status = clconvt_layer_enqueue_path(layer, buffers, queue, scratch, out, batch, length_in,
                                             length_out, pad_left, 1, &activated, done);
+    if (shared)
+        pthread_mutex_unlock(&layer->scratch_lock);
+    else
+        clconvt_device_buffer_release(layer->device, scratch);
     if (activated != NULL)
         clReleaseEvent(activated);
-    /* Released now, freed by the runtime once the commands that use it are done. */
-    clconvt_device_buffer_release(layer->device, scratch);
     return status;
 }
 

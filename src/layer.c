@@ -97,6 +97,11 @@ clconvt_status clconvt_layer_create_with_plan(clconvt_device *device, const clco
         free(layer);
         return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "pthread_mutex_init failed");
     }
+    if (pthread_mutex_init(&layer->scratch_lock, NULL) != 0) {
+        pthread_mutex_destroy(&layer->lock);
+        free(layer);
+        return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY, "pthread_mutex_init failed");
+    }
     layer->device = device;
     layer->params = *params;
     int tuned = 0;
@@ -110,6 +115,7 @@ clconvt_status clconvt_layer_create_with_plan(clconvt_device *device, const clco
         status = prepare_plan(layer);
     }
     if (status != CLCONVT_SUCCESS) {
+        pthread_mutex_destroy(&layer->scratch_lock);
         pthread_mutex_destroy(&layer->lock);
         free(layer);
         return status;
@@ -125,6 +131,8 @@ void clconvt_layer_release(clconvt_layer *layer) {
     clconvt_device_buffer_release(layer->device, layer->weight);
     clconvt_device_buffer_release(layer->device, layer->bias);
     clconvt_device_buffer_release(layer->device, layer->activation.alphas);
+    clconvt_device_buffer_release(layer->device, layer->scratch);
+    pthread_mutex_destroy(&layer->scratch_lock);
     pthread_mutex_destroy(&layer->lock);
     free(layer);
 }

@@ -34,6 +34,12 @@ struct clconvt_layer {
         weight;  /* packed for the plan's path, layer dtype; the only copy (get_weight reads it) */
     cl_mem bias; /* Cout elements, layer dtype; NULL until set */
     layer_activation activation;
+    /* The activation pass's output for forwards on the device's queue (src/activation.c), kept
+     * and grown to the largest input; scratch_lock is held from its pass's enqueue to its path's,
+     * so that forwards of several threads use it in turn on the in-order queue. */
+    pthread_mutex_t scratch_lock;
+    cl_mem scratch;
+    size_t scratch_bytes;
 };
 
 /* The weight and bias buffers one forward uses (bias NULL without one) and its activation, with

@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,9 +136,11 @@ Test(activation_grid, depthwise_channel_vectors, .timeout = 600) {
     }
 }
 
-/* The activation as a pass of its own (the default): every kind, dtype and layout on grid cases
- * with the planner's choice (the pass runs before whichever path it is), and on the gemm path. */
+/* The activation as a pass of its own (the default but for small f32 layers): every kind, dtype and
+ * layout on grid cases with the planner's choice (the pass runs before whichever path it is), and
+ * on the gemm path. */
 Test(activation_pass, kinds_dtypes_layouts, .timeout = 600) {
+    setenv("CLCONVT_INPUT_ACTIVATION", "pass", 1); /* else small layers take the kernel */
     for (int kind = 1; kind <= 3; ++kind)
         for (int dtype = 0; dtype < 3; ++dtype)
             for (int layout = 0; layout < 2; ++layout)
@@ -157,6 +160,7 @@ Test(activation_pass, kinds_dtypes_layouts, .timeout = 600) {
 /* The pass's rows longer than one work-item's run of values (cl/activation.cl's PASS_CHUNK, 256)
  * and more rows than one work-group's: long NCL rows, wide NLC rows (many channels). */
 Test(activation_pass, long_and_wide_rows, .timeout = 600) {
+    setenv("CLCONVT_INPUT_ACTIVATION", "pass", 1); /* else small layers take the kernel */
     static const struct {
         int64_t cin, length;
         clconvt_layout layout;
@@ -351,6 +355,275 @@ Test(activation_layer, gemm_chunks_read_the_activated_input) {
         check_case(&p, "gemm", CLCONVT_ACTIVATION_SNAKE, 3, 200, CLCONVT_WEIGHT_MAX, 11);
     }
     unsetenv("CLCONVT_GEMM_COLUMN_BYTES");
+}
+
+/* ---- Snake's sine over wide ranges --------------------------------------------------------- */
+
+/* A depthwise layer of K 1 and weight 1 is the activation itself: y = x + sin(a x)^2 / (a + 1e-9)
+ * value by value, against float64, each within 1e-6 of |x| + 1 / a (the scale of the two terms;
+ * the bound is the SPEC's f32 bound's twentieth), for |x| from 1e-3 to 1e8 and alphas from 0.01
+ * to 40 (a x up to 4e9: cl/common.cl's sine_squared reduces a x by pi), NaN and infinities
+ * through as sin gives them, in the pass (NCL and NLC: vectors of 16 and the rest) and in
+ * phase_dw's kernel (channel vectors). */
+static void check_snake_range(clconvt_layout layout, const char *where) {
+    enum { C = 37, L = 300 };
+    setenv("CLCONVT_INPUT_ACTIVATION", where, 1);
+    clconvt_params p;
+    clconvt_params_init(&p, C, C, 1);
+    p.groups = C;
+    p.layout = layout;
+    clconvt_layer *layer = NULL;
+    cr_assert_eq(clconvt_layer_create(support_device(), &p, &layer), CLCONVT_SUCCESS, "%s",
+                 clconvt_last_error());
+    float w[C], alpha[C];
+    for (int c = 0; c < C; ++c) {
+        w[c] = 1.0f;
+        alpha[c] = 0.01f * powf(4000.0f, (float)c / (C - 1)) * (c % 2 ? -1.0f : 1.0f);
+    }
+    cr_assert_eq(clconvt_layer_set_weight(layer, w, CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32),
+                 CLCONVT_SUCCESS);
+    cr_assert_eq(clconvt_layer_set_input_activation(layer, CLCONVT_ACTIVATION_SNAKE, alpha, C),
+                 CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    static float x[C * L], y[C * L];
+    uint64_t state = 99;
+    for (int i = 0; i < C * L; ++i) {
+        const double u = (double)(reference_random_next(&state) >> 11) * 0x1p-53;
+        x[i] = (float)(pow(10.0, -3.0 + 11.0 * u) * (i % 3 ? 1 : -1));
+    }
+    x[5] = NAN, x[6] = INFINITY, x[7] = -INFINITY, x[8] = 0.0f;
+    cr_assert_eq(clconvt_layer_forward_host(layer, x, y, 1, L), CLCONVT_SUCCESS, "%s",
+                 clconvt_last_error());
+    for (int i = 0; i < C * L; ++i) {
+        const int c = layout == CLCONVT_LAYOUT_NCL ? i / L : i % C;
+        const double a = alpha[c], v = x[i], s = sin(a * v);
+        const double ref = v + s * s / (a + 1e-9);
+        if (isnan(ref) || isinf(v)) {
+            cr_assert(isnan(y[i]), "%s: x=%g: %g, not NaN", where, v, (double)y[i]);
+            continue;
+        }
+        cr_assert_leq(fabs(y[i] - ref), 1e-6 * (fabs(v) + 1 / fabs(a)),
+                      "%s, layout %d: alpha %g, x %.9g: %.9g, not %.9g", where, (int)layout, a, v,
+                      (double)y[i], ref);
+    }
+    clconvt_layer_release(layer);
+    unsetenv("CLCONVT_INPUT_ACTIVATION");
+}
+
+Test(activation_layer, snake_over_wide_ranges) {
+    check_snake_range(CLCONVT_LAYOUT_NCL, "pass");
+    check_snake_range(CLCONVT_LAYOUT_NLC, "pass");
+    check_snake_range(CLCONVT_LAYOUT_NLC, "kernel");
+}
+
+/* ---- The pass's scratch buffer -----------------------------------------------------------------
+ */
+
+static uint64_t allocated_bytes(void) {
+    clconvt_device_info info;
+    cr_assert_eq(clconvt_device_get_info(support_device(), &info), CLCONVT_SUCCESS);
+    return info.allocated_bytes;
+}
+
+/* One clconvt_layer_forward of length_in positions (batch 1) on device buffers of the test's own
+ * (not counted in allocated_bytes) on queue (NULL: the device's), new data each time (a stale
+ * activated input shows), against the reference. */
+static void scratch_forward(small_layer *s, cl_command_queue queue, int64_t length_in,
+                            uint64_t seed) {
+    enum { CIN = 5, COUT = 3, K = 4, MAX_LENGTH = 64 };
+    const int64_t length_out = (length_in - 1) * 2 + K;
+    cr_assert(length_in <= MAX_LENGTH);
+    double xd[CIN * MAX_LENGTH], wd[CIN * COUT * K], ref[COUT * (2 * MAX_LENGTH + K)];
+    float x[CIN * MAX_LENGTH], y[COUT * (2 * MAX_LENGTH + K)];
+    uint64_t state = seed;
+    support_fill(xd, (size_t)(CIN * length_in), &state, CLCONVT_F32);
+    for (int64_t i = 0; i < CIN * length_in; ++i)
+        x[i] = (float)(xd[i] = 3 * xd[i]);
+    for (int i = 0; i < CIN * COUT * K; ++i)
+        wd[i] = s->w[i];
+    const float slope = 0.1f;
+    const double slope_d = slope;
+    cr_assert_eq(
+        reference_activate(&s->params, CLCONVT_ACTIVATION_LEAKY_RELU, &slope_d, 1, length_in, xd),
+        0);
+    cr_assert_eq(reference_forward(&s->params, xd, wd, NULL, 1, length_in, ref), 0);
+    cl_int err;
+    cl_context context = clconvt_device_context(support_device());
+    cl_mem in = clCreateBuffer(context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                               (size_t)(CIN * length_in) * sizeof(float), x, &err);
+    cr_assert_eq(err, CL_SUCCESS);
+    cl_mem out = clCreateBuffer(context, CL_MEM_WRITE_ONLY,
+                                (size_t)(COUT * length_out) * sizeof(float), NULL, &err);
+    cr_assert_eq(err, CL_SUCCESS);
+    cl_command_queue q = queue != NULL ? queue : clconvt_device_queue(support_device());
+    cr_assert_eq(clconvt_layer_forward(s->layer, queue, in, out, 1, length_in, 0, NULL, NULL),
+                 CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    cr_assert_eq(clEnqueueReadBuffer(q, out, CL_TRUE, 0,
+                                     (size_t)(COUT * length_out) * sizeof(float), y, 0, NULL, NULL),
+                 CL_SUCCESS);
+    for (int64_t i = 0; i < COUT * length_out; ++i)
+        cr_assert_lt(fabs(y[i] - ref[i]), 1e-5, "length %lld: output %lld is %g, not %g",
+                     (long long)length_in, (long long)i, (double)y[i], ref[i]);
+    clReleaseMemObject(in);
+    clReleaseMemObject(out);
+}
+
+/* On the device's queue the pass writes into a scratch buffer the layer keeps: one input's size
+ * after the first forward, grown (the smaller one released) for a longer input, kept for a
+ * shorter one, released with the layer. On a caller's queue a buffer of the forward's own. */
+Test(activation_layer, pass_scratch_is_kept_and_grown) {
+    setenv("CLCONVT_INPUT_ACTIVATION", "pass", 1);
+    const uint64_t before = allocated_bytes();
+    small_layer s;
+    small_make(&s);
+    const float slope = 0.1f;
+    cr_assert_eq(
+        clconvt_layer_set_input_activation(s.layer, CLCONVT_ACTIVATION_LEAKY_RELU, &slope, 1),
+        CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    const uint64_t base = allocated_bytes();
+    const uint64_t row = 5 * sizeof(float); /* Cin values per position */
+    scratch_forward(&s, NULL, 20, 1);
+    cr_assert_eq(allocated_bytes(), base + 20 * row);
+    scratch_forward(&s, NULL, 20, 2);
+    cr_assert_eq(allocated_bytes(), base + 20 * row);
+    scratch_forward(&s, NULL, 50, 3);
+    cr_assert_eq(allocated_bytes(), base + 50 * row, "grown: %llu bytes over the base, not %llu",
+                 (unsigned long long)(allocated_bytes() - base), (unsigned long long)(50 * row));
+    scratch_forward(&s, NULL, 7, 4);
+    cr_assert_eq(allocated_bytes(), base + 50 * row);
+    cl_int err;
+    cl_command_queue own = clCreateCommandQueue(clconvt_device_context(support_device()),
+                                                clconvt_device_id(support_device()), 0, &err);
+    cr_assert_eq(err, CL_SUCCESS);
+    scratch_forward(&s, own, 60, 5);
+    cr_assert_eq(clFinish(own), CL_SUCCESS);
+    cr_assert_eq(allocated_bytes(), base + 50 * row, "a caller's queue uses a buffer of its own");
+    clReleaseCommandQueue(own);
+    clconvt_layer_release(s.layer);
+    cr_assert_eq(allocated_bytes(), before, "the scratch buffer outlives its layer");
+    unsetenv("CLCONVT_INPUT_ACTIVATION");
+}
+
+/* Threads forwarding on one layer at once, all on the device's queue: they share the layer's
+ * scratch buffer in turn (src/activation.c's scratch_lock), each output that of its own input. */
+enum { THREADS = 4, THREAD_FORWARDS = 40, T_CIN = 5, T_COUT = 3, T_K = 4, T_LENGTH = 300 };
+#define T_LENGTH_OUT ((T_LENGTH - 1) * 2 + T_K)
+
+typedef struct thread_case {
+    clconvt_layer *layer;
+    float x[THREAD_FORWARDS][T_CIN * T_LENGTH];
+    double ref[THREAD_FORWARDS][T_COUT * T_LENGTH_OUT];
+    double worst;
+    clconvt_status status;
+} thread_case;
+
+static void *thread_forwards(void *arg) {
+    thread_case *t = arg;
+    static _Thread_local float y[T_COUT * T_LENGTH_OUT];
+    for (int f = 0; f < THREAD_FORWARDS && t->status == CLCONVT_SUCCESS; ++f) {
+        t->status = clconvt_layer_forward_host(t->layer, t->x[f], y, 1, T_LENGTH);
+        for (int i = 0; i < T_COUT * T_LENGTH_OUT && t->status == CLCONVT_SUCCESS; ++i)
+            t->worst = fmax(t->worst, fabs(y[i] - t->ref[f][i]));
+    }
+    return NULL;
+}
+
+Test(activation_layer, threads_share_the_scratch_buffer, .timeout = 300) {
+    setenv("CLCONVT_INPUT_ACTIVATION", "pass", 1);
+    small_layer s;
+    small_make(&s);
+    const float slope = 0.1f;
+    const double slope_d = slope;
+    cr_assert_eq(
+        clconvt_layer_set_input_activation(s.layer, CLCONVT_ACTIVATION_LEAKY_RELU, &slope, 1),
+        CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    double w[T_CIN * T_COUT * T_K], xd[T_CIN * T_LENGTH];
+    for (int i = 0; i < T_CIN * T_COUT * T_K; ++i)
+        w[i] = s.w[i];
+    static thread_case cases[THREADS];
+    uint64_t state = 17;
+    for (int t = 0; t < THREADS; ++t) {
+        cases[t] = (thread_case){.layer = s.layer};
+        for (int f = 0; f < THREAD_FORWARDS; ++f) {
+            support_fill(xd, T_CIN * T_LENGTH, &state, CLCONVT_F32);
+            for (int i = 0; i < T_CIN * T_LENGTH; ++i)
+                cases[t].x[f][i] = (float)(xd[i] = 3 * xd[i]);
+            cr_assert_eq(reference_activate(&s.params, CLCONVT_ACTIVATION_LEAKY_RELU, &slope_d, 1,
+                                            T_LENGTH, xd),
+                         0);
+            cr_assert_eq(reference_forward(&s.params, xd, w, NULL, 1, T_LENGTH, cases[t].ref[f]),
+                         0);
+        }
+    }
+    pthread_t threads[THREADS];
+    for (int t = 0; t < THREADS; ++t)
+        cr_assert_eq(pthread_create(&threads[t], NULL, thread_forwards, &cases[t]), 0);
+    for (int t = 0; t < THREADS; ++t)
+        pthread_join(threads[t], NULL);
+    for (int t = 0; t < THREADS; ++t) {
+        cr_assert_eq(cases[t].status, CLCONVT_SUCCESS);
+        cr_assert_lt(cases[t].worst, 1e-5, "thread %d: an output off by %g", t, cases[t].worst);
+    }
+    clconvt_layer_release(s.layer);
+    unsetenv("CLCONVT_INPUT_ACTIVATION");
+}
+
+/* Whether a forward of a layer of these parameters with activation kind (batch 1, 16 positions,
+ * on the device's queue) keeps a scratch buffer, that is whether its activation runs as a pass. */
+static int takes_the_pass(clconvt_activation kind, int64_t cout, int64_t kernel_length,
+                          clconvt_dtype dtype) {
+    clconvt_params p;
+    clconvt_params_init(&p, 5, cout, kernel_length);
+    p.stride = 2;
+    p.dtype = dtype;
+    clconvt_layer *layer = NULL;
+    cr_assert_eq(clconvt_layer_create(support_device(), &p, &layer), CLCONVT_SUCCESS, "%s",
+                 clconvt_last_error());
+    float *w = calloc((size_t)(5 * cout * kernel_length), sizeof *w);
+    cr_assert(w != NULL);
+    const float alpha[5] = {0.1f, 0.1f, 0.1f, 0.1f, 0.1f};
+    cr_assert_eq(clconvt_layer_set_weight(layer, w, CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32),
+                 CLCONVT_SUCCESS);
+    cr_assert_eq(clconvt_layer_set_input_activation(layer, kind, alpha,
+                                                    kind == CLCONVT_ACTIVATION_SNAKE ? 5 : 1),
+                 CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    free(w);
+    cl_int err;
+    cl_context context = clconvt_device_context(support_device());
+    const size_t value = dtype == CLCONVT_F32 ? 4 : 2;
+    cl_mem in = clCreateBuffer(context, CL_MEM_READ_WRITE, 5 * 16 * value, NULL, &err);
+    cl_mem out = clCreateBuffer(context, CL_MEM_READ_WRITE,
+                                (size_t)(cout * (15 * 2 + kernel_length)) * value, NULL, &err);
+    cr_assert_eq(err, CL_SUCCESS);
+    const uint64_t base = allocated_bytes();
+    cr_assert_eq(clconvt_layer_forward(layer, NULL, in, out, 1, 16, 0, NULL, NULL), CLCONVT_SUCCESS,
+                 "%s", clconvt_last_error());
+    cr_assert_eq(clFinish(clconvt_device_queue(support_device())), CL_SUCCESS);
+    const int pass = allocated_bytes() > base;
+    clReleaseMemObject(in);
+    clReleaseMemObject(out);
+    clconvt_layer_release(layer);
+    return pass;
+}
+
+/* By default a LeakyReLU on an f32 layer of less than 128 multiply-adds per input value
+ * (out_channels / groups x kernel_length) runs in its kernel; the other layers, every f16 or
+ * bf16 layer and the other kinds (ELU's expm1, Snake's sine: too dear to repeat at each load)
+ * take the pass (src/activation.c, KERNEL_BELOW_WORK). */
+Test(activation_layer, default_place_by_work_per_input) {
+    const clconvt_activation leaky = CLCONVT_ACTIVATION_LEAKY_RELU;
+    unsetenv("CLCONVT_INPUT_ACTIVATION");
+    cr_assert(!takes_the_pass(leaky, 3, 4, CLCONVT_F32), "12 multiply-adds per input: kernel");
+    cr_assert(!takes_the_pass(leaky, 31, 4, CLCONVT_F32), "124: in the kernel");
+    cr_assert(takes_the_pass(leaky, 32, 4, CLCONVT_F32), "128: the pass");
+    cr_assert(takes_the_pass(leaky, 3, 4, CLCONVT_F16), "f16: the pass (rounded to the dtype)");
+    cr_assert(takes_the_pass(CLCONVT_ACTIVATION_ELU, 3, 4, CLCONVT_F32), "ELU: the pass");
+    cr_assert(takes_the_pass(CLCONVT_ACTIVATION_SNAKE, 3, 4, CLCONVT_F32), "Snake: the pass");
+    setenv("CLCONVT_INPUT_ACTIVATION", "pass", 1);
+    cr_assert(takes_the_pass(leaky, 3, 4, CLCONVT_F32), "CLCONVT_INPUT_ACTIVATION=pass");
+    setenv("CLCONVT_INPUT_ACTIVATION", "kernel", 1);
+    cr_assert(!takes_the_pass(CLCONVT_ACTIVATION_SNAKE, 32, 4, CLCONVT_F32),
+              "CLCONVT_INPUT_ACTIVATION=kernel");
+    unsetenv("CLCONVT_INPUT_ACTIVATION");
 }
 
 /* ---- clconvt-run --input-activation ---------------------------------------------------------- */
