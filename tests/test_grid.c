@@ -291,6 +291,23 @@ Test(grid_paths, phase_fold_half_vector_inputs, .timeout = 600) {
         }
     }
 }
+/* f16 and bf16 inputs decoded as a vector wider than p (the usual p 6 in 8 lanes, p 3 in 4, p 11
+ * in 16), the lanes past p discarded; tiles whose wider vector would pass the row's end take the
+ * border loop. The epilogue encodes each finished vector once: channels' biases in their lanes,
+ * partial channel vectors (vec 16 at stride 5 holds 3 channels and a spare lane). */
+Test(grid_paths, phase_fold_half_wide_inputs, .timeout = 600) {
+    static const struct {
+        const char *plan;
+        int64_t stride;
+    } cases[] = {{"phase_fold:vec=16,p=6", 5},
+                 {"phase_fold:vec=8,p=3", 8},
+                 {"phase_fold:vec=4,p=11,c=2", 3}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        setenv("CLCONVT_PLAN", cases[i].plan, 1);
+        run_dilations(cases[i].stride, CLCONVT_F16, 1, NCL, 1);
+        run_dilations(cases[i].stride, CLCONVT_BF16, 1, NCL, 1);
+    }
+}
 Test(grid_paths, gemm, .timeout = 600) {
     run_forced("gemm", "gemm", BOTH);
 }
