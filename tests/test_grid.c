@@ -252,6 +252,16 @@ Test(grid_paths, phase_chan_narrow, .timeout = 600) {
 Test(grid_paths, phase_chan_wide, .timeout = 600) {
     run_forced("phase_chan:vec=16,p=8,c=32", "phase_chan", NLC);
 }
+/* f16 and bf16 inputs decoded 8 channels at a time: groups of 1 to 9 input channels (a partial
+ * block, never a neighbouring group's channels), tiles at both borders. */
+Test(grid_paths, phase_chan_half, .timeout = 600) {
+    static const char *const plans[] = {"phase_chan:vec=16,p=8,c=32", "phase_chan:vec=4,p=3,c=8"};
+    for (size_t i = 0; i < sizeof plans / sizeof plans[0]; ++i) {
+        setenv("CLCONVT_PLAN", plans[i], 1);
+        run_dilations(2 + 3 * (int64_t)i, CLCONVT_F16, 1, NLC, 2);
+        run_dilations(2 + 3 * (int64_t)i, CLCONVT_BF16, 1, NLC, 2);
+    }
+}
 /* phase_fold runs NCL layers with dilation 1 and a stride up to its vector width: every such
  * stride, channel counts that leave partial vectors and tiles, borders on both sides. */
 static void run_fold(const char *forced, int64_t max_stride) {
