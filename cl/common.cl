@@ -54,21 +54,34 @@
 #define CAT(a, b) CAT_(a, b)
 
 /* The storage macros: decode (LOAD, LOADV: n consecutive values) and encode (STORE, STOREV) one
- * storage type. Only the prologue and the epilogue below use them. */
+ * storage type; ENCODEV (n values to a vector of encoded_t, the storage type's bits) and
+ * STORE_BITS, STORE_BITSV (store encoded values) split STOREV in two. Only the prologue and the
+ * epilogue below use them. */
 #if DTYPE == 0
 typedef float store_t;
 #define LOAD(p, i) ((p)[i])
 #define STORE(p, i, v) ((p)[i] = (v))
 #define LOADV(n, p) CAT(vload, n)(0, (p))
 #define STOREV(n, p, v) CAT(vstore, n)((v), 0, (p))
+#define ENCODED_TYPE float
+#define ENCODEV(n, v) (v)
+#define STORE_BITS(p, i, e) ((p)[i] = (e))
+#define STORE_BITSV(n, p, e) CAT(vstore, n)((e), 0, (p))
 #elif DTYPE == 1
-/* f16 bits are decoded and encoded with integer operations: PoCL's vload_half / vstore_half_rte
- * work lane by lane through slow generic code (3x slower forwards, minutes of compile). */
+/* f16 bits are decoded and encoded with integer operations: PoCL's scalar vload_half and its
+ * vstore_half_rte work lane by lane through slow generic code (3x slower forwards, minutes of
+ * compile). Vectors are decoded with vload_halfn: PoCL makes it one fpext, one F16C vcvtph2ps on
+ * x86 (the integer decoder took as long as the FMAs it fed: f16 ran 1.4x f32's time); exact, as
+ * every f16 value is a float (a signalling NaN comes out quiet, as the first FMA would make it). */
 typedef half store_t;
 #define LOAD(p, i) half_bits_to_float1(((__global const ushort *)(p))[i])
 #define STORE(p, i, v) (((__global ushort *)(p))[i] = float_to_half_bits(v))
-#define LOADV(n, p) CAT(half_bits_to_float, n)(CAT(vload, n)(0, (__global const ushort *)(p)))
+#define LOADV(n, p) CAT(vload_half, n)(0, (p))
 #define STOREV(n, p, v) CAT(vstore, n)(CAT(float_to_half_bits, n)(v), 0, (__global ushort *)(p))
+#define ENCODED_TYPE ushort
+#define ENCODEV(n, v) CAT(float_to_half_bits, n)(v)
+#define STORE_BITS(p, i, e) (((__global ushort *)(p))[i] = (e))
+#define STORE_BITSV(n, p, e) CAT(vstore, n)((e), 0, (__global ushort *)(p))
 #define HALF_DECODER(n, suffix)                                                                    \
     static inline CAT(float, n) CAT(half_bits_to_float, suffix)(CAT(ushort, n) h) {                \
         const CAT(uint, n) u = CAT(convert_uint, n)(h);                                            \
@@ -84,9 +97,6 @@ typedef half store_t;
     }
 #define EMPTY
 HALF_DECODER(EMPTY, 1)
-HALF_DECODER(4, 4)
-HALF_DECODER(8, 8)
-HALF_DECODER(16, 16)
 
 /* Round to nearest even, as vstore_half_rte: NaN stays NaN (quiet, keeping the top payload bits),
  * what rounds to 65520 or more gives infinity, subnormals round by adding 0.5 (which leaves a
@@ -119,6 +129,10 @@ typedef ushort store_t;
 #define STORE(p, i, v) ((p)[i] = float_to_bf16(v))
 #define LOADV(n, p) CAT(as_float, n)(CAT(convert_uint, n)(CAT(vload, n)(0, (p))) << 16)
 #define STOREV(n, p, v) CAT(vstore, n)(CAT(float_to_bf16, n)(v), 0, (p))
+#define ENCODED_TYPE ushort
+#define ENCODEV(n, v) CAT(float_to_bf16, n)(v)
+#define STORE_BITS(p, i, e) ((p)[i] = (e))
+#define STORE_BITSV(n, p, e) CAT(vstore, n)((e), 0, (p))
 
 /* Round to nearest even; a NaN stays a (quiet) NaN. Vector forms as for f16. */
 #define BF16_ENCODER(n, suffix)                                                                    \
@@ -138,6 +152,9 @@ BF16_ENCODER(16, 16)
 #else
 #error "DTYPE must be 0 (f32), 1 (f16) or 2 (bf16)"
 #endif
+/* The bits of one stored value (float for f32), and a vector of n of them. */
+typedef ENCODED_TYPE encoded_t;
+#define ENCODEDN(n) CAT(ENCODED_TYPE, n)
 
 /* The taps of phase r: first tap k0, count, and the input offset m0 of the first. */
 typedef struct phase_taps {
@@ -384,6 +401,15 @@ INPUT_VECTOR_LOADERS(16)
 #define STORE_FINISHED(p, i, v) STORE(p, i, v)
 #define STORE_FINISHEDV(n, p, v) STOREV(n, p, v)
 #define LOAD_PARTIAL_OUTPUT(p, i) LOAD(p, i)
+/* Encode once, store in pieces: with f16 or bf16 an encoding costs a dozen operations whether it
+ * converts one lane or sixteen, so a path that stores a finished vector lane by lane, or in pieces
+ * narrower than the vector, encodes the whole vector first (for f32 these are plain stores).
+ *   ENCODE_FINISHEDV(n, v)           n finished values v, encoded: a vector of n encoded_t
+ *   STORE_ENCODED(p, i, e)           store one encoded value e at p[i]
+ *   STORE_ENCODEDV(n, p, e)          store n encoded values e at p */
+#define ENCODE_FINISHEDV(n, v) ENCODEV(n, v)
+#define STORE_ENCODED(p, i, e) STORE_BITS(p, i, e)
+#define STORE_ENCODEDV(n, p, e) STORE_BITSV(n, p, e)
 
 #define OUTPUT_BIAS(bias, has_bias, co) ((has_bias) ? LOAD(bias, co) : 0.0f)
 static inline float channel_bias(__global const store_t *bias, int has_bias, int g, int co_local,

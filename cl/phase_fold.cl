@@ -76,14 +76,14 @@ static inline void load_weights(floatv wv[CV], __global const float *wj, int ci)
         wv[v] = CAT(vload, VEC)(0, wj + ((long)ci * CV + v) * VEC);
 }
 
-/* Write the STRIDE outputs of one channel for one position; lanes[r] is phase r. Whole vectors at
- * power-of-two strides only: a vload3 from the private lanes kept them in scratch memory on AMD
- * GPUs in f16 and bf16 (176 B; tests/gpu/). */
+/* Write the STRIDE encoded outputs of one channel for one position (f32: the finished values);
+ * lanes[r] is phase r. Whole vectors at power-of-two strides only: a vload3 from the private
+ * lanes kept them in scratch memory on AMD GPUs in f16 and bf16 (176 B; tests/gpu/). */
 static inline void store_phases(__global store_t *y_row, long o0, long length_out,
-                                const float *lanes, bool whole) {
+                                const encoded_t *lanes, bool whole) {
 #if STRIDE == 2 || STRIDE == 4 || STRIDE == 8 || STRIDE == 16
     if (whole) {
-        STORE_FINISHEDV(STRIDE, y_row + o0, CAT(vload, STRIDE)(0, lanes));
+        STORE_ENCODEDV(STRIDE, y_row + o0, CAT(vload, STRIDE)(0, lanes));
         return;
     }
 #endif
@@ -91,22 +91,39 @@ static inline void store_phases(__global store_t *y_row, long o0, long length_ou
     for (int r = 0; r < STRIDE; ++r) {
         const long o = o0 + r;
         if (whole || (o >= 0 && o < length_out))
-            STORE_FINISHED(y_row, o, lanes[r]);
+            STORE_ENCODED(y_row, o, lanes[r]);
     }
 }
 
-/* f16 and bf16 inputs of an interior tile are decoded PV at a time, as one vector, when PV is a
- * vector width: decoding each broadcast input alone costs more than the CV FMAs it feeds when CV
- * is small (the channel-starved plans, CV 1 and PV 16: Conv-TasNet's f16 8.3 -> 1.0 ms min, f32
- * 0.8). So are the inputs of a fused activation, whatever PV (load_interior_inputs): activated
- * as one vector op per 4 lanes instead of a compare, select and multiply per broadcast (in-kernel
- * LeakyReLU on hifigan_v1_up3 cost ~1.5x a plain forward that way). f32 without an activation
- * loads each input as it is broadcast (an FMA with a broadcast memory operand on x86). */
-#define VECTOR_INPUTS ((DTYPE != 0 && (PV == 4 || PV == 8 || PV == 16)) || ACTIVATION != 0)
+/* f16 and bf16 inputs of an interior tile are decoded as one vector of INPUT_WIDTH >= PV lanes
+ * (the lanes past PV are decoded and discarded): decoding each broadcast input alone costs more
+ * than the CV FMAs it feeds (the channel-starved plans, CV 1 and PV 16: Conv-TasNet's f16 8.3 ->
+ * 1.0 ms min, f32 0.8; with the usual PV 6 f16 ran at half f32's speed). A tile is interior when
+ * its INTERIOR_LENGTH inputs at a tap all lie in the row; the few others take the border loop,
+ * which sums the same products in the same order. f32 loads each input as it is broadcast. */
+#if PV <= 4
+#define INPUT_WIDTH 4
+#elif PV <= 8
+#define INPUT_WIDTH 8
+#elif PV <= 16
+#define INPUT_WIDTH 16
+#else
+#define INPUT_WIDTH 0
+#endif
+/* The inputs of a fused activation are loaded as vectors too, whatever the dtype and PV
+ * (load_interior_inputs): activated as one vector op instead of a compare, select and multiply
+ * per broadcast (in-kernel LeakyReLU on hifigan_v1_up3 cost ~1.5x a plain forward that way). */
+#define WIDE_INPUTS (DTYPE != 0 && INPUT_WIDTH != 0)
+#define VECTOR_INPUTS (WIDE_INPUTS || ACTIVATION != 0)
 #if VECTOR_INPUTS
 #define INTERIOR_INPUT(row, p, ch) xs[p]
 #else
 #define INTERIOR_INPUT(row, p, ch) LOAD_INPUT(row, p, ch)
+#endif
+#if WIDE_INPUTS
+#define INTERIOR_LENGTH INPUT_WIDTH
+#else
+#define INTERIOR_LENGTH PV
 #endif
 
 /* Add the products of input channels [ci0, ci_end) at one tap (weights wj, inputs of position 0
@@ -161,11 +178,14 @@ reduce_positions(floatv acc[CV][PV], const __global store_t *row0, const __globa
 #define RIGHT_CUTS(M) M(1) M(2) M(3) M(4) M(5) M(6) M(7)
 #define LEFT_CUTS(M) M(1) M(2) M(3)
 
-/* The PV inputs of channel ch at row, decoded and activated: one vector when PV is a vector
- * width, else vectors of 4 and the rest one by one (f16 has no decoder of 2 lanes). */
-static inline void load_interior_inputs(float xs[PV], const __global store_t *row,
+/* The INTERIOR_LENGTH inputs of channel ch at row, decoded and activated: f16 and bf16 as one
+ * vector of INPUT_WIDTH lanes; f32 (with an activation) as one vector when PV is a vector width,
+ * else vectors of 4 and the rest one by one. */
+static inline void load_interior_inputs(float xs[INTERIOR_LENGTH], const __global store_t *row,
                                         long ch ACTIVATION_PARAMETERS) {
-#if PV == 4 || PV == 8 || PV == 16
+#if WIDE_INPUTS
+    CAT(vstore, INPUT_WIDTH)(LOAD_INPUTV(INPUT_WIDTH, row, ch), 0, xs);
+#elif PV == 4 || PV == 8 || PV == 16
     CAT(vstore, PV)(LOAD_INPUTV(PV, row, ch), 0, xs);
 #else
 #pragma unroll
@@ -190,13 +210,13 @@ reduce_tile(floatv acc[CV][PV], const __global store_t *x_group, const __global 
         /* Tap j of phase r is k = r + j * STRIDE: on the last tap, the phases past K hold
          * padded zero weights. */
         const intv live = j * STRIDE + lane_phases() < kernel_length;
-        if (i0 >= 0 && i0 + PV <= length_in && all(live)) {
+        if (i0 >= 0 && i0 + INTERIOR_LENGTH <= length_in && all(live)) {
             for (int ci = ci0; ci < ci_end; ++ci) {
                 const __global store_t *row = x_group + (long)ci * length_in + i0;
                 floatv wv[CV];
                 load_weights(wv, wj, ci);
 #if VECTOR_INPUTS
-                float xs[PV];
+                float xs[INTERIOR_LENGTH];
                 load_interior_inputs(xs, row, (long)g * cin_g + ci ACTIVATION_PASS);
 #endif
 #pragma unroll
@@ -235,6 +255,7 @@ static inline void store_tile(floatv acc[CV][PV], __global store_t *y, const __g
                               long q_last, long pad_left, long length_out) {
     const long o_first = q0 * STRIDE - pad_left;
     const bool whole_positions = o_first >= 0 && o_first + (long)PV * STRIDE <= length_out;
+#if DTYPE == 0
 #pragma unroll
     for (int v = 0; v < CV; ++v) {
         float lanes[VEC];
@@ -255,6 +276,38 @@ static inline void store_tile(floatv acc[CV][PV], __global store_t *y, const __g
             }
         }
     }
+#else
+    /* f16 and bf16: each finished vector (LC channels x STRIDE phases) is encoded once, with its
+     * channels' biases in its lanes, not once per channel (LC encodings of STRIDE lanes cost LC
+     * times as much: at stride 2, as much as the FMAs of a 64-channel layer). */
+#pragma unroll
+    for (int v = 0; v < CV; ++v) {
+        float biases[VEC]; /* lane c * STRIDE + r: channel c's bias (0 past the channels) */
+#pragma unroll
+        for (int l = 0; l < VEC; ++l) {
+            const int co_local = co0 + v * LC + l / STRIDE;
+            biases[l] =
+                co_local < cout_g ? channel_bias(bias, has_bias, g, co_local, cout_g) : 0.0f;
+        }
+        const floatv b = CAT(vload, VEC)(0, biases);
+#pragma unroll
+        for (int p = 0; p < PV; ++p) {
+            if (q0 + p > q_last)
+                break;
+            encoded_t lanes[VEC];
+            CAT(vstore, VEC)(ENCODE_FINISHEDV(VEC, FINISH_OUTPUT(acc[v][p], b)), 0, lanes);
+#pragma unroll
+            for (int c = 0; c < LC; ++c) {
+                const int co_local = co0 + v * LC + c;
+                if (co_local >= cout_g)
+                    break;
+                store_phases(ncl_output_row(y, n, g, co_local, cout_g, groups, length_out),
+                             o_first + (long)p * STRIDE, length_out, lanes + c * STRIDE,
+                             whole_positions);
+            }
+        }
+    }
+#endif
 }
 
 __kernel void phase_fold_forward(KERNEL_ARGUMENTS) {

@@ -128,15 +128,15 @@ __kernel void phase_pos_forward(KERNEL_ARGUMENTS) {
 #pragma unroll
         for (int v = 0; v < PV; ++v) {
             /* A vector, read lane by lane: a private array would live in scratch memory on AMD
-             * GPUs (tests/gpu/). */
-            const floatv lanes = FINISH_OUTPUT(acc[c][v], b);
-            /* Not unrolled: with f16 or bf16 each store is an encoding, and 384 copies of it made
-             * PoCL's compile take minutes. */
+             * GPUs (tests/gpu/). Encoded as a whole (f16, bf16: one vector encoding, not VEC
+             * scalar ones, which cost as much as the FMAs on waveglow's row). */
+            const ENCODEDN(VEC) lanes = ENCODE_FINISHEDV(VEC, FINISH_OUTPUT(acc[c][v], b));
+            /* Not unrolled: 384 copies of the stores made PoCL's compile take minutes. */
 #pragma unroll 1
             for (int l = 0; l < VEC; ++l) {
                 const long o = o0 + (long)(v * VEC + l) * STRIDE;
                 if (o < length_out)
-                    STORE_FINISHED(y_row, o, lanes[l]);
+                    STORE_ENCODED(y_row, o, lanes[l]);
             }
         }
     }

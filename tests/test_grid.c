@@ -252,6 +252,16 @@ Test(grid_paths, phase_chan_narrow, .timeout = 600) {
 Test(grid_paths, phase_chan_wide, .timeout = 600) {
     run_forced("phase_chan:vec=16,p=8,c=32", "phase_chan", NLC);
 }
+/* f16 and bf16 inputs decoded 8 channels at a time: groups of 1 to 9 input channels (a partial
+ * block, never a neighbouring group's channels), tiles at both borders. */
+Test(grid_paths, phase_chan_half, .timeout = 600) {
+    static const char *const plans[] = {"phase_chan:vec=16,p=8,c=32", "phase_chan:vec=4,p=3,c=8"};
+    for (size_t i = 0; i < sizeof plans / sizeof plans[0]; ++i) {
+        setenv("CLCONVT_PLAN", plans[i], 1);
+        run_dilations(2 + 3 * (int64_t)i, CLCONVT_F16, 1, NLC, 2);
+        run_dilations(2 + 3 * (int64_t)i, CLCONVT_BF16, 1, NLC, 2);
+    }
+}
 /* phase_fold runs NCL layers with dilation 1 and a stride up to its vector width: every such
  * stride, channel counts that leave partial vectors and tiles, borders on both sides. */
 static void run_fold(const char *forced, int64_t max_stride) {
@@ -289,6 +299,23 @@ Test(grid_paths, phase_fold_half_vector_inputs, .timeout = 600) {
             run_dilations(strides[s], CLCONVT_F16, 1, NCL, 1);
             run_dilations(strides[s], CLCONVT_BF16, 1, NCL, 1);
         }
+    }
+}
+/* f16 and bf16 inputs decoded as a vector wider than p (the usual p 6 in 8 lanes, p 3 in 4, p 11
+ * in 16), the lanes past p discarded; tiles whose wider vector would pass the row's end take the
+ * border loop. The epilogue encodes each finished vector once: channels' biases in their lanes,
+ * partial channel vectors (vec 16 at stride 5 holds 3 channels and a spare lane). */
+Test(grid_paths, phase_fold_half_wide_inputs, .timeout = 600) {
+    static const struct {
+        const char *plan;
+        int64_t stride;
+    } cases[] = {{"phase_fold:vec=16,p=6", 5},
+                 {"phase_fold:vec=8,p=3", 8},
+                 {"phase_fold:vec=4,p=11,c=2", 3}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        setenv("CLCONVT_PLAN", cases[i].plan, 1);
+        run_dilations(cases[i].stride, CLCONVT_F16, 1, NCL, 1);
+        run_dilations(cases[i].stride, CLCONVT_BF16, 1, NCL, 1);
     }
 }
 Test(grid_paths, gemm, .timeout = 600) {
