@@ -68,15 +68,12 @@ typedef float store_t;
 #define STORE_BITS(p, i, e) ((p)[i] = (e))
 #define STORE_BITSV(n, p, e) CAT(vstore, n)((e), 0, (p))
 #elif DTYPE == 1
-/* f16 bits are decoded and encoded with integer operations: PoCL's scalar vload_half and its
- * vstore_half_rte work lane by lane through slow generic code (3x slower forwards, minutes of
- * compile). Vectors are decoded with vload_halfn: PoCL makes it one fpext, one F16C vcvtph2ps on
- * x86 (the integer decoder took as long as the FMAs it fed: f16 ran 1.4x f32's time); exact, as
- * every f16 value is a float (a signalling NaN comes out quiet, as the first FMA would make it). */
+/* f16 bits are decoded and encoded with integer operations: PoCL's vload_half / vstore_half_rte
+ * work lane by lane through slow generic code (3x slower forwards, minutes of compile). */
 typedef half store_t;
 #define LOAD(p, i) half_bits_to_float1(((__global const ushort *)(p))[i])
 #define STORE(p, i, v) (((__global ushort *)(p))[i] = float_to_half_bits(v))
-#define LOADV(n, p) CAT(vload_half, n)(0, (p))
+#define LOADV(n, p) CAT(half_bits_to_float, n)(CAT(vload, n)(0, (__global const ushort *)(p)))
 #define STOREV(n, p, v) CAT(vstore, n)(CAT(float_to_half_bits, n)(v), 0, (__global ushort *)(p))
 #define ENCODED_TYPE ushort
 #define ENCODEV(n, v) CAT(float_to_half_bits, n)(v)
@@ -97,6 +94,9 @@ typedef half store_t;
     }
 #define EMPTY
 HALF_DECODER(EMPTY, 1)
+HALF_DECODER(4, 4)
+HALF_DECODER(8, 8)
+HALF_DECODER(16, 16)
 
 /* Round to nearest even, as vstore_half_rte: NaN stays NaN (quiet, keeping the top payload bits),
  * what rounds to 65520 or more gives infinity, subnormals round by adding 0.5 (which leaves a
