@@ -31,6 +31,12 @@
  * from memory once and from the cache for the other PT - 1 tiles (PT x PV positions of reuse per
  * weight load instead of PV). Per output the order of the sums is that of the chunked form.
  *
+ * With one vector of channels (CV 1: the channel-starved plans) and PV a vector width, the lanes
+ * hold positions instead (POSITION_LANES): one accumulator vector of PV positions per channel x
+ * phase, each input vector loaded (decoded, activated) once and multiplied by broadcast weights.
+ * The broadcasts of the other form cost a shuffle per input in f16 and bf16 and left half its
+ * 8-lane FMAs on Conv-TasNet's 512->1; per output the sums are the same, in the same order.
+ *
  * Packed weights: [group][channel tile][tap j][ci][cv][lane], taps = ceil(K / STRIDE).
  */
 
@@ -94,6 +100,99 @@ static inline void store_phases(__global store_t *y_row, long o0, long length_ou
             STORE_ENCODED(y_row, o, lanes[r]);
     }
 }
+
+#define POSITION_LANES (CV == 1 && (PV == 4 || PV == 8 || PV == 16))
+
+#if POSITION_LANES
+/* The register tile: lane l = c * STRIDE + r of the other form becomes accumulator l, a vector of
+ * the PV positions (only the lanes below LC * STRIDE hold outputs). */
+typedef CAT(float, PV) floatp;
+typedef CAT(int, PV) intp;
+#define TILE(name) floatp name[VEC]
+#define TILE_SIZE VEC
+#define TILE_AT(name, i) name[i]
+#define OUTPUT_LANES (LC * STRIDE)
+
+/* Add the products of input channels [ci0, ci_end) at every tap to the tile of the PV positions
+ * from q0. Lane l's phase r = l % STRIDE meets tap j when j * STRIDE + r < K, else its weight is a
+ * padded zero and the lane is skipped. At the borders the positions outside the input keep their
+ * accumulators (select), their inputs neither loaded nor activated. */
+static __attribute__((always_inline)) inline void
+reduce_tile(floatp acc[VEC], const __global store_t *x_group, const __global float *w_tile, long q0,
+            int ci0, int ci_end, int g, int cin_g, int kernel_length,
+            long length_in ACTIVATION_PARAMETERS) {
+    const int taps = (kernel_length + STRIDE - 1) / STRIDE;
+    int positions[PV];
+#pragma unroll
+    for (int p = 0; p < PV; ++p)
+        positions[p] = p;
+    const intp lane_positions = CAT(vload, PV)(0, positions);
+    for (int j = 0; j < taps; ++j) {
+        const long i0 = q0 - j; /* input of position q0 at tap j */
+        const __global float *wj = w_tile + (long)j * cin_g * VEC;
+        const int live_phases = min(kernel_length - j * STRIDE, STRIDE);
+        if (i0 >= 0 && i0 + PV <= length_in && live_phases == STRIDE) {
+            for (int ci = ci0; ci < ci_end; ++ci) {
+                const floatp xv =
+                    LOAD_INPUTV(PV, x_group + (long)ci * length_in + i0, (long)g * cin_g + ci);
+                const __global float *w = wj + (long)ci * VEC;
+#pragma unroll
+                for (int l = 0; l < OUTPUT_LANES; ++l)
+                    acc[l] = fma((floatp)(w[l]), xv, acc[l]);
+            }
+        } else {
+            const CAT(long, PV) at = (CAT(long, PV))(i0) + CAT(convert_long, PV)(lane_positions);
+            const intp inside = CAT(convert_int, PV)(at >= 0 && at < length_in);
+            for (int ci = ci0; ci < ci_end; ++ci) {
+                const floatp xv = LOAD_INPUT_EDGEV(PV, x_group + (long)ci * length_in, i0,
+                                                   length_in, (long)g * cin_g + ci);
+                const __global float *w = wj + (long)ci * VEC;
+#pragma unroll
+                for (int l = 0; l < OUTPUT_LANES; ++l)
+                    if (l % STRIDE < live_phases)
+                        acc[l] = select(acc[l], fma((floatp)(w[l]), xv, acc[l]), inside);
+            }
+        }
+    }
+}
+
+/* Finish and store the tile of the PV positions from q0 (those up to q_last): each accumulator
+ * (one channel and phase, PV positions) is finished and encoded as one vector, then each
+ * position's STRIDE phases are stored together. */
+static inline void store_tile(floatp acc[VEC], __global store_t *y, const __global store_t *bias,
+                              int has_bias, long n, int g, int co0, int cout_g, int groups, long q0,
+                              long q_last, long pad_left, long length_out) {
+    const long o_first = q0 * STRIDE - pad_left;
+    const bool whole_positions = o_first >= 0 && o_first + (long)PV * STRIDE <= length_out;
+#pragma unroll
+    for (int c = 0; c < LC; ++c) {
+        const int co_local = co0 + c;
+        if (co_local >= cout_g)
+            break;
+        const float b = channel_bias(bias, has_bias, g, co_local, cout_g);
+        encoded_t encoded[STRIDE][PV];
+#pragma unroll
+        for (int r = 0; r < STRIDE; ++r)
+            CAT(vstore, PV)
+            (ENCODE_FINISHEDV(PV, FINISH_OUTPUT(acc[c * STRIDE + r], b)), 0, encoded[r]);
+        __global store_t *y_row = ncl_output_row(y, n, g, co_local, cout_g, groups, length_out);
+#pragma unroll
+        for (int p = 0; p < PV; ++p) {
+            if (q0 + p > q_last)
+                break;
+            encoded_t lanes[STRIDE];
+#pragma unroll
+            for (int r = 0; r < STRIDE; ++r)
+                lanes[r] = encoded[r][p];
+            store_phases(y_row, o_first + (long)p * STRIDE, length_out, lanes, whole_positions);
+        }
+    }
+}
+
+#else /* lanes: channels x phases */
+#define TILE(name) floatv name[CV][PV]
+#define TILE_SIZE (CV * PV)
+#define TILE_AT(name, i) name[(i) / PV][(i) % PV]
 
 /* f16 and bf16 inputs of an interior tile are decoded as one vector of INPUT_WIDTH >= PV lanes
  * (the lanes past PV are decoded and discarded): decoding each broadcast input alone costs more
@@ -310,6 +409,8 @@ static inline void store_tile(floatv acc[CV][PV], __global store_t *y, const __g
 #endif
 }
 
+#endif /* POSITION_LANES */
+
 __kernel void phase_fold_forward(KERNEL_ARGUMENTS) {
     const int tiles_per_group = cout_g_padded / CO_TILE;
     const int tile = (int)(get_global_id(1) % tiles_per_group);
@@ -336,7 +437,10 @@ __kernel void phase_fold_forward(KERNEL_ARGUMENTS) {
     const __global float *w_tile = w + ((long)g * tiles_per_group + tile) * taps * cin_g * CV * VEC;
 
 #if PT == 1
-    ZERO_TILE(floatv, acc, CV, PV);
+    TILE(acc);
+#pragma unroll
+    for (int i = 0; i < TILE_SIZE; ++i)
+        TILE_AT(acc, i) = 0.0f;
     CHUNKS_BEGIN(cin_g)
         if (active)
             reduce_tile(acc, x_group, w_tile, q0, chunk, ci_end, g, cin_g, kernel_length,
@@ -354,31 +458,25 @@ __kernel void phase_fold_forward(KERNEL_ARGUMENTS) {
     if (!active)
         return;
     const int block = CI_CHUNK > 0 ? CI_CHUNK : cin_g;
-    floatv tiles[PT][CV][PV];
+    TILE(tiles[PT]);
 #pragma unroll 1
     for (int t = 0; t < PT; ++t)
 #pragma unroll
-        for (int v = 0; v < CV; ++v)
-#pragma unroll
-            for (int p = 0; p < PV; ++p)
-                tiles[t][v][p] = (floatv)(0.0f);
+        for (int i = 0; i < TILE_SIZE; ++i)
+            TILE_AT(tiles[t], i) = 0.0f;
     for (int ci0 = 0; ci0 < cin_g; ci0 += block) {
         const int ci_end = min(ci0 + block, cin_g);
 #pragma unroll 1
         for (int t = 0; t < PT && q0 + (long)t * PV <= q_last; ++t) {
-            floatv acc[CV][PV];
+            TILE(acc);
 #pragma unroll
-            for (int v = 0; v < CV; ++v)
-#pragma unroll
-                for (int p = 0; p < PV; ++p)
-                    acc[v][p] = tiles[t][v][p];
+            for (int i = 0; i < TILE_SIZE; ++i)
+                TILE_AT(acc, i) = TILE_AT(tiles[t], i);
             reduce_tile(acc, x_group, w_tile, q0 + (long)t * PV, ci0, ci_end, g, cin_g,
                         kernel_length, length_in ACTIVATION_PASS);
 #pragma unroll
-            for (int v = 0; v < CV; ++v)
-#pragma unroll
-                for (int p = 0; p < PV; ++p)
-                    tiles[t][v][p] = acc[v][p];
+            for (int i = 0; i < TILE_SIZE; ++i)
+                TILE_AT(tiles[t], i) = TILE_AT(acc, i);
         }
     }
 #pragma unroll 1

@@ -24,8 +24,10 @@
 
 /* Every path, forced; one the case does not suit is refused by clconvt_layer_create_with_plan
  * and skipped. */
-static const char *const PLANS[] = {"phase",      "phase_pos", "phase_fold",
-                                    "phase_chan", "phase_dw",  "gemm"};
+static const char *const PLANS[] = {"phase", "phase_pos", "phase_fold", "phase_chan", "phase_dw",
+                                    "gemm",
+                                    /* phase_fold with position lanes (strides 5 to 8) */
+                                    "phase_fold:vec=8,p=16,c=1"};
 #define PLAN_COUNT (sizeof PLANS / sizeof PLANS[0])
 
 /* The parameters a kind is tested with: HiFi-GAN's slope 0.1, an ELU alpha other than 1, and

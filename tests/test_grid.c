@@ -318,6 +318,25 @@ Test(grid_paths, phase_fold_half_wide_inputs, .timeout = 600) {
         run_dilations(cases[i].stride, CLCONVT_BF16, 1, NCL, 1);
     }
 }
+/* One vector of channels (c = vec / stride) and p a vector width: the lanes hold positions
+ * (cl/phase_fold.cl's POSITION_LANES). Strides that leave spare lanes (3 in 4, 5 in 8), phases
+ * past K on the last tap, both borders, the cache-blocked form, every dtype. */
+Test(grid_paths, phase_fold_position_lanes, .timeout = 600) {
+    static const struct {
+        const char *plan;
+        int64_t stride;
+    } cases[] = {{"phase_fold:vec=8,p=16,c=1", 8},
+                 {"phase_fold:vec=4,p=8,c=1", 3},
+                 {"phase_fold:vec=16,p=4,c=2", 8},
+                 {"phase_fold:vec=8,p=16,c=1,pt=3,chunk=2,lp=2,lc=1", 5},
+                 {"phase_fold:vec=16,p=8,c=8", 2}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        setenv("CLCONVT_PLAN", cases[i].plan, 1);
+        run_dilations(cases[i].stride, CLCONVT_F32, 2, NCL, 1);
+        run_dilations(cases[i].stride, CLCONVT_F16, 1, NCL, 1);
+        run_dilations(cases[i].stride, CLCONVT_BF16, 1, NCL, 1);
+    }
+}
 Test(grid_paths, gemm, .timeout = 600) {
     run_forced("gemm", "gemm", BOTH);
 }
