@@ -301,41 +301,40 @@ Test(grid_paths, phase_fold_half_vector_inputs, .timeout = 600) {
         }
     }
 }
+/* A plan forced on the NCL grid of one stride. */
+typedef struct plan_case {
+    const char *plan;
+    int64_t stride;
+} plan_case;
+static void run_plan_cases(const plan_case *cases, size_t count, int with_f32) {
+    for (size_t i = 0; i < count; ++i) {
+        setenv("CLCONVT_PLAN", cases[i].plan, 1);
+        if (with_f32)
+            run_dilations(cases[i].stride, CLCONVT_F32, 2, NCL, 1);
+        run_dilations(cases[i].stride, CLCONVT_F16, 1, NCL, 1);
+        run_dilations(cases[i].stride, CLCONVT_BF16, 1, NCL, 1);
+    }
+}
 /* f16 and bf16 inputs decoded as a vector wider than p (the usual p 6 in 8 lanes, p 3 in 4, p 11
  * in 16), the lanes past p discarded; tiles whose wider vector would pass the row's end take the
  * border loop. The epilogue encodes each finished vector once: channels' biases in their lanes,
  * partial channel vectors (vec 16 at stride 5 holds 3 channels and a spare lane). */
 Test(grid_paths, phase_fold_half_wide_inputs, .timeout = 600) {
-    static const struct {
-        const char *plan;
-        int64_t stride;
-    } cases[] = {{"phase_fold:vec=16,p=6", 5},
-                 {"phase_fold:vec=8,p=3", 8},
-                 {"phase_fold:vec=4,p=11,c=2", 3}};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
-        setenv("CLCONVT_PLAN", cases[i].plan, 1);
-        run_dilations(cases[i].stride, CLCONVT_F16, 1, NCL, 1);
-        run_dilations(cases[i].stride, CLCONVT_BF16, 1, NCL, 1);
-    }
+    static const plan_case cases[] = {{"phase_fold:vec=16,p=6", 5},
+                                      {"phase_fold:vec=8,p=3", 8},
+                                      {"phase_fold:vec=4,p=11,c=2", 3}};
+    run_plan_cases(cases, sizeof cases / sizeof cases[0], 0);
 }
 /* One vector of channels (c = vec / stride) and p a vector width: the lanes hold positions
  * (cl/phase_fold.cl's POSITION_LANES). Strides that leave spare lanes (3 in 4, 5 in 8), phases
  * past K on the last tap, both borders, the cache-blocked form, every dtype. */
 Test(grid_paths, phase_fold_position_lanes, .timeout = 600) {
-    static const struct {
-        const char *plan;
-        int64_t stride;
-    } cases[] = {{"phase_fold:vec=8,p=16,c=1", 8},
-                 {"phase_fold:vec=4,p=8,c=1", 3},
-                 {"phase_fold:vec=16,p=4,c=2", 8},
-                 {"phase_fold:vec=8,p=16,c=1,pt=3,chunk=2,lp=2,lc=1", 5},
-                 {"phase_fold:vec=16,p=8,c=8", 2}};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
-        setenv("CLCONVT_PLAN", cases[i].plan, 1);
-        run_dilations(cases[i].stride, CLCONVT_F32, 2, NCL, 1);
-        run_dilations(cases[i].stride, CLCONVT_F16, 1, NCL, 1);
-        run_dilations(cases[i].stride, CLCONVT_BF16, 1, NCL, 1);
-    }
+    static const plan_case cases[] = {{"phase_fold:vec=8,p=16,c=1", 8},
+                                      {"phase_fold:vec=4,p=8,c=1", 3},
+                                      {"phase_fold:vec=16,p=4,c=2", 8},
+                                      {"phase_fold:vec=8,p=16,c=1,pt=3,chunk=2,lp=2,lc=1", 5},
+                                      {"phase_fold:vec=16,p=8,c=8", 2}};
+    run_plan_cases(cases, sizeof cases / sizeof cases[0], 1);
 }
 Test(grid_paths, gemm, .timeout = 600) {
     run_forced("gemm", "gemm", BOTH);
