@@ -367,25 +367,37 @@ Test(activation_layer, gemm_chunks_read_the_activated_input) {
  * to 40 (a x up to 4e9: cl/common.cl's sine_squared reduces a x by pi), NaN and infinities
  * through as sin gives them, in the pass (NCL and NLC: vectors of 16 and the rest) and in
  * phase_dw's kernel (channel vectors). */
-static void check_snake_range(clconvt_layout layout, const char *where) {
-    enum { C = 37, L = 300 };
+/* A depthwise layer of C channels, K 1 and weight 1, the activation kind with alpha fused, run
+ * where CLCONVT_INPUT_ACTIVATION says: the activation itself, value by value. */
+static clconvt_layer *activation_only_layer(int64_t channels, clconvt_layout layout,
+                                            const char *where, clconvt_activation kind,
+                                            const float *alpha, int64_t count) {
     setenv("CLCONVT_INPUT_ACTIVATION", where, 1);
     clconvt_params p;
-    clconvt_params_init(&p, C, C, 1);
-    p.groups = C;
+    clconvt_params_init(&p, channels, channels, 1);
+    p.groups = channels;
     p.layout = layout;
     clconvt_layer *layer = NULL;
     cr_assert_eq(clconvt_layer_create(support_device(), &p, &layer), CLCONVT_SUCCESS, "%s",
                  clconvt_last_error());
-    float w[C], alpha[C];
-    for (int c = 0; c < C; ++c) {
+    float w[MAX_CIN];
+    cr_assert(channels <= MAX_CIN);
+    for (int64_t c = 0; c < channels; ++c)
         w[c] = 1.0f;
-        alpha[c] = 0.01f * powf(4000.0f, (float)c / (C - 1)) * (c % 2 ? -1.0f : 1.0f);
-    }
     cr_assert_eq(clconvt_layer_set_weight(layer, w, CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32),
                  CLCONVT_SUCCESS);
-    cr_assert_eq(clconvt_layer_set_input_activation(layer, CLCONVT_ACTIVATION_SNAKE, alpha, C),
-                 CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    cr_assert_eq(clconvt_layer_set_input_activation(layer, kind, alpha, count), CLCONVT_SUCCESS,
+                 "%s", clconvt_last_error());
+    return layer;
+}
+
+static void check_snake_range(clconvt_layout layout, const char *where) {
+    enum { C = 37, L = 300 };
+    float alpha[C];
+    for (int c = 0; c < C; ++c)
+        alpha[c] = 0.01f * powf(4000.0f, (float)c / (C - 1)) * (c % 2 ? -1.0f : 1.0f);
+    clconvt_layer *layer =
+        activation_only_layer(C, layout, where, CLCONVT_ACTIVATION_SNAKE, alpha, C);
     static float x[C * L], y[C * L];
     uint64_t state = 99;
     for (int i = 0; i < C * L; ++i) {
@@ -415,6 +427,46 @@ Test(activation_layer, snake_over_wide_ranges) {
     check_snake_range(CLCONVT_LAYOUT_NCL, "pass");
     check_snake_range(CLCONVT_LAYOUT_NLC, "pass");
     check_snake_range(CLCONVT_LAYOUT_NLC, "kernel");
+}
+
+/* ELU value by value (activation_only_layer) against float64's alpha * expm1(x), each within
+ * 1.5 units in the last place: x from -100 to -1e-8 (cl/common.cl's expm1_nonpositive: its
+ * Taylor series near 0, its range reduction, -1 below -30), positive x unchanged, NaN, the
+ * infinities, zeros; in the pass (NCL and NLC: vectors of 16 and the rest) and in the kernels. */
+static void check_elu_values(clconvt_layout layout, const char *where) {
+    enum { C = 7, L = 2000 };
+    const float alpha = 0.7f;
+    clconvt_layer *layer =
+        activation_only_layer(C, layout, where, CLCONVT_ACTIVATION_ELU, &alpha, 1);
+    static float x[C * L], y[C * L];
+    uint64_t state = 7;
+    for (int i = 0; i < C * L; ++i) {
+        const double u = (double)(reference_random_next(&state) >> 11) * 0x1p-53;
+        x[i] = (float)(i % 5 ? -pow(10.0, -8.0 + 10.0 * u) : 10.0 * u);
+    }
+    x[5] = NAN, x[6] = INFINITY, x[7] = -INFINITY, x[8] = 0.0f, x[9] = -0.0f, x[10] = -30.5f;
+    cr_assert_eq(clconvt_layer_forward_host(layer, x, y, 1, L), CLCONVT_SUCCESS, "%s",
+                 clconvt_last_error());
+    for (int i = 0; i < C * L; ++i) {
+        const double v = x[i], ref = v > 0 ? v : alpha * expm1(v);
+        if (isnan(v) || isinf(v)) {
+            cr_assert(isnan(v) ? isnan(y[i]) : y[i] == ref, "%s: x=%g: %g, not %g", where, v,
+                      (double)y[i], ref);
+            continue;
+        }
+        cr_assert_leq(fabs(y[i] - ref), 1.5 * 0x1p-23 * fabs(ref),
+                      "%s, layout %d: x %.9g: %.9g, not %.9g", where, (int)layout, v, (double)y[i],
+                      ref);
+    }
+    clconvt_layer_release(layer);
+    unsetenv("CLCONVT_INPUT_ACTIVATION");
+}
+
+Test(activation_layer, elu_to_an_ulp_and_a_half) {
+    for (int layout = 0; layout < 2; ++layout) {
+        check_elu_values((clconvt_layout)layout, "pass");
+        check_elu_values((clconvt_layout)layout, "kernel");
+    }
 }
 
 /* ---- The pass's scratch buffer -----------------------------------------------------------------
