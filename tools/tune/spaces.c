@@ -37,8 +37,10 @@ const tune_space TUNE_SPACES[] = {
      .fine = {{WORK_GROUPS}}},
     {.path = "phase_fold", /* c: channels; a vector holds vec / stride of them */
      .layouts = LAYOUT_BIT(CLCONVT_LAYOUT_NCL),
-     .coarse = {{.key = "vec", VALUES(8, 16)},
-                {.key = "p", VALUES(1, 2, 4, 6, 8, 12)}, /* 1, 2: GPU tiles */
+     /* vec 4 and p 16: the channel-starved layers (one vector of channels x phases, whose
+      * lanes then hold positions: cl/phase_fold.cl's POSITION_LANES) */
+     .coarse = {{.key = "vec", VALUES(4, 8, 16)},
+                {.key = "p", VALUES(1, 2, 4, 6, 8, 12, 16)}, /* 1, 2: GPU tiles */
                 {.key = "c", VALUES(2, 4, 6, 8, 16, 32), .cap_by_cout_g = 1}},
      .fine = {{.key = "lp", .key2 = "lc", VALUES(1, 4, 8, 16), .value2 = {1, 1, 1, 2}},
               {.key = "chunk", VALUES(0, 16, 32, 64)},
