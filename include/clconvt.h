@@ -615,13 +615,19 @@ CLCONVT_API void clconvt_stream_release(clconvt_stream *s);
 /** clconvt_experimental_plan_check: on a GPU, refuse a register tile of more than 32 accumulators
  * per work-item (the GPU register budget, README "GPU tiles"); no effect on other devices. */
 #define CLCONVT_EXPERIMENTAL_PLAN_REGISTER_BUDGET 2u
+/** clconvt_experimental_plan_check: give a cache-blocked phase_fold plan (pt above 1) the chunk
+ * the planner sizes from the device's caches for its tile (the input channels whose weights and
+ * inputs fill a quarter of one core's L1 data cache), whatever chunk the text says; no effect on
+ * other plans. */
+#define CLCONVT_EXPERIMENTAL_PLAN_CACHE_BLOCK 4u
 
 /**
  * Check the plan string text for a layer of *params on device without compiling anything, and
  * write the library's own spelling of it (what clconvt_layer_plan would report for a layer made
  * with it) to normalised[size]. With CLCONVT_EXPERIMENTAL_PLAN_FIT_WORK_GROUP in flags, a
  * work-group extent lc larger than the layer's channel tiles is narrowed to them first; with
- * CLCONVT_EXPERIMENTAL_PLAN_REGISTER_BUDGET, a plan over a GPU's register budget is refused. Fails,
+ * CLCONVT_EXPERIMENTAL_PLAN_REGISTER_BUDGET, a plan over a GPU's register budget is refused; with
+ * CLCONVT_EXPERIMENTAL_PLAN_CACHE_BLOCK, a cache-blocked phase_fold plan gets its block. Fails,
  * writing nothing, when the plan is refused for the layer (the message says why), when its
  * normalised string would not read back as the same plan, or when it does not fit in size.
  */

@@ -19,6 +19,7 @@
 #include "internal_device.h"
 #include "paths/phase_fold.h"
 #include "plan.h"
+#include "plan_choice.h"
 #include "tmpdir.h"
 
 static char tmp_dir[256];
@@ -160,4 +161,37 @@ Test(caches, block_channels_shrink_with_the_tiles) {
     const uint64_t four = clconvt_phase_fold_block_channels(cpu, &p, &params);
     p.tiles_per_item = 16;
     cr_expect_lt(clconvt_phase_fold_block_channels(cpu, &p, &params), four);
+}
+
+/* clconvt-tune's cache-block candidates (its chunk axis's TUNE_CACHE_BLOCK): the plan check with
+ * CLCONVT_EXPERIMENTAL_PLAN_CACHE_BLOCK gives a cache-blocked phase_fold plan the block the
+ * planner sizes for the device and the tile, whatever chunk the text says (3: never a block), and
+ * leaves a plan without the blocked form as it is. */
+Test(caches, tuner_blocks_are_sized_from_the_device) {
+    const clconvt_device *device = test_device();
+    const device_caps caps = clconvt_device_caps(device);
+    const clconvt_params params = starved_layer();
+    const char *blocked = "phase_fold:vec=8,p=16,c=1,lp=2,lc=1,chunk=3,pt=4";
+    plan p;
+    cr_assert_eq(clconvt_plan_parse_for_device(device, &params, "plan", blocked, &p),
+                 CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    p.ci_chunk = (int)clconvt_phase_fold_block_channels(&caps, &p, &params);
+    cr_assert_neq(p.ci_chunk, 3);
+    char expected[CLCONVT_EXPERIMENTAL_PLAN_MAX], got[CLCONVT_EXPERIMENTAL_PLAN_MAX];
+    clconvt_plan_format(&p, expected, sizeof expected);
+    cr_assert_eq(clconvt_experimental_plan_check(device, &params, blocked,
+                                                 CLCONVT_EXPERIMENTAL_PLAN_CACHE_BLOCK, got,
+                                                 sizeof got),
+                 CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    cr_expect_str_eq(got, expected);
+    const char *plain = "phase_fold:vec=8,p=16,c=1,chunk=3";
+    char unflagged[CLCONVT_EXPERIMENTAL_PLAN_MAX];
+    cr_assert_eq(
+        clconvt_experimental_plan_check(device, &params, plain, 0, unflagged, sizeof unflagged),
+        CLCONVT_SUCCESS);
+    cr_assert_eq(clconvt_experimental_plan_check(device, &params, plain,
+                                                 CLCONVT_EXPERIMENTAL_PLAN_CACHE_BLOCK, got,
+                                                 sizeof got),
+                 CLCONVT_SUCCESS);
+    cr_expect_str_eq(got, unflagged);
 }

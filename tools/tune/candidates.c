@@ -22,10 +22,11 @@ void candidates_release(candidate_list *list) {
     list->count = 0;
 }
 
-int candidates_add(candidate_list *list, const char *text, int fit) {
+/* candidates_add with more clconvt_experimental_plan_check flags (the cache block). */
+static int add_checked(candidate_list *list, const char *text, int fit, unsigned more_flags) {
     char canon[PLAN_MAX];
     /* On a GPU, a tile over the register budget spills: never tried (README, "GPU tiles"). */
-    const unsigned flags = CLCONVT_EXPERIMENTAL_PLAN_REGISTER_BUDGET |
+    const unsigned flags = CLCONVT_EXPERIMENTAL_PLAN_REGISTER_BUDGET | more_flags |
                            (fit ? CLCONVT_EXPERIMENTAL_PLAN_FIT_WORK_GROUP : 0u);
     if (list->count >= TUNE_MAX_CANDIDATES ||
         clconvt_experimental_plan_check(list->device, list->params, text, flags, canon,
@@ -36,6 +37,10 @@ int candidates_add(candidate_list *list, const char *text, int fit) {
             return 0;
     memcpy(list->text[list->count++], canon, sizeof canon);
     return 1;
+}
+
+int candidates_add(candidate_list *list, const char *text, int fit) {
+    return add_checked(list, text, fit, 0);
 }
 
 /* Whether value v of axis a is tried for this layer. */
@@ -50,22 +55,28 @@ static int axis_allows(const tune_axis *a, int index, const clconvt_params *para
     return 1;
 }
 
-/* Every combination of axes[k..] appended to prefix (which holds length bytes). */
+/* Every combination of axes[k..] appended to prefix (which holds length bytes); flags: the
+ * plan check's, CLCONVT_EXPERIMENTAL_PLAN_CACHE_BLOCK once an axis took TUNE_CACHE_BLOCK. */
 static void enumerate(candidate_list *list, char *prefix, size_t length, const tune_axis *axes,
-                      int n_axes, int k) {
+                      int n_axes, int k, unsigned flags) {
     if (k == n_axes) {
-        candidates_add(list, prefix, 1);
+        add_checked(list, prefix, 1, flags);
         return;
     }
     const tune_axis *a = &axes[k];
     const int64_t cin_g = list->params->in_channels / list->params->groups;
     if (cin_g <= a->above_cin_g) { /* left out: the path's own choice */
-        enumerate(list, prefix, length, axes, n_axes, k + 1);
+        enumerate(list, prefix, length, axes, n_axes, k + 1, flags);
         return;
     }
     for (int i = 0; i < a->count; ++i) {
         if (!axis_allows(a, i, list->params))
             continue;
+        if (a->value[i] == TUNE_CACHE_BLOCK) { /* the library writes the key */
+            enumerate(list, prefix, length, axes, n_axes, k + 1,
+                      flags | CLCONVT_EXPERIMENTAL_PLAN_CACHE_BLOCK);
+            continue;
+        }
         size_t used = length;
         if (a->value[i] != 0) {
             const char *sep = strchr(prefix, ':') ? "," : ":";
@@ -76,7 +87,7 @@ static void enumerate(candidate_list *list, char *prefix, size_t length, const t
                                          a->value2[i]);
         }
         if (used < PLAN_MAX)
-            enumerate(list, prefix, used, axes, n_axes, k + 1);
+            enumerate(list, prefix, used, axes, n_axes, k + 1, flags);
         prefix[length] = '\0';
     }
 }
@@ -97,7 +108,7 @@ int candidates_add_coarse(candidate_list *list, const char *shape_class) {
             continue;
         char prefix[PLAN_MAX];
         const size_t length = (size_t)snprintf(prefix, sizeof prefix, "%s", space->path);
-        enumerate(list, prefix, length, space->coarse, tune_axis_count(space->coarse), 0);
+        enumerate(list, prefix, length, space->coarse, tune_axis_count(space->coarse), 0, 0);
     }
     uint64_t state = reference_hash(shape_class);
     for (int i = list->count - 1; i > first; --i)
@@ -138,7 +149,7 @@ int candidates_add_fine(candidate_list *list, const char *base) {
                 length += (size_t)snprintf(prefix + length, sizeof prefix - length, "%s%.*s",
                                            strchr(prefix, ':') ? "," : ":", (int)kv_length, kv);
         }
-        enumerate(list, prefix, length, space->fine, n_fine, 0);
+        enumerate(list, prefix, length, space->fine, n_fine, 0, 0);
     }
     return list->count - first;
 }

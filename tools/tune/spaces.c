@@ -43,7 +43,8 @@ const tune_space TUNE_SPACES[] = {
                 {.key = "p", VALUES(1, 2, 4, 6, 8, 12, 16)}, /* 1, 2: GPU tiles */
                 {.key = "c", VALUES(2, 4, 6, 8, 16, 32), .cap_by_cout_g = 1}},
      .fine = {{.key = "lp", .key2 = "lc", VALUES(1, 4, 8, 16), .value2 = {1, 1, 1, 2}},
-              {.key = "chunk", VALUES(0, 16, 32, 64)},
+              /* the block sized from the device's L1 (with pt), and fixed ones */
+              {.key = "chunk", VALUES(0, TUNE_CACHE_BLOCK, 16, 32, 64)},
               /* pt: the cache-blocked form (with a chunk, its weight blocks) */
               {.key = "pt", VALUES(0, 4, 8)}}},
     {.path = "gemm", .layouts = ANY_LAYOUT},

@@ -6,14 +6,17 @@
 #include <stdint.h>
 
 #define TUNE_MAX_AXES 4
+#define TUNE_CACHE_BLOCK (-1)
 
 /* One parameter of a plan and the values the search gives it. */
 typedef struct tune_axis {
     const char *key, *key2; /* plan keys; key2 pairs a second key with each value ("lp" x "lc") */
     int count;
-    int value[8], value2[8]; /* 0: the key is left out (the path's own choice) */
-    int cap_by_cout_g;       /* values above Cout/groups only up to the first that covers it */
-    int64_t above_cin_g;     /* used only when Cin/groups exceeds this; else left out */
+    /* 0: the key is left out (the path's own choice); TUNE_CACHE_BLOCK: chunk only, the block
+     * the library sizes from the device's caches for the candidate's tile */
+    int value[8], value2[8];
+    int cap_by_cout_g;   /* values above Cout/groups only up to the first that covers it */
+    int64_t above_cin_g; /* used only when Cin/groups exceeds this; else left out */
 } tune_axis;
 
 /* A kernel path and its search: every combination of the coarse axes is a candidate (in a seeded
