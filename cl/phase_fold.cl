@@ -172,9 +172,10 @@ static inline void store_tile(floatp acc[VEC], __global store_t *y, const __glob
         const float b = channel_bias(bias, has_bias, g, co_local, cout_g);
         encoded_t encoded[STRIDE][PV];
 #pragma unroll
-        for (int r = 0; r < STRIDE; ++r)
-            CAT(vstore, PV)
-            (ENCODE_FINISHEDV(PV, FINISH_OUTPUT(acc[c * STRIDE + r], b)), 0, encoded[r]);
+        for (int r = 0; r < STRIDE; ++r) {
+            const ENCODEDN(PV) e = ENCODE_FINISHEDV(PV, FINISH_OUTPUT(acc[c * STRIDE + r], b));
+            CAT(vstore, PV)(e, 0, encoded[r]);
+        }
         __global store_t *y_row = ncl_output_row(y, n, g, co_local, cout_g, groups, length_out);
 #pragma unroll
         for (int p = 0; p < PV; ++p) {
