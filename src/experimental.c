@@ -16,7 +16,6 @@
 #include "plan.h"
 #include "paths/gpu_tiles.h"
 #include "paths/path.h"
-#include "paths/paths.h"
 #include "paths/phase_fold.h"
 #include "plan_choice.h"
 #include "tuning_db.h"
@@ -50,9 +49,8 @@ clconvt_status clconvt_experimental_plan_check(const clconvt_device *device,
     if ((flags & CLCONVT_EXPERIMENTAL_PLAN_REGISTER_BUDGET) && over != NULL)
         return clconvt_fail(CLCONVT_ERROR_INVALID_ARGUMENT, "%s: plan \"%s\": %s", function, text,
                             over);
-    if ((flags & CLCONVT_EXPERIMENTAL_PLAN_CACHE_BLOCK) && p.path == &clconvt_path_phase_fold &&
-        p.tiles_per_item > 1)
-        p.ci_chunk = (int)clconvt_phase_fold_block_channels(&caps, &p, params);
+    if (flags & CLCONVT_EXPERIMENTAL_PLAN_CACHE_BLOCK)
+        clconvt_phase_fold_size_block(&caps, &p, params);
     const int64_t channel_tiles = clconvt_plan_channel_tiles(&p, params);
     if ((flags & CLCONVT_EXPERIMENTAL_PLAN_FIT_WORK_GROUP) && p.local[1] > channel_tiles)
         p.local[1] = (int)channel_tiles;

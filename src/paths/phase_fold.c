@@ -79,6 +79,11 @@ uint64_t clconvt_phase_fold_block_channels(const device_caps *caps, const plan *
     return channels;
 }
 
+void clconvt_phase_fold_size_block(const device_caps *caps, plan *p, const clconvt_params *params) {
+    if (p->path == &clconvt_path_phase_fold && tiles_per_item(p) > 1)
+        p->ci_chunk = (int)clconvt_phase_fold_block_channels(caps, p, params);
+}
+
 /* The blocked form where it measured faster: a starved layer with more input channels per group
  * than two blocks (depthwise layers have one). */
 static void block_starved(const device_caps *caps, const clconvt_params *params, plan *out) {

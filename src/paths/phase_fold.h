@@ -12,4 +12,8 @@
 uint64_t clconvt_phase_fold_block_channels(const device_caps *caps, const plan *p,
                                            const clconvt_params *params);
 
+/* When p is a cache-blocked phase_fold plan (pt above 1), set its chunk to that block (the
+ * tuner's cache-block candidates); any other plan is left as it is. */
+void clconvt_phase_fold_size_block(const device_caps *caps, plan *p, const clconvt_params *params);
+
 #endif
