@@ -83,9 +83,8 @@ extern const char clconvt_source_activation[];
  * its own over the input before it (cl/activation.cl), which a path that loads no input itself
  * needs. CLCONVT_INPUT_ACTIVATION=kernel or =pass chooses for the other paths; by default the
  * kernel for a LeakyReLU on an f32 layer of little work per input value (KERNEL_BELOW_WORK), else
- * the pass: in
- * f16 and bf16 the pass rounds the activated value to the dtype, as the header documents, and
- * the default keeps that. */
+ * the pass: in f16 and bf16 the pass rounds the activated value to the dtype, as the header
+ * documents, and the default keeps that. */
 static int separate_pass(const clconvt_layer *layer, clconvt_activation kind) {
     if (layer->plan.path->input_read_elsewhere)
         return 1;
