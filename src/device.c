@@ -499,16 +499,25 @@ clconvt_status clconvt_device_get_info(const clconvt_device *d, clconvt_device_i
     return CLCONVT_SUCCESS;
 }
 
+/* clCreateBuffer, its failure named by what the buffer is for. */
+static clconvt_status create_buffer(clconvt_device *device, cl_mem_flags flags, size_t bytes,
+                                    void *host, const char *what, cl_mem *out) {
+    cl_int err;
+    *out = clCreateBuffer(device->context, flags, bytes, host, &err);
+    if (err == CL_SUCCESS)
+        return CLCONVT_SUCCESS;
+    char call[96];
+    snprintf(call, sizeof call, "clCreateBuffer(%s, %zu bytes)", what, bytes);
+    return clconvt_fail_cl(call, err);
+}
+
 clconvt_status clconvt_device_buffer_create(clconvt_device *device, cl_mem_flags flags,
                                             size_t bytes, void *host, const char *what,
                                             cl_mem *out) {
-    cl_int err;
-    cl_mem buffer = clCreateBuffer(device->context, flags, bytes, host, &err);
-    if (err != CL_SUCCESS) {
-        char call[96];
-        snprintf(call, sizeof call, "clCreateBuffer(%s, %zu bytes)", what, bytes);
-        return clconvt_fail_cl(call, err);
-    }
+    cl_mem buffer;
+    clconvt_status status = create_buffer(device, flags, bytes, host, what, &buffer);
+    if (status != CLCONVT_SUCCESS)
+        return status;
     pthread_mutex_lock(&device->buffers_lock);
     if (device->buffer_count == device->buffer_capacity) {
         const size_t capacity = device->buffer_capacity ? 2 * device->buffer_capacity : 16;
@@ -533,6 +542,11 @@ clconvt_status clconvt_device_buffer_create(clconvt_device *device, cl_mem_flags
         ;
     *out = buffer;
     return CLCONVT_SUCCESS;
+}
+
+clconvt_status clconvt_device_buffer_wrap(clconvt_device *device, cl_mem_flags flags, size_t bytes,
+                                          void *host, const char *what, cl_mem *out) {
+    return create_buffer(device, flags | CL_MEM_USE_HOST_PTR, bytes, host, what, out);
 }
 
 void clconvt_device_buffer_release(clconvt_device *device, cl_mem buffer) {

@@ -57,7 +57,12 @@ clconvt_status clconvt_device_buffer_create(clconvt_device *device, cl_mem_flags
                                             size_t bytes, void *host, const char *what,
                                             cl_mem *out);
 
-/* Release a buffer made by clconvt_device_buffer_create (NULL is ignored). */
+/* A buffer over the caller's memory host (CL_MEM_USE_HOST_PTR added to flags): not counted in
+ * the totals, as clconvt allocates nothing for it. */
+clconvt_status clconvt_device_buffer_wrap(clconvt_device *device, cl_mem_flags flags, size_t bytes,
+                                          void *host, const char *what, cl_mem *out);
+
+/* Release a buffer made by clconvt_device_buffer_create or _wrap (NULL is ignored). */
 void clconvt_device_buffer_release(clconvt_device *device, cl_mem buffer);
 
 /* The capabilities the planner sees (borrowing the device's strings). */

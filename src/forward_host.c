@@ -5,8 +5,16 @@
  * output positions, each with the input range that reaches it (its halo). A piece is computed as a
  * smaller ConvTranspose1d whose left padding puts the piece's first output at 0; inputs outside
  * the range contribute nothing to it, so every piece is exact.
+ *
+ * On a CPU device a piece's kernels work in the caller's arrays themselves (CL_MEM_USE_HOST_PTR):
+ * on PoCL that saves a copy each way and a fresh allocation of each buffer, whose first touch
+ * faults in every page (3-4 ms of a 9 ms forward_host on encodec_up2). The output's commands all
+ * wait on a gate that opens once every one of them is enqueued, so that a failure to enqueue
+ * leaves out untouched, as clconvt.h promises.
  */
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "env.h"
@@ -49,25 +57,50 @@ typedef struct split {
     void *out;
     int64_t batch, length_in, length_out;
     size_t elem;
-    cl_mem in_buffer, out_buffer;
+    /* The caller's arrays serve as each piece's buffers (see the top of the file): the input
+     * unless the path's kernel does not read it itself (CLBlast's vector loads would need an
+     * alignment that the caller's pointer need not have). */
+    int wrap_in, wrap_out;
+    cl_mem in_buffer, out_buffer; /* the buffers of the copies, when not wrapped */
 } split;
 
-/* Copy a piece's inputs to the device: whole samples are contiguous in either layout; a range of
- * positions is contiguous in NLC and a set of row segments in NCL. *written completes with the
- * copy (the queue may be out of order: the kernel waits on it). */
+/* Where a piece starts in the caller's input and output, in elements. Whole samples are
+ * contiguous in either layout, a range of positions in NLC; in NCL a range of positions is a set
+ * of row segments. */
+static size_t input_offset(const split *s, const piece *pc) {
+    const clconvt_params *p = &s->layer->params;
+    const size_t cin = (size_t)p->in_channels, l_in = (size_t)s->length_in;
+    return p->layout == CLCONVT_LAYOUT_NLC ? ((size_t)pc->n0 * l_in + (size_t)pc->i_lo) * cin
+                                           : (size_t)pc->n0 * cin * l_in;
+}
+
+static size_t output_offset(const split *s, const piece *pc) {
+    const clconvt_params *p = &s->layer->params;
+    const size_t cout = (size_t)p->out_channels, l_out = (size_t)s->length_out;
+    return p->layout == CLCONVT_LAYOUT_NLC ? ((size_t)pc->n0 * l_out + (size_t)pc->o_lo) * cout
+                                           : (size_t)pc->n0 * cout * l_out;
+}
+
+static size_t input_bytes(const split *s, const piece *pc) {
+    return (size_t)(pc->samples * s->layer->params.in_channels * (pc->i_hi - pc->i_lo)) * s->elem;
+}
+
+static size_t output_bytes(const split *s, const piece *pc) {
+    return (size_t)(pc->samples * s->layer->params.out_channels * (pc->o_hi - pc->o_lo)) * s->elem;
+}
+
+/* Copy a piece's inputs to the device. *written completes with the copy (the queue may be out of
+ * order: the kernel waits on it). */
 static clconvt_status write_input(const split *s, const piece *pc, cl_command_queue queue,
                                   cl_event *written) {
     const clconvt_params *p = &s->layer->params;
     const size_t cin = (size_t)p->in_channels, length = (size_t)(pc->i_hi - pc->i_lo);
-    const size_t samples = (size_t)pc->samples, l_in = (size_t)s->length_in;
+    const size_t l_in = (size_t)s->length_in;
     cl_int err;
     if (p->layout == CLCONVT_LAYOUT_NLC || length == l_in) {
-        const size_t first = p->layout == CLCONVT_LAYOUT_NLC
-                                 ? ((size_t)pc->n0 * l_in + (size_t)pc->i_lo) * cin
-                                 : (size_t)pc->n0 * cin * l_in;
-        err =
-            clEnqueueWriteBuffer(queue, s->in_buffer, CL_FALSE, 0, samples * cin * length * s->elem,
-                                 (const char *)s->in + first * s->elem, 0, NULL, written);
+        err = clEnqueueWriteBuffer(queue, s->in_buffer, CL_FALSE, 0, input_bytes(s, pc),
+                                   (const char *)s->in + input_offset(s, pc) * s->elem, 0, NULL,
+                                   written);
         return err == CL_SUCCESS ? CLCONVT_SUCCESS
                                  : clconvt_fail_cl("clEnqueueWriteBuffer(input)", err);
     }
@@ -86,15 +119,12 @@ static clconvt_status read_output(const split *s, const piece *pc, cl_command_qu
                                   cl_event computed) {
     const clconvt_params *p = &s->layer->params;
     const size_t cout = (size_t)p->out_channels, length = (size_t)(pc->o_hi - pc->o_lo);
-    const size_t samples = (size_t)pc->samples, l_out = (size_t)s->length_out;
+    const size_t l_out = (size_t)s->length_out;
     cl_int err;
     if (p->layout == CLCONVT_LAYOUT_NLC || length == l_out) {
-        const size_t first = p->layout == CLCONVT_LAYOUT_NLC
-                                 ? ((size_t)pc->n0 * l_out + (size_t)pc->o_lo) * cout
-                                 : (size_t)pc->n0 * cout * l_out;
-        err =
-            clEnqueueReadBuffer(queue, s->out_buffer, CL_TRUE, 0, samples * cout * length * s->elem,
-                                (char *)s->out + first * s->elem, 1, &computed, NULL);
+        err = clEnqueueReadBuffer(queue, s->out_buffer, CL_TRUE, 0, output_bytes(s, pc),
+                                  (char *)s->out + output_offset(s, pc) * s->elem, 1, &computed,
+                                  NULL);
         return err == CL_SUCCESS ? CLCONVT_SUCCESS
                                  : clconvt_fail_cl("clEnqueueReadBuffer(output)", err);
     }
@@ -108,31 +138,123 @@ static clconvt_status read_output(const split *s, const piece *pc, cl_command_qu
                              : clconvt_fail_cl("clEnqueueReadBufferRect(output)", err);
 }
 
-/* Write, compute and read one piece, each command waiting on the one before: the queue may be
- * out of order (a wrapped caller's queue). The read blocks, so the next piece's write into the same
- * buffers comes after this piece's kernel. */
+/* The piece's buffers: the caller's arrays wrapped (a contiguous piece), or the copies'. */
+static clconvt_status piece_buffers(const split *s, const piece *pc, cl_mem *in, cl_mem *out) {
+    clconvt_device *device = s->layer->device;
+    clconvt_status status = CLCONVT_SUCCESS;
+    *in = s->in_buffer;
+    *out = s->out_buffer;
+    if (s->wrap_in)
+        status =
+            clconvt_device_buffer_wrap(device, CL_MEM_READ_ONLY, input_bytes(s, pc),
+                                       (char *)s->in + input_offset(s, pc) * s->elem, "input", in);
+    if (s->wrap_out && status == CLCONVT_SUCCESS)
+        status = clconvt_device_buffer_wrap(device, CL_MEM_READ_WRITE, output_bytes(s, pc),
+                                            (char *)s->out + output_offset(s, pc) * s->elem,
+                                            "output", out);
+    return status;
+}
+
+/* Wait for event: the commands before it use the caller's arrays, so they must be over before
+ * the call returns even when the wait fails (then the queue is finished and the event's status
+ * read). */
+static clconvt_status wait_for(cl_command_queue queue, cl_event event, const char *what) {
+    const cl_int err = clWaitForEvents(1, &event);
+    if (err == CL_SUCCESS)
+        return CLCONVT_SUCCESS;
+    cl_int state = CL_QUEUED;
+    if (clFinish(queue) == CL_SUCCESS &&
+        clGetEventInfo(event, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof state, &state, NULL) ==
+            CL_SUCCESS &&
+        state == CL_COMPLETE)
+        return CLCONVT_SUCCESS;
+    char call[64];
+    snprintf(call, sizeof call, "clWaitForEvents(%s)", what);
+    return clconvt_fail_cl(call, err);
+}
+
+/* Any negative status fails a user event, and with it every command waiting on it. */
+#define GATE_FAILED (-1)
+
+/* Open the gate that the kernels of a wrapped output wait on; or, after a failure to enqueue them
+ * (status), fail it so that none of them runs, and finish the queue. */
+static clconvt_status open_gate(cl_command_queue queue, cl_event gate, clconvt_status status) {
+    cl_int err = CL_SUCCESS;
+    if (status == CLCONVT_SUCCESS && (err = clSetUserEventStatus(gate, CL_COMPLETE)) != CL_SUCCESS)
+        status = clconvt_fail_cl("clSetUserEventStatus", err);
+    if (status != CLCONVT_SUCCESS) {
+        clSetUserEventStatus(gate, GATE_FAILED);
+        clFinish(queue);
+    }
+    return status;
+}
+
+/* Once computed is complete, map the wrapped output and unmap it: that makes the caller's array
+ * hold what the kernels wrote where the runtime keeps a copy of its own. (The map comes after the
+ * gate opens: PoCL 3.1 aborts when a failed gate fails a map waiting behind it.) */
+static clconvt_status map_back(const split *s, const piece *pc, cl_command_queue queue, cl_mem out,
+                               cl_event computed) {
+    cl_int err;
+    void *host = clEnqueueMapBuffer(queue, out, CL_TRUE, CL_MAP_READ, 0, output_bytes(s, pc), 1,
+                                    &computed, NULL, &err);
+    if (err != CL_SUCCESS) {
+        wait_for(queue, computed, "output");
+        return clconvt_fail_cl("clEnqueueMapBuffer(output)", err);
+    }
+    cl_event unmapped = NULL;
+    if ((err = clEnqueueUnmapMemObject(queue, out, host, 0, NULL, &unmapped)) != CL_SUCCESS)
+        return clconvt_fail_cl("clEnqueueUnmapMemObject(output)", err);
+    const clconvt_status status = wait_for(queue, unmapped, "output");
+    clReleaseEvent(unmapped);
+    return status;
+}
+
+/* Write (unless wrapped), compute and read (or map) one piece, each command waiting on the one
+ * before: the queue may be out of order (a wrapped caller's queue). The piece is over when this
+ * returns, so the next piece's write into the same buffers comes after this piece's kernel. */
 static clconvt_status run_piece(const split *s, const piece *pc) {
     const clconvt_params *p = &s->layer->params;
     clconvt_layer *layer = (clconvt_layer *)s->layer;
     cl_command_queue queue = layer->device->queue;
     /* The left padding that maps the piece's first input to its first output. */
     const int64_t pad = p->pad_left + pc->o_lo - pc->i_lo * p->stride;
-    cl_event written = NULL, computed = NULL;
-    clconvt_status status = write_input(s, pc, queue, &written);
+    cl_mem in = NULL, out = NULL;
+    cl_event gate = NULL, written = NULL, computed = NULL, wait[2];
+    cl_uint num_wait = 0;
+    cl_int err = CL_SUCCESS;
+    clconvt_status status = piece_buffers(s, pc, &in, &out);
+    if (status == CLCONVT_SUCCESS && s->wrap_out &&
+        (gate = clCreateUserEvent(layer->device->context, &err)) == NULL)
+        status = clconvt_fail_cl("clCreateUserEvent", err);
+    if (status == CLCONVT_SUCCESS && !s->wrap_in)
+        status = write_input(s, pc, queue, &written);
+    if (gate != NULL)
+        wait[num_wait++] = gate;
+    if (written != NULL)
+        wait[num_wait++] = written;
     if (status == CLCONVT_SUCCESS)
-        status = clconvt_layer_enqueue(layer, s->buffers, queue, s->in_buffer, s->out_buffer,
-                                       pc->samples, pc->i_hi - pc->i_lo, pc->o_hi - pc->o_lo, pad,
-                                       1, &written, &computed);
-    if (status == CLCONVT_SUCCESS)
+        status = clconvt_layer_enqueue(layer, s->buffers, queue, in, out, pc->samples,
+                                       pc->i_hi - pc->i_lo, pc->o_hi - pc->o_lo, pad, num_wait,
+                                       wait, &computed);
+    if (gate != NULL) {
+        status = open_gate(queue, gate, status);
+        if (status == CLCONVT_SUCCESS)
+            status = map_back(s, pc, queue, out, computed);
+    } else if (status == CLCONVT_SUCCESS) {
         status = read_output(s, pc, queue, computed);
+    }
     /* After a failure the copy may still be reading the caller's input: it must be done before
      * the call returns. */
     if (status != CLCONVT_SUCCESS && written != NULL)
         clWaitForEvents(1, &written);
-    if (written != NULL)
-        clReleaseEvent(written);
+    for (cl_uint i = 0; i < num_wait; ++i)
+        clReleaseEvent(wait[i]);
     if (computed != NULL)
         clReleaseEvent(computed);
+    if (s->wrap_in)
+        clconvt_device_buffer_release(layer->device, in);
+    if (s->wrap_out)
+        clconvt_device_buffer_release(layer->device, out);
     return status;
 }
 
@@ -184,6 +306,18 @@ static int piece_extent(const clconvt_params *p, const forward_setup *shape, int
     return *outputs >= 1;
 }
 
+/* Whether the kernels work in the caller's arrays (see the top of the file): on a CPU device, when
+ * every piece is contiguous in them (whole samples, or NLC), and when in and out do not overlap
+ * (through the copies, a forward whose output overwrites its own input stays exact). */
+static int works_in_place(const clconvt_layer *layer, const forward_setup *shape, const void *in,
+                          const void *out, int64_t outputs) {
+    if ((layer->device->type & CL_DEVICE_TYPE_CPU) == 0 ||
+        (layer->params.layout == CLCONVT_LAYOUT_NCL && outputs < shape->length_out))
+        return 0;
+    const uintptr_t first_in = (uintptr_t)in, first_out = (uintptr_t)out;
+    return first_in + shape->in_bytes <= first_out || first_out + shape->out_bytes <= first_in;
+}
+
 /* clconvt_layer_forward_host once the layer is ready and the shape valid (setup). */
 static clconvt_status forward_in_pieces(clconvt_layer *layer, const forward_setup *setup,
                                         const void *in, void *out, int64_t batch,
@@ -197,8 +331,14 @@ static clconvt_status forward_in_pieces(clconvt_layer *layer, const forward_setu
     const clconvt_params *p = &layer->params;
     const size_t elem = clconvt_dtype_size(p->dtype);
     clconvt_status status = CLCONVT_SUCCESS;
-    split s = {layer,     &setup->buffers,  in,   out,  batch,
-               length_in, shape.length_out, elem, NULL, NULL};
+    split s = {.layer = layer,
+               .buffers = &setup->buffers,
+               .in = in,
+               .out = out,
+               .batch = batch,
+               .length_in = length_in,
+               .length_out = shape.length_out,
+               .elem = elem};
     piece_limit limit = allocation_limit(layer->device);
     int64_t samples, outputs;
     int fits = piece_extent(p, &shape, batch, elem, limit.bytes, &samples, &outputs);
@@ -223,10 +363,14 @@ static clconvt_status forward_in_pieces(clconvt_layer *layer, const forward_setu
             ? length_in
             : (outputs + p->dilation * (p->kernel_length - 1)) / p->stride + 2;
     const int64_t max_inputs = samples * p->in_channels * piece_inputs;
-    status = clconvt_device_buffer_create(layer->device, CL_MEM_READ_ONLY,
-                                          (size_t)max_inputs * elem, NULL, "input", &s.in_buffer);
+    s.wrap_out = works_in_place(layer, &shape, in, out, outputs);
+    s.wrap_in = s.wrap_out && !layer->plan.path->input_read_elsewhere;
+    if (!s.wrap_in)
+        status =
+            clconvt_device_buffer_create(layer->device, CL_MEM_READ_ONLY, (size_t)max_inputs * elem,
+                                         NULL, "input", &s.in_buffer);
     /* Read-write: the gemm path's col2im adds later chunks to what earlier ones wrote. */
-    if (status == CLCONVT_SUCCESS)
+    if (status == CLCONVT_SUCCESS && !s.wrap_out)
         status = clconvt_device_buffer_create(layer->device, CL_MEM_READ_WRITE,
                                               (size_t)(samples * p->out_channels * outputs) * elem,
                                               NULL, "output", &s.out_buffer);

@@ -970,6 +970,87 @@ Test(device, out_of_order_queue_forward_gemm) {
     ooo_forward("gemm");
 }
 
+/* ---- forward_host in the caller's arrays ----------------------------------------------------- */
+
+/* forward_host on arrays that start one float past malloc's alignment matches the reference, and
+ * nothing is written before or after the output. On a CPU device the default plan's kernels work
+ * in the caller's arrays themselves, so the call allocates no device buffer (the gemm path's
+ * input goes through a copy: CLBlast's vector loads need an alignment the caller's need not
+ * have). */
+static void forward_host_offset_arrays(clconvt_layout layout, const char *plan) {
+    support_require_plan(plan);
+    clconvt_params p = ooo_params();
+    p.layout = layout;
+    data d;
+    data_make(&d, p, 3, 77, 515);
+    clconvt_device *device = support_device();
+    clconvt_layer *layer = layer_with_plan(device, &d, plan);
+    float *x = malloc((d.nx + 1) * sizeof *x), *y = malloc((d.ny + 2) * sizeof *y);
+    cr_assert(x != NULL && y != NULL);
+    memcpy(x + 1, d.x, d.nx * sizeof *x);
+    for (size_t i = 0; i < d.ny + 2; ++i)
+        y[i] = NAN;
+    clconvt_device_info before, after;
+    clconvt_device_reset_peak(device);
+    cr_assert_eq(clconvt_device_get_info(device, &before), CLCONVT_SUCCESS);
+    cr_assert_eq(clconvt_layer_forward_host(layer, x + 1, y + 1, d.batch, d.length_in),
+                 CLCONVT_SUCCESS, "%s", clconvt_last_error());
+    cr_assert_eq(clconvt_device_get_info(device, &after), CLCONVT_SUCCESS);
+    char what[96];
+    snprintf(what, sizeof what, "forward_host on offset arrays (%s, %s)",
+             layout == CLCONVT_LAYOUT_NCL ? "NCL" : "NLC", plan ? plan : "default plan");
+    expect_matches(&d, y + 1, what);
+    cr_expect(isnan(y[0]) && isnan(y[d.ny + 1]), "%s wrote outside its output", what);
+    if (plan == NULL && (before.type & CL_DEVICE_TYPE_CPU) != 0)
+        cr_expect_eq(after.peak_allocated_bytes, before.allocated_bytes,
+                     "%s on a CPU device allocated %llu bytes: its kernels did not work in place",
+                     what,
+                     (unsigned long long)(after.peak_allocated_bytes - before.allocated_bytes));
+    free(x);
+    free(y);
+    clconvt_layer_release(layer);
+    data_free(&d);
+}
+
+Test(device, forward_host_in_the_callers_arrays) {
+    forward_host_offset_arrays(CLCONVT_LAYOUT_NCL, NULL);
+    forward_host_offset_arrays(CLCONVT_LAYOUT_NLC, NULL);
+}
+
+Test(device, forward_host_in_the_callers_arrays_gemm) {
+    forward_host_offset_arrays(CLCONVT_LAYOUT_NCL, "gemm");
+    forward_host_offset_arrays(CLCONVT_LAYOUT_NLC, "gemm");
+}
+
+/* forward_host whose output overwrites its own input, from the same address or a few floats on,
+ * matches the reference: such a call goes through copies, never in place. */
+Test(device, forward_host_output_over_its_input) {
+    const clconvt_layout layouts[] = {CLCONVT_LAYOUT_NCL, CLCONVT_LAYOUT_NLC};
+    const size_t shifts[] = {0, 3};
+    for (size_t l = 0; l < 2; ++l)
+        for (size_t s = 0; s < 2; ++s) {
+            clconvt_params p = ooo_params();
+            p.layout = layouts[l];
+            data d;
+            data_make(&d, p, 2, 50, 616);
+            clconvt_layer *layer = layer_with_plan(support_device(), &d, NULL);
+            cr_assert(d.ny > d.nx);
+            float *both = malloc((d.ny + shifts[s]) * sizeof *both);
+            cr_assert(both != NULL);
+            memcpy(both, d.x, d.nx * sizeof *both);
+            cr_assert_eq(
+                clconvt_layer_forward_host(layer, both, both + shifts[s], d.batch, d.length_in),
+                CLCONVT_SUCCESS, "%s", clconvt_last_error());
+            char what[96];
+            snprintf(what, sizeof what, "forward_host with out = in + %zu (%s)", shifts[s],
+                     l == 0 ? "NCL" : "NLC");
+            expect_matches(&d, both + shifts[s], what);
+            free(both);
+            clconvt_layer_release(layer);
+            data_free(&d);
+        }
+}
+
 /* ---- Releasing a device --------------------------------------------------------------------- */
 
 /* This process's resident set, in bytes (/proc/self/statm's second field, in pages). */
