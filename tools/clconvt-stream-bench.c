@@ -1,7 +1,8 @@
 /*
  * clconvt-stream-bench: the time to stream a whole sequence through clconvt_stream_push_host in
  * chunks of N input frames (and the finish), against one clconvt_layer_forward_host of the same
- * sequence (which allocates its device buffers and copies in and out, as the stream does), and
+ * sequence (which on a CPU device works in the caller's arrays, where the stream copies each
+ * chunk in and each push's output out), and
  * against one clconvt_layer_forward on device buffers made once (clFinish), for the rows of a
  * shapes table whose name contains a filter.
  *
