@@ -370,13 +370,13 @@ CLCONVT_API clconvt_status clconvt_layer_forward(clconvt_layer *layer, cl_comman
 /**
  * Forward on host memory: copies in to the device, runs, copies out back and waits. in and out are
  * as for clconvt_layer_forward, in host memory (any alignment of their element type). On a CPU
- * device the kernels read in and write out in place (CL_MEM_USE_HOST_PTR) instead of through
- * copies, unless the two arrays overlap or NCL work is split into ranges of positions. Work
- * larger than the device's largest allocation is split into pieces computed one after another.
- * out is untouched on failure, except that when a later piece of split work fails, the outputs of
- * the pieces before it have been written, and that on a CPU device a failure to map out back
- * after the kernels ran (clEnqueueMapBuffer, clEnqueueUnmapMemObject) leaves what they wrote
- * there.
+ * device the kernels read in (except the gemm path's) and write out in place (CL_MEM_USE_HOST_PTR)
+ * instead of through copies, unless the two arrays overlap or NCL work is split into ranges of
+ * positions. Work larger than the device's largest allocation is split into pieces computed one
+ * after another. out is untouched on failure, except that when a later piece of split work fails,
+ * the outputs of the pieces before it have been written, and that on a CPU device a failure to
+ * map out back after the kernels ran (clEnqueueMapBuffer, clEnqueueUnmapMemObject) leaves what
+ * they wrote there.
  */
 CLCONVT_API clconvt_status clconvt_layer_forward_host(clconvt_layer *layer, const void *in,
                                                       void *out, int64_t batch, int64_t length_in);
