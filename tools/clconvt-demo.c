@@ -180,7 +180,8 @@ int main(int argc, char **argv) {
     const double median = tool_median(times, (size_t)repeat); /* sorts: times[0] is the min */
     const double flops = 2.0 * DEMO_BATCH * (double)length_in * DEMO_CIN * DEMO_COUT * DEMO_K /
                          (double)params.groups;
-    printf("median     : %.3f ms over %" PRId64 " forwards (min %.3f ms, host copies included)\n",
+    printf("median     : %.3f ms over %" PRId64
+           " forwards (min %.3f ms, forward_host on host memory)\n",
            median * 1e3, repeat, times[0] * 1e3);
     printf("throughput : %.2f GFLOP/s (2*N*L_in*Cin*Cout/groups*K = %.3g FLOP)\n",
            flops / median * 1e-9, flops);
