@@ -293,6 +293,14 @@ static int key_applies(const kernel_path *path, size_t key) {
     return (path->keys & (1u << key)) != 0;
 }
 
+int clconvt_plan_equal(const plan *a, const plan *b) {
+    return a->path == b->path && a->vec == b->vec && a->tile_p == b->tile_p &&
+           a->tile_c == b->tile_c && a->cout_g_padded == b->cout_g_padded &&
+           a->ci_chunk == b->ci_chunk && a->local[0] == b->local[0] && a->local[1] == b->local[1] &&
+           a->local[2] == b->local[2] && a->activation == b->activation &&
+           a->tiles_per_item == b->tiles_per_item;
+}
+
 void clconvt_plan_format(const plan *p, char *text, size_t size) {
     int *fields[KEY_COUNT];
     key_fields((plan *)p, fields);

@@ -26,6 +26,10 @@ clconvt_status clconvt_plan_parse(const device_caps *caps, const clconvt_params 
 /* The plan string that clconvt_plan_parse would read back as this plan. */
 void clconvt_plan_format(const plan *plan, char *text, size_t size);
 
+/* 1 when a and b are the same plan, field by field (a plan has padding, which memcmp would
+ * compare: garbage where a copy left it). */
+int clconvt_plan_equal(const plan *a, const plan *b);
+
 /* Elements of the packed weight, and where weight (group g, tap k, input channel ci_local of the
  * group, output channel c of the group) goes in it: the layout the plan's kernel reads. */
 size_t clconvt_plan_packed_count(const plan *plan, const clconvt_params *params);

@@ -78,14 +78,6 @@ static void check_sane(const clconvt_params *params, const plan *p, const char *
         FUZZ_CHECK(p->local[d] >= 1, "%s: local[%d] = %d", what, d, p->local[d]);
 }
 
-/* Field by field: a plan has padding after its tile fields, which memcmp would compare. */
-static int plans_equal(const plan *a, const plan *b) {
-    return a->path == b->path && a->vec == b->vec && a->tile_p == b->tile_p &&
-           a->tile_c == b->tile_c && a->cout_g_padded == b->cout_g_padded &&
-           a->ci_chunk == b->ci_chunk && a->tiles_per_item == b->tiles_per_item &&
-           a->local[0] == b->local[0] && a->local[1] == b->local[1] && a->local[2] == b->local[2];
-}
-
 /* clconvt_plan_format's text must parse back to the same plan. */
 static void check_round_trip(const clconvt_device *device, const clconvt_params *params,
                              const plan *p, const char *what) {
@@ -98,7 +90,7 @@ static void check_round_trip(const clconvt_device *device, const clconvt_params 
     FUZZ_CHECK(st == CLCONVT_SUCCESS,
                "%s: clconvt_plan_format gave \"%s\", which clconvt_plan_parse refuses: %s", what,
                text, clconvt_last_error());
-    FUZZ_CHECK(plans_equal(&again, p), "%s: \"%s\" parses to another plan", what, text);
+    FUZZ_CHECK(clconvt_plan_equal(&again, p), "%s: \"%s\" parses to another plan", what, text);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
