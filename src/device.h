@@ -57,7 +57,7 @@ clconvt_status clconvt_device_buffer_create(clconvt_device *device, cl_mem_flags
                                             size_t bytes, void *host, const char *what,
                                             cl_mem *out);
 
-/* A buffer over the caller's memory host (CL_MEM_USE_HOST_PTR added to flags): not counted in
+/* A buffer over the caller's memory at host (CL_MEM_USE_HOST_PTR added to flags): not counted in
  * the totals, as clconvt allocates nothing for it. */
 clconvt_status clconvt_device_buffer_wrap(clconvt_device *device, cl_mem_flags flags, size_t bytes,
                                           void *host, const char *what, cl_mem *out);
