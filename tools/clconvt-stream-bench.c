@@ -1,9 +1,10 @@
 /*
  * clconvt-stream-bench: the time to stream a whole sequence through clconvt_stream_push_host in
  * chunks of N input frames (and the finish), against one clconvt_layer_forward_host of the same
- * sequence (on a CPU device both work in host memory: the caller's arrays, and the stream's
- * windows), and against one clconvt_layer_forward on device buffers made once (clFinish), for
- * the rows of a shapes table whose name contains a filter.
+ * sequence (which on a CPU device works in the caller's arrays, where the stream copies each
+ * chunk in and each push's output out), and
+ * against one clconvt_layer_forward on device buffers made once (clFinish), for the rows of a
+ * shapes table whose name contains a filter.
  *
  * Per row and chunk size: the medians of `repeat` rounds, each round timing both forwards and
  * every chunk size once, in an order that rotates from round to round (so that a drifting machine
