@@ -522,16 +522,12 @@ CLCONVT_API clconvt_status clconvt_layer_load_safetensors(clconvt_layer *layer, 
  *   with a pad_right larger than the last input's taps that is later). The finish emits the rest:
  *   the last input's taps, the output padding, less the right padding.
  * - The stream holds only the input halo the next outputs need (about
- *   ceil(dilation * (K - 1) / stride) frames), in buffers it grows as pushes need: device
- *   buffers, or on a CPU device host arrays for the host pushes, whose kernels then read those
- *   and write out in place, as clconvt_layer_forward_host does (except on the gemm path).
+ *   ceil(dilation * (K - 1) / stride) frames), in device buffers it grows as pushes need.
  * - Each push uses the layer's weight and bias as they are when it starts: set them before the
  *   first push and leave them until the finish for an exact result.
  * - Errors leave the stream unchanged and write nothing: an out_capacity below the frames the call
  *   emits (CLCONVT_ERROR_SHAPE_MISMATCH), a push or finish after the finish without
- *   clconvt_stream_reset (CLCONVT_ERROR_INVALID_ARGUMENT), bad arguments. As with
- *   clconvt_layer_forward_host, a host push on a CPU device whose map of out back fails after
- *   its kernels ran leaves what they wrote there (the stream still unchanged).
+ *   clconvt_stream_reset (CLCONVT_ERROR_INVALID_ARGUMENT), bad arguments.
  * - On the gemm path the result is bit-identical while the whole forward and each push fit one
  *   column-buffer chunk (CLCONVT_GEMM_COLUMN_BYTES, 64 MiB by default): a gemm forward split in
  *   chunks sums an output that straddles two in another order, so it depends on where they fall.

@@ -139,13 +139,21 @@ static clconvt_status read_output(const split *s, const piece *pc, cl_command_qu
                              : clconvt_fail_cl("clEnqueueReadBufferRect(output)", err);
 }
 
-/* The piece's input buffer: the caller's array wrapped (a contiguous piece), or the copies'. */
-static clconvt_status piece_input(const split *s, const piece *pc, cl_mem *in) {
+/* The piece's buffers: the caller's arrays wrapped (a contiguous piece), or the copies'. */
+static clconvt_status piece_buffers(const split *s, const piece *pc, cl_mem *in, cl_mem *out) {
+    clconvt_device *device = s->layer->device;
+    clconvt_status status = CLCONVT_SUCCESS;
     *in = s->in_buffer;
-    if (!s->wrap_in)
-        return CLCONVT_SUCCESS;
-    return clconvt_device_buffer_wrap(s->layer->device, CL_MEM_READ_ONLY, input_bytes(s, pc),
-                                      (char *)s->in + input_offset(s, pc) * s->elem, "input", in);
+    *out = s->out_buffer;
+    if (s->wrap_in)
+        status =
+            clconvt_device_buffer_wrap(device, CL_MEM_READ_ONLY, input_bytes(s, pc),
+                                       (char *)s->in + input_offset(s, pc) * s->elem, "input", in);
+    if (s->wrap_out && status == CLCONVT_SUCCESS)
+        status = clconvt_device_buffer_wrap(device, CL_MEM_READ_WRITE, output_bytes(s, pc),
+                                            (char *)s->out + output_offset(s, pc) * s->elem,
+                                            "output", out);
+    return status;
 }
 
 /* Wait for event: the commands before it use the caller's arrays, so they must be over before
@@ -185,11 +193,11 @@ static clconvt_status open_gate(cl_command_queue queue, cl_event gate, clconvt_s
 /* Once computed is complete, map the wrapped output and unmap it: that makes the caller's array
  * hold what the kernels wrote where the runtime keeps a copy of its own. (The map comes after the
  * gate opens: PoCL 3.1 aborts when a failed gate fails a map waiting behind it.) */
-static clconvt_status map_back(cl_command_queue queue, cl_mem out, size_t bytes,
+static clconvt_status map_back(const split *s, const piece *pc, cl_command_queue queue, cl_mem out,
                                cl_event computed) {
     cl_int err;
-    void *host =
-        clEnqueueMapBuffer(queue, out, CL_TRUE, CL_MAP_READ, 0, bytes, 1, &computed, NULL, &err);
+    void *host = clEnqueueMapBuffer(queue, out, CL_TRUE, CL_MAP_READ, 0, output_bytes(s, pc), 1,
+                                    &computed, NULL, &err);
     if (err != CL_SUCCESS) {
         wait_for(queue, computed, "output");
         return clconvt_fail_cl("clEnqueueMapBuffer(output)", err);
@@ -202,36 +210,6 @@ static clconvt_status map_back(cl_command_queue queue, cl_mem out, size_t bytes,
     return status;
 }
 
-clconvt_status clconvt_layer_run_into_host(clconvt_layer *layer, const layer_buffers *buffers,
-                                           cl_mem in, void *out, size_t out_bytes, int64_t batch,
-                                           int64_t length_in, int64_t length_out, int64_t pad_left,
-                                           cl_event after) {
-    clconvt_device *device = layer->device;
-    cl_command_queue queue = device->queue;
-    cl_mem wrapped = NULL;
-    cl_event gate = NULL, computed = NULL;
-    cl_int err = CL_SUCCESS;
-    clconvt_status status =
-        clconvt_device_buffer_wrap(device, CL_MEM_READ_WRITE, out_bytes, out, "output", &wrapped);
-    if (status == CLCONVT_SUCCESS && (gate = clCreateUserEvent(device->context, &err)) == NULL)
-        status = clconvt_fail_cl("clCreateUserEvent", err);
-    if (status == CLCONVT_SUCCESS) {
-        const cl_event wait[2] = {gate, after};
-        status =
-            clconvt_layer_enqueue(layer, buffers, queue, in, wrapped, batch, length_in, length_out,
-                                  pad_left, after != NULL ? 2 : 1, wait, &computed);
-        status = open_gate(queue, gate, status);
-    }
-    if (status == CLCONVT_SUCCESS)
-        status = map_back(queue, wrapped, out_bytes, computed);
-    if (gate != NULL)
-        clReleaseEvent(gate);
-    if (computed != NULL)
-        clReleaseEvent(computed);
-    clconvt_device_buffer_release(device, wrapped);
-    return status;
-}
-
 /* Write (unless wrapped), compute and read (or map) one piece, each command waiting on the one
  * before: the queue may be out of order (a wrapped caller's queue). The piece is over when this
  * returns, so the next piece's write into the same buffers comes after this piece's kernel. */
@@ -241,33 +219,43 @@ static clconvt_status run_piece(const split *s, const piece *pc) {
     cl_command_queue queue = layer->device->queue;
     /* The left padding that maps the piece's first input to its first output. */
     const int64_t pad = p->pad_left + pc->o_lo - pc->i_lo * p->stride;
-    const int64_t length_in = pc->i_hi - pc->i_lo, length_out = pc->o_hi - pc->o_lo;
-    cl_mem in = NULL;
-    cl_event written = NULL, computed = NULL;
-    clconvt_status status = piece_input(s, pc, &in);
+    cl_mem in = NULL, out = NULL;
+    cl_event gate = NULL, written = NULL, computed = NULL, wait[2];
+    cl_uint num_wait = 0;
+    cl_int err = CL_SUCCESS;
+    clconvt_status status = piece_buffers(s, pc, &in, &out);
+    if (status == CLCONVT_SUCCESS && s->wrap_out &&
+        (gate = clCreateUserEvent(layer->device->context, &err)) == NULL)
+        status = clconvt_fail_cl("clCreateUserEvent", err);
     if (status == CLCONVT_SUCCESS && !s->wrap_in)
         status = write_input(s, pc, queue, &written);
-    if (status == CLCONVT_SUCCESS && s->wrap_out) {
-        status = clconvt_layer_run_into_host(
-            layer, s->buffers, in, (char *)s->out + output_offset(s, pc) * s->elem,
-            output_bytes(s, pc), pc->samples, length_in, length_out, pad, written);
-    } else if (status == CLCONVT_SUCCESS) {
-        status = clconvt_layer_enqueue(layer, s->buffers, queue, in, s->out_buffer, pc->samples,
-                                       length_in, length_out, pad, written != NULL ? 1 : 0,
-                                       written != NULL ? &written : NULL, &computed);
+    if (gate != NULL)
+        wait[num_wait++] = gate;
+    if (written != NULL)
+        wait[num_wait++] = written;
+    if (status == CLCONVT_SUCCESS)
+        status = clconvt_layer_enqueue(layer, s->buffers, queue, in, out, pc->samples,
+                                       pc->i_hi - pc->i_lo, pc->o_hi - pc->o_lo, pad, num_wait,
+                                       wait, &computed);
+    if (gate != NULL) {
+        status = open_gate(queue, gate, status);
         if (status == CLCONVT_SUCCESS)
-            status = read_output(s, pc, queue, computed);
+            status = map_back(s, pc, queue, out, computed);
+    } else if (status == CLCONVT_SUCCESS) {
+        status = read_output(s, pc, queue, computed);
     }
     /* After a failure the copy may still be reading the caller's input: it must be done before
      * the call returns. */
     if (status != CLCONVT_SUCCESS && written != NULL)
         clWaitForEvents(1, &written);
-    if (written != NULL)
-        clReleaseEvent(written);
+    for (cl_uint i = 0; i < num_wait; ++i)
+        clReleaseEvent(wait[i]);
     if (computed != NULL)
         clReleaseEvent(computed);
     if (s->wrap_in)
         clconvt_device_buffer_release(layer->device, in);
+    if (s->wrap_out)
+        clconvt_device_buffer_release(layer->device, out);
     return status;
 }
 

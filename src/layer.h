@@ -91,18 +91,6 @@ clconvt_status clconvt_layer_enqueue(clconvt_layer *layer, const layer_buffers *
                                      int64_t length_in, int64_t length_out, int64_t pad_left,
                                      cl_uint num_wait, const cl_event *wait, cl_event *done);
 
-/*
- * clconvt_layer_enqueue into host memory on a CPU device, and wait for it (forward_host.c): out
- * (out_bytes) is wrapped with CL_MEM_USE_HOST_PTR, the kernels wait on a gate that opens once all
- * of them are enqueued (a failure to enqueue leaves out untouched) and on after (NULL for none),
- * and the output is mapped back before this returns. A failure of that map or unmap, after the
- * kernels ran, leaves in out what they wrote.
- */
-clconvt_status clconvt_layer_run_into_host(clconvt_layer *layer, const layer_buffers *buffers,
-                                           cl_mem in, void *out, size_t out_bytes, int64_t batch,
-                                           int64_t length_in, int64_t length_out, int64_t pad_left,
-                                           cl_event after);
-
 /* The program of the layer's parameters for *plan from the device's program cache, and *plan's
  * work-group narrowed to what its kernel allows on the device. */
 clconvt_status clconvt_layer_build(clconvt_device *device, const clconvt_params *params, plan *plan,

@@ -11,12 +11,6 @@
  * copies the halo from the end of the last window into the other buffer, after it the new frames,
  * and runs the piece there. A push that fails leaves the stream as it was: it wrote only the
  * other buffer, which becomes the current one on success.
- *
- * A host push on a CPU device (whose path reads its input itself) runs the same piece with no
- * copy commands: the windows are host arrays, filled with memcpy, and the kernels work in them
- * and in the caller's output (clconvt_layer_run_into_host). On PoCL that is one command where a
- * push had four, and about 0.1 ms less per push. The window lives where the last push left it;
- * a push of the other kind moves the frames it keeps (the halo) across.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +19,6 @@
 #include "layer.h"
 #include "params.h"
 #include "stream_window.h"
-
-/* A host array that grows to what a push needs (its contents are not kept when it grows). */
-typedef struct host_window {
-    void *data;
-    size_t bytes;
-} host_window;
 
 /* A device buffer that grows to what a push needs (its contents are not kept when it grows). */
 typedef struct stream_buffer {
@@ -48,8 +36,7 @@ struct clconvt_stream {
     /* The last push's window, windows[current]: input frames [window_first, consumed), dense
      * (window_frames per row); it ends with the halo. The next push builds its own in the other. */
     stream_buffer windows[2];
-    host_window host_windows[2]; /* the same, for host pushes on a CPU device */
-    int current, on_host;        /* on_host: the current window is host_windows[current] */
+    int current;
     int64_t window_first, window_frames;
     stream_buffer staged; /* the host push's output before it is read back */
     cl_event ready;       /* the last command of the last push, or NULL */
@@ -190,16 +177,9 @@ typedef struct push_request {
     int64_t out_capacity;
 } push_request;
 
-/* Whether a push works in host windows (see the top of the file). */
-static int works_on_host(const clconvt_stream *s, const push_request *r) {
-    return r->out == NULL && (s->layer->device->type & CL_DEVICE_TYPE_CPU) != 0 &&
-           !s->layer->plan.path->input_read_elsewhere;
-}
-
-/* A push that brings frames builds a new window, and so does one whose window must move between
- * host and device; a finish, or an empty push, runs on the last. */
-static int new_window(const clconvt_stream *s, const push_request *r) {
-    return r->n_in > 0 || works_on_host(s, r) != s->on_host;
+/* A push that brings frames builds a new window; a finish, or an empty push, runs on the last. */
+static int new_window(const push_request *r) {
+    return r->n_in > 0;
 }
 
 /* The sizes of a push, fixed before anything is enqueued. */
@@ -221,8 +201,7 @@ static clconvt_status plan_push(const clconvt_stream *s, const push_request *r, 
     pp->consumed = consumed;
     pp->emitted = emitted;
     pp->outputs = emitted - s->emitted;
-    /* A new window keeps the halo; one that only moves keeps the whole last window. */
-    pp->window_first = r->n_in == 0 ? s->window_first : s->consumed > 0 ? s->halo_first : 0;
+    pp->window_first = !new_window(r) ? s->window_first : s->consumed > 0 ? s->halo_first : 0;
     pp->window_frames = consumed - pp->window_first;
     pp->halo_first = consumed > 0 ? clconvt_stream_first_input(p, emitted, consumed) : 0;
     pp->pad = clconvt_stream_piece_pad(p, pp->window_first, s->emitted);
@@ -241,7 +220,7 @@ static clconvt_status reserve_push(clconvt_stream *s, const push_request *r, con
     size_t bytes = 0;
     clconvt_status status = clconvt_tensor_bytes("stream window", s->batch, p->in_channels,
                                                  pp->window_frames, p->dtype, &bytes);
-    if (status == CLCONVT_SUCCESS && new_window(s, r))
+    if (status == CLCONVT_SUCCESS && new_window(r))
         status = reserve(s, &s->windows[!s->current], bytes, "stream window");
     if (status == CLCONVT_SUCCESS && r->out == NULL)
         status = clconvt_tensor_bytes("stream output", s->batch, p->out_channels, pp->outputs,
@@ -258,19 +237,14 @@ static clconvt_status enqueue_push(clconvt_stream *s, const push_request *r, con
     const clconvt_params *p = &s->layer->params;
     const frame_rows in_rows = rows_of(s, p->in_channels);
     const int64_t held = s->consumed - pp->window_first;
-    cl_mem last = s->on_host ? NULL : s->windows[s->current].mem;
-    const void *last_host = s->on_host ? s->host_windows[s->current].data : NULL;
-    cl_mem window = new_window(s, r) ? s->windows[!s->current].mem : last;
-    const frame_copy halo_in = {.src = last,
-                                .host = last_host,
-                                .src_frames = s->window_frames,
-                                .src_first = pp->window_first - s->window_first,
-                                .dst_frames = pp->window_frames,
-                                .count = held};
+    cl_mem last = s->windows[s->current].mem;
+    cl_mem window = new_window(r) ? s->windows[!s->current].mem : last;
+    const frame_copy halo_in = {
+        last, NULL, s->window_frames, s->halo_first - s->window_first, pp->window_frames, 0, held};
     const frame_copy new_in = {r->in, r->in_host, r->n_in, 0, pp->window_frames, held, r->n_in};
     clconvt_status status =
-        new_window(s, r) ? chain_copy(c, in_rows, &halo_in, window) : CLCONVT_SUCCESS;
-    if (status == CLCONVT_SUCCESS && new_window(s, r))
+        new_window(r) ? chain_copy(c, in_rows, &halo_in, window) : CLCONVT_SUCCESS;
+    if (status == CLCONVT_SUCCESS && new_window(r))
         status = chain_copy(c, in_rows, &new_in, window);
     cl_mem out = r->out != NULL ? r->out : s->staged.mem;
     if (status == CLCONVT_SUCCESS && pp->outputs > 0) {
@@ -299,100 +273,9 @@ static clconvt_status enqueue_push(clconvt_stream *s, const push_request *r, con
     return status;
 }
 
-/* ---- One host push in host windows --------------------------------------------------------- */
-
-static clconvt_status reserve_host(host_window *w, size_t bytes) {
-    if (w->bytes >= bytes)
-        return CLCONVT_SUCCESS;
-    void *grown = malloc(bytes);
-    if (grown == NULL)
-        return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY,
-                            "out of host memory for a stream window of %zu bytes", bytes);
-    free(w->data);
-    *w = (host_window){grown, bytes};
-    return CLCONVT_SUCCESS;
-}
-
-/* chain_copy's copy between host arrays (f->host to dst). */
-static void copy_host_frames(frame_rows rows, const frame_copy *f, void *dst) {
-    const size_t fb = rows.frame_bytes;
-    if (f->count == 0)
-        return;
-    for (size_t row = 0; row < rows.rows; ++row)
-        memcpy((char *)dst + (row * (size_t)f->dst_frames + (size_t)f->dst_first) * fb,
-               (const char *)f->host + (row * (size_t)f->src_frames + (size_t)f->src_first) * fb,
-               (size_t)f->count * fb);
-}
-
-/* The new host window dst: the frames it keeps from the last window (a host array, or a device
- * buffer read back), then the new frames. */
-static clconvt_status fill_host_window(const clconvt_stream *s, const push_request *r,
-                                       const push_plan *pp, void *dst) {
-    const frame_rows rows = rows_of(s, s->layer->params.in_channels);
-    const int64_t held = s->consumed - pp->window_first;
-    const frame_copy halo = {.host = s->host_windows[s->current].data,
-                             .src_frames = s->window_frames,
-                             .src_first = pp->window_first - s->window_first,
-                             .dst_frames = pp->window_frames,
-                             .count = held};
-    if (s->on_host) {
-        copy_host_frames(rows, &halo, dst);
-    } else if (held > 0 && rows.rows > 0) {
-        const size_t fb = rows.frame_bytes;
-        const size_t buffer_origin[3] = {(size_t)halo.src_first * fb, 0, 0};
-        const size_t host_origin[3] = {0, 0, 0}, region[3] = {(size_t)held * fb, rows.rows, 1};
-        const cl_int err = clEnqueueReadBufferRect(
-            s->layer->device->queue, s->windows[s->current].mem, CL_TRUE, buffer_origin,
-            host_origin, region, (size_t)s->window_frames * fb, 0, (size_t)pp->window_frames * fb,
-            0, dst, 0, NULL, NULL);
-        if (err != CL_SUCCESS)
-            return clconvt_fail_cl("clEnqueueReadBufferRect(stream frames)", err);
-    }
-    const frame_copy new_in = {NULL, r->in_host, r->n_in, 0, pp->window_frames, held, r->n_in};
-    copy_host_frames(rows, &new_in, dst);
-    return CLCONVT_SUCCESS;
-}
-
-/* A host push that works in host windows: it writes only the window it builds (the other one)
- * and the caller's out, and is over when it returns. */
-static clconvt_status host_push(clconvt_stream *s, const push_request *r, const push_plan *pp,
-                                const layer_buffers *buffers) {
-    const clconvt_params *p = &s->layer->params;
-    clconvt_device *device = s->layer->device;
-    /* A device push before may still be using the windows. */
-    cl_int err;
-    if (s->ready != NULL && (err = clWaitForEvents(1, &s->ready)) != CL_SUCCESS)
-        return clconvt_fail_cl("clWaitForEvents(stream push)", err);
-    const int fresh = new_window(s, r);
-    host_window *window = &s->host_windows[fresh ? !s->current : s->current];
-    size_t in_bytes = 0, out_bytes = 0;
-    clconvt_status status = clconvt_tensor_bytes("stream window", s->batch, p->in_channels,
-                                                 pp->window_frames, p->dtype, &in_bytes);
-    if (status == CLCONVT_SUCCESS && fresh)
-        status = reserve_host(window, in_bytes);
-    if (status == CLCONVT_SUCCESS && fresh)
-        status = fill_host_window(s, r, pp, window->data);
-    if (status != CLCONVT_SUCCESS || pp->outputs == 0)
-        return status;
-    status = clconvt_tensor_bytes("stream output", s->batch, p->out_channels, pp->outputs, p->dtype,
-                                  &out_bytes);
-    cl_mem in = NULL;
-    if (status == CLCONVT_SUCCESS)
-        status = clconvt_device_buffer_wrap(device, CL_MEM_READ_ONLY, in_bytes, window->data,
-                                            "stream window", &in);
-    if (status == CLCONVT_SUCCESS)
-        status =
-            clconvt_layer_run_into_host(s->layer, buffers, in, r->out_host, out_bytes, s->batch,
-                                        pp->window_frames, pp->outputs, pp->pad, NULL);
-    clconvt_device_buffer_release(device, in);
-    return status;
-}
-
-/* The push succeeded: its window is the current one, last (the push's last command, or NULL
- * when it is over) ends the push; the stream takes the reference. */
-static void commit_push(clconvt_stream *s, const push_request *r, const push_plan *pp,
-                        cl_event last) {
-    if (new_window(s, r)) {
+/* The push succeeded: its window is the current one, c's last command ends the push. */
+static void commit_push(clconvt_stream *s, const push_request *r, const push_plan *pp, chain *c) {
+    if (new_window(r)) {
         s->current = !s->current;
         s->window_first = pp->window_first;
         s->window_frames = pp->window_frames;
@@ -400,11 +283,11 @@ static void commit_push(clconvt_stream *s, const push_request *r, const push_pla
     s->consumed = pp->consumed;
     s->emitted = pp->emitted;
     s->halo_first = pp->halo_first;
-    s->on_host = works_on_host(s, r);
     s->finished = r->at_end;
     if (s->ready != NULL)
         clReleaseEvent(s->ready);
-    s->ready = last;
+    s->ready = c->last; /* the chain's reference, now the stream's */
+    c->last = NULL;
 }
 
 static clconvt_status run_push(clconvt_stream *s, const push_request *r, cl_command_queue queue,
@@ -420,16 +303,6 @@ static clconvt_status run_push(clconvt_stream *s, const push_request *r, cl_comm
     layer_buffers buffers = {0};
     if (status == CLCONVT_SUCCESS)
         status = clconvt_layer_acquire_buffers(s->layer, r->function, &buffers);
-    if (status == CLCONVT_SUCCESS && works_on_host(s, r)) {
-        status = host_push(s, r, &pp, &buffers);
-        if (status == CLCONVT_SUCCESS) {
-            commit_push(s, r, &pp, NULL);
-            *n_out = pp.outputs;
-            clconvt_clear_error();
-        }
-        clconvt_layer_buffers_release(&buffers);
-        return status;
-    }
     if (status == CLCONVT_SUCCESS)
         status = reserve_push(s, r, &pp);
     chain c = {NULL, NULL, 0, NULL};
@@ -443,8 +316,7 @@ static clconvt_status run_push(clconvt_stream *s, const push_request *r, cl_comm
     if (status == CLCONVT_SUCCESS) {
         if (done != NULL)
             *done = c.last;
-        commit_push(s, r, &pp, c.last); /* the chain's reference, now the stream's */
-        c.last = NULL;
+        commit_push(s, r, &pp, &c);
         *n_out = pp.outputs;
     }
     chain_end(&c, status);
@@ -631,13 +503,8 @@ void clconvt_stream_release(clconvt_stream *s) {
     if (s == NULL)
         return;
     clconvt_device *device = s->layer->device;
-    /* A device push's copy may still read a host window. */
-    if (s->ready != NULL) {
-        clWaitForEvents(1, &s->ready);
+    if (s->ready != NULL)
         clReleaseEvent(s->ready);
-    }
-    free(s->host_windows[0].data);
-    free(s->host_windows[1].data);
     clconvt_device_buffer_release(device, s->windows[0].mem);
     clconvt_device_buffer_release(device, s->windows[1].mem);
     clconvt_device_buffer_release(device, s->staged.mem);

@@ -547,50 +547,6 @@ Test(stream, holds_only_the_halo) {
     fixture_close(&f);
 }
 
-/* On a CPU device host pushes work in host arrays and the caller's output (no copy commands): the
- * stream allocates no device memory, and its output stays exact. */
-Test(stream, host_pushes_on_a_cpu_allocate_no_device_memory) {
-    fixture f;
-    clconvt_stream *s = small_stream(&f, 2, 30, CLCONVT_LAYOUT_NCL);
-    clconvt_device_info info;
-    cr_assert_eq(clconvt_device_get_info(support_device(), &info), CLCONVT_SUCCESS);
-    if ((info.type & CL_DEVICE_TYPE_CPU) == 0) {
-        clconvt_stream_release(s);
-        fixture_close(&f);
-        cr_skip_test("not a CPU device");
-    }
-    cr_assert(strncmp(clconvt_layer_plan_name(f.layer), "gemm", 4) != 0);
-    const uint64_t before = info.allocated_bytes;
-    const clconvt_params *p = &f.p;
-    const size_t out_frame = (size_t)(f.batch * p->out_channels) * f.elem;
-    int64_t cap = 0, n_out = 0, emitted = 0;
-    cr_assert_eq(clconvt_stream_max_output(s, 4, &cap), CLCONVT_SUCCESS);
-    unsigned char *in = malloc((size_t)(f.batch * p->in_channels * 4) * f.elem);
-    unsigned char *out = malloc((size_t)cap * out_frame);
-    unsigned char *got = malloc((size_t)f.length_out * out_frame);
-    cr_assert(in && out && got);
-    for (int64_t first = 0, n = 0; first <= f.length_in; first += n > 0 ? n : 1) {
-        n = f.length_in - first < 4 ? f.length_in - first : 4;
-        frames_to_chunk(&f, p->in_channels, f.x, f.length_in, first, n, in);
-        const clconvt_status status = first < f.length_in
-                                          ? clconvt_stream_push_host(s, in, n, out, cap, &n_out)
-                                          : clconvt_stream_finish_host(s, out, cap, &n_out);
-        cr_assert_eq(status, CLCONVT_SUCCESS, "%s", clconvt_last_error());
-        chunk_to_frames(&f, p->out_channels, out, n_out, got, f.length_out, emitted);
-        emitted += n_out;
-        cr_assert_eq(clconvt_device_get_info(support_device(), &info), CLCONVT_SUCCESS);
-        cr_assert_eq(info.allocated_bytes, before, "the stream allocated %llu device bytes",
-                     (unsigned long long)(info.allocated_bytes - before));
-    }
-    cr_assert_eq(emitted, f.length_out);
-    cr_assert(memcmp(got, f.y, (size_t)f.length_out * out_frame) == 0);
-    free(in);
-    free(out);
-    free(got);
-    clconvt_stream_release(s);
-    fixture_close(&f);
-}
-
 /* Streams of one layer on two threads at once (each thread its own stream), with forwards of the
  * layer meanwhile: each stream's output is still exact. */
 typedef struct thread_case {
