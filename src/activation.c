@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "kernel_launch.h"
 #include "layer.h"
 
 /* An f32 layer with fewer multiply-adds per input value than this (out_channels / groups x
@@ -149,28 +150,14 @@ static clconvt_status enqueue_pass(clconvt_layer *layer, const layer_activation 
                                                              : layer->device->max_work_group_size;
     const size_t global[2] = {((size_t)width + PASS_CHUNK - 1) / PASS_CHUNK,
                               ((size_t)rows + local[1] - 1) / local[1] * local[1]};
-    cl_int err;
-    cl_kernel kernel = clCreateKernel(a->separate, "activate_input", &err);
-    if (err != CL_SUCCESS)
-        return clconvt_fail_cl("clCreateKernel(activate_input)", err);
-    const struct {
-        size_t size;
-        const void *value;
-    } args[] = {
+    const kernel_argument args[] = {
         {sizeof in, &in},         {sizeof scratch, &scratch},   {sizeof rows, &rows},
         {sizeof width, &width},   {sizeof channels, &channels}, {sizeof alpha, &alpha},
         {sizeof alphas, &alphas},
     };
-    for (cl_uint i = 0; i < sizeof args / sizeof args[0] && err == CL_SUCCESS; ++i)
-        err = clSetKernelArg(kernel, i, args[i].size, args[i].value);
-    clconvt_status status = CLCONVT_SUCCESS;
-    if (err != CL_SUCCESS)
-        status = clconvt_fail_cl("clSetKernelArg(activate_input)", err);
-    else if ((err = clEnqueueNDRangeKernel(queue, kernel, 2, NULL, global, local, num_wait, wait,
-                                           done)) != CL_SUCCESS)
-        status = clconvt_fail_cl("clEnqueueNDRangeKernel(activate_input)", err);
-    clReleaseKernel(kernel);
-    return status;
+    const kernel_grid grid = {2, global, local, num_wait, wait, done};
+    return clconvt_kernel_launch(a->separate, "activate_input", args, sizeof args / sizeof args[0],
+                                 queue, &grid);
 }
 
 /* The layer's scratch buffer, grown to bytes if smaller (the old one is released: the runtime

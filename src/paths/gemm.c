@@ -18,6 +18,7 @@
 #include "../device.h"
 #include "../env.h"
 #include "../error.h"
+#include "../kernel_launch.h"
 #include "../stride.h"
 
 extern const char clconvt_source_col2im[];
@@ -134,14 +135,7 @@ static clconvt_status enqueue_col2im(const gemm_run *r, const chunk *c, int64_t 
     cl_mem bias = l->bias ? l->bias : col; /* never read without a bias */
     size_t global[3], local[3];
     clconvt_path_grid(l->plan, p, c->samples, o_count, pad, global, local);
-    cl_int err;
-    cl_kernel kernel = clCreateKernel(l->program, l->plan->path->kernel, &err);
-    if (err != CL_SUCCESS)
-        return clconvt_fail_cl("clCreateKernel(col2im_forward)", err);
-    const struct {
-        size_t size;
-        const void *value;
-    } args[] = {
+    const kernel_argument args[] = {
         {sizeof col, &col},
         {sizeof bias, &bias},
         {sizeof out, &out},
@@ -161,16 +155,9 @@ static clconvt_status enqueue_col2im(const gemm_run *r, const chunk *c, int64_t 
         {sizeof n_first, &n_first},
         {sizeof acc, &acc},
     };
-    for (cl_uint i = 0; i < sizeof args / sizeof args[0] && err == CL_SUCCESS; ++i)
-        err = clSetKernelArg(kernel, i, args[i].size, args[i].value);
-    clconvt_status status = CLCONVT_SUCCESS;
-    if (err != CL_SUCCESS)
-        status = clconvt_fail_cl("clSetKernelArg(col2im_forward)", err);
-    else if ((err = clEnqueueNDRangeKernel(l->queue, kernel, 3, NULL, global, local,
-                                           (cl_uint)groups, r->gemms, done)) != CL_SUCCESS)
-        status = clconvt_fail_cl("clEnqueueNDRangeKernel(col2im_forward)", err);
-    clReleaseKernel(kernel);
-    return status;
+    const kernel_grid grid = {3, global, local, (cl_uint)groups, r->gemms, done};
+    return clconvt_kernel_launch(l->program, l->plan->path->kernel, args,
+                                 sizeof args / sizeof args[0], l->queue, &grid);
 }
 
 /* The outputs [*o_first, *o_end) the chunk's inputs reach; the first chunk of a row covers all of

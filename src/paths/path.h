@@ -174,12 +174,6 @@ enum path_option {
 void clconvt_path_options(const plan *p, const clconvt_params *params, unsigned macros, int pv,
                           int cv, char *options, size_t size);
 
-/* Set the input activation's two kernel arguments (cl/common.cl's ACTIVATION_PARAMETERS) from
- * index first on, when the plan has an activation; stand_in: a buffer passed for the alphas when
- * there are none (never read). */
-cl_int clconvt_path_set_activation_arguments(cl_kernel kernel, cl_uint first, const path_launch *l,
-                                             cl_mem stand_in);
-
 /* The phase paths' enqueue: every phase kernel takes the same arguments (cl/common.cl's
  * KERNEL_ARGUMENTS). */
 clconvt_status clconvt_path_enqueue_phase(const path_launch *launch);

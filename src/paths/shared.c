@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "../error.h"
+#include "../kernel_launch.h"
 #include "../stride.h"
 #include "path.h"
 
@@ -118,16 +119,6 @@ void clconvt_path_options(const plan *p, const clconvt_params *params, unsigned 
         snprintf(options + used, size - used, " -DACTIVATION=%d", p->activation);
 }
 
-cl_int clconvt_path_set_activation_arguments(cl_kernel kernel, cl_uint first, const path_launch *l,
-                                             cl_mem stand_in) {
-    if (l->plan->activation == 0)
-        return CL_SUCCESS;
-    const cl_float alpha = l->activation_alpha;
-    const cl_mem alphas = l->activation_alphas ? l->activation_alphas : stand_in;
-    cl_int err = clSetKernelArg(kernel, first, sizeof alpha, &alpha);
-    return err == CL_SUCCESS ? clSetKernelArg(kernel, first + 1, sizeof alphas, &alphas) : err;
-}
-
 clconvt_status clconvt_path_enqueue_phase(const path_launch *l) {
     const clconvt_params *p = l->params;
     const plan *plan = l->plan;
@@ -143,14 +134,11 @@ clconvt_status clconvt_path_enqueue_phase(const path_launch *l) {
     size_t global[3], local[3];
     const int use_local =
         clconvt_path_grid(plan, p, l->batch, l->length_out, l->pad_left, global, local);
-    cl_int err;
-    cl_kernel kernel = clCreateKernel(l->program, plan->path->kernel, &err);
-    if (err != CL_SUCCESS)
-        return clconvt_fail_cl("clCreateKernel", err);
-    const struct {
-        size_t size;
-        const void *value;
-    } args[] = {
+    /* With an activation, its parameters follow (cl/common.cl's ACTIVATION_PARAMETERS); without
+     * alphas of its own the weight stands in for them, never read. */
+    const cl_float alpha = l->activation_alpha;
+    const cl_mem alphas = l->activation_alphas ? l->activation_alphas : weight;
+    const kernel_argument args[] = {
         {sizeof(cl_mem), &in},
         {sizeof(cl_mem), &weight},
         {sizeof(cl_mem), &bias},
@@ -168,19 +156,10 @@ clconvt_status clconvt_path_enqueue_phase(const path_launch *l) {
         {sizeof l_in, &l_in},
         {sizeof l_out, &l_out},
         {sizeof n, &n},
+        {sizeof alpha, &alpha},
+        {sizeof alphas, &alphas},
     };
-    const cl_uint count = sizeof args / sizeof args[0];
-    for (cl_uint i = 0; i < count && err == CL_SUCCESS; ++i)
-        err = clSetKernelArg(kernel, i, args[i].size, args[i].value);
-    if (err == CL_SUCCESS)
-        err = clconvt_path_set_activation_arguments(kernel, count, l, weight);
-    clconvt_status status = CLCONVT_SUCCESS;
-    if (err != CL_SUCCESS)
-        status = clconvt_fail_cl("clSetKernelArg", err);
-    else if ((err = clEnqueueNDRangeKernel(l->queue, kernel, 3, NULL, global,
-                                           use_local ? local : NULL, l->num_wait, l->wait,
-                                           l->done)) != CL_SUCCESS)
-        status = clconvt_fail_cl("clEnqueueNDRangeKernel", err);
-    clReleaseKernel(kernel); /* an enqueued kernel is retained by the runtime until it runs */
-    return status;
+    const cl_uint count = sizeof args / sizeof args[0] - (plan->activation == 0 ? 2 : 0);
+    const kernel_grid grid = {3, global, use_local ? local : NULL, l->num_wait, l->wait, l->done};
+    return clconvt_kernel_launch(l->program, plan->path->kernel, args, count, l->queue, &grid);
 }
