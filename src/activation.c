@@ -10,16 +10,22 @@
 #include "kernel_launch.h"
 #include "layer.h"
 
-/* An f32 layer with fewer multiply-adds per input value than this (out_channels / groups x
- * kernel_length) takes a LeakyReLU in its kernel by default, the others as a pass of their own
- * (separate_pass). The pass costs a read and a write of the whole input, the kernel an
- * activation at each load of an input value (once per tap and channel tile): measured with
- * clconvt-bench-activation on PoCL (BENCHMARKS.md, "Fused input activation"), the kernel wins on
- * convtasnet_decoder (16) and depthwise_up (6), ties on hifigan_v1_up4 (128) and loses by
- * 1.2-1.6x on the rows with more work per input value, where the pass costs a few percent. ELU's
- * expm1 and Snake's sine cost too much to repeat at each load: on convtasnet_decoder and
- * depthwise_up the kernel took 1.3-4x the pass's time with them. */
+/* Where a LeakyReLU on an f32 layer runs by default, by its multiply-adds per input value
+ * (out_channels / groups x kernel_length): in the kernel below KERNEL_BELOW_WORK, and below
+ * KERNEL_BELOW_WORK_TWO_TAPS for an NCL layer whose kernel spans at most two strides and is a
+ * multiple of the stride (the usual upsampler, K = 2 x stride: phase_fold then activates each
+ * input once for both taps, cl/phase_fold.cl); the others take a pass of their own (separate_pass).
+ * The pass costs a read and a write of the whole input, the kernel an activation at each load of an
+ * input value (once per channel tile, and per tap in the other layers). Measured with
+ * clconvt-bench-activation on PoCL (BENCHMARKS.md, "Fused input activation"), fused / plain:
+ * hifigan_v1_up4 (128) 1.04-1.10 in the kernel, 1.20-1.22 as the pass; hifigan_v1_up3 (256)
+ * 1.06-1.08 against 1.11-1.18; encodec_up3 (512) a tie (0.98-1.07, 1.01-1.04); the rows of 1280
+ * and more 1.05-1.2 in the kernel against 0.97-1.05; convtasnet_decoder (16) and depthwise_up
+ * (6) are faster in the kernel. ELU's expm1 and Snake's sine cost too much to repeat at each
+ * load: on convtasnet_decoder and depthwise_up the kernel took 1.3-4x the pass's time with
+ * them. */
 #define KERNEL_BELOW_WORK 128
+#define KERNEL_BELOW_WORK_TWO_TAPS 512
 
 /* cl/activation.cl's values per work-item, and rows per work-group. */
 #define PASS_CHUNK 256
@@ -83,8 +89,8 @@ extern const char clconvt_source_activation[];
 /* Where the activation runs: in the path's kernel, as each input value is loaded, or as a pass of
  * its own over the input before it (cl/activation.cl), which a path that loads no input itself
  * needs. CLCONVT_INPUT_ACTIVATION=kernel or =pass chooses for the other paths; by default the
- * kernel for a LeakyReLU on an f32 layer of little work per input value (KERNEL_BELOW_WORK), else
- * the pass: in f16 and bf16 the pass rounds the activated value to the dtype, as the header
+ * kernel for a LeakyReLU on an f32 layer of little work per input value (KERNEL_BELOW_WORK*),
+ * else the pass: in f16 and bf16 the pass rounds the activated value to the dtype, as the header
  * documents, and the default keeps that. */
 static int separate_pass(const clconvt_layer *layer, clconvt_activation kind) {
     if (layer->plan.path->input_read_elsewhere)
@@ -95,8 +101,13 @@ static int separate_pass(const clconvt_layer *layer, clconvt_activation kind) {
     if (choice != NULL && strcmp(choice, "pass") == 0)
         return 1;
     const clconvt_params *p = &layer->params;
+    const int64_t work = p->out_channels / p->groups * p->kernel_length;
+    /* NCL: phase_fold's tiles, which the planner gives such layers, share the activated inputs
+     * between the taps; phase_chan's (NLC) activate them per tap. */
+    const int two_taps = p->layout == CLCONVT_LAYOUT_NCL && p->dilation == 1 &&
+                         p->kernel_length <= 2 * p->stride && p->kernel_length % p->stride == 0;
     return kind != CLCONVT_ACTIVATION_LEAKY_RELU || p->dtype != CLCONVT_F32 ||
-           p->out_channels / p->groups * p->kernel_length >= KERNEL_BELOW_WORK;
+           work >= (two_taps ? KERNEL_BELOW_WORK_TWO_TAPS : KERNEL_BELOW_WORK);
 }
 
 /* The program of the activation's own pass, for the layer's dtype and layout. */

@@ -119,6 +119,103 @@ Test(activation_grid, snake, .timeout = 600) {
     run_grid(CLCONVT_ACTIVATION_SNAKE);
 }
 
+/* phase_fold's channels x phases tiles with the activation in the kernel: layers of up to two
+ * taps (K a multiple of the stride) activate each block of 16 input channels once for both taps
+ * (cl/phase_fold.cl, reduce_tile_activated). 40 input channels make two whole blocks and a part;
+ * K 4 and 2 take that form in the interior tiles, K 3 and 6 (three taps) the per-tap one
+ * throughout; every kind and storage dtype. */
+static const char *const SHARED_TAPS_PLAN = "phase_fold:vec=16,p=6,c=16";
+
+static void shared_taps_layer(clconvt_params *p, int64_t kernel_length, clconvt_dtype dtype) {
+    clconvt_params_init(p, 40, 16, kernel_length);
+    p->stride = 2;
+    p->pad_left = p->pad_right = 1;
+    p->has_bias = 1;
+    p->layout = CLCONVT_LAYOUT_NCL;
+    p->dtype = dtype;
+}
+
+Test(activation_grid, phase_fold_taps_share_activated_inputs, .timeout = 600) {
+    setenv("CLCONVT_INPUT_ACTIVATION", "kernel", 1);
+    support_require_plan("phase_fold");
+    const int64_t kernels[] = {4, 2, 3, 6};
+    for (int dtype = 0; dtype < 3; ++dtype)
+        for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; ++k)
+            for (int kind = 1; kind <= 3; ++kind) {
+                clconvt_params p;
+                shared_taps_layer(&p, kernels[k], (clconvt_dtype)dtype);
+                check_case(&p, SHARED_TAPS_PLAN, (clconvt_activation)kind, 2, 61,
+                           (clconvt_weight_order)(kind % 2), (uint64_t)(dtype * 31 + k * 7 + kind));
+            }
+}
+
+/* The same layers streamed in chunks give, byte for byte, the forward of the whole sequence:
+ * the order of the sums does not depend on where the tiles fall. */
+Test(activation_layer, phase_fold_taps_share_activated_inputs_when_streamed, .timeout = 300) {
+    setenv("CLCONVT_INPUT_ACTIVATION", "kernel", 1);
+    support_require_plan("phase_fold");
+    enum { CIN = 40, COUT = 16, LENGTH = 97 };
+    static float x[CIN * LENGTH], chunk[CIN * LENGTH], whole[COUT * 4 * LENGTH],
+        streamed[COUT * 4 * LENGTH];
+    static double v[CIN * LENGTH + CIN * COUT * 6];
+    uint64_t state = 5;
+    support_fill(v, CIN * LENGTH, &state, CLCONVT_F32);
+    for (int i = 0; i < CIN * LENGTH; ++i)
+        x[i] = (float)(2 * v[i]);
+    support_fill(v, CIN * COUT * 6, &state, CLCONVT_F32);
+    static float w[CIN * COUT * 6];
+    for (int i = 0; i < CIN * COUT * 6; ++i)
+        w[i] = (float)v[i];
+    const float slope = 0.1f;
+    for (int64_t kernel_length = 2; kernel_length <= 4; ++kernel_length) {
+        clconvt_params p;
+        shared_taps_layer(&p, kernel_length, CLCONVT_F32);
+        p.has_bias = 0;
+        clconvt_layer *layer = NULL;
+        cr_assert_eq(clconvt_layer_create_with_plan(support_device(), &p, SHARED_TAPS_PLAN, &layer),
+                     CLCONVT_SUCCESS, "%s", clconvt_last_error());
+        cr_assert_eq(clconvt_layer_set_weight(layer, w, CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32),
+                     CLCONVT_SUCCESS, "%s", clconvt_last_error());
+        cr_assert_eq(
+            clconvt_layer_set_input_activation(layer, CLCONVT_ACTIVATION_LEAKY_RELU, &slope, 1),
+            CLCONVT_SUCCESS, "%s", clconvt_last_error());
+        int64_t length_out;
+        cr_assert_eq(clconvt_output_length(&p, LENGTH, &length_out), CLCONVT_SUCCESS);
+        cr_assert_eq(clconvt_layer_forward_host(layer, x, whole, 1, LENGTH), CLCONVT_SUCCESS, "%s",
+                     clconvt_last_error());
+        clconvt_stream *s = NULL;
+        cr_assert_eq(clconvt_stream_create(layer, 1, &s), CLCONVT_SUCCESS, "%s",
+                     clconvt_last_error());
+        /* (1, CIN, n) chunks of 1 to 7 frames, then the finish; each output (1, COUT, m) is
+         * appended row by row. */
+        int64_t done = 0, emitted = 0;
+        static float piece[COUT * 4 * LENGTH];
+        for (int64_t n = 1; done <= LENGTH; n = n % 7 + 1) {
+            const int64_t count = n < LENGTH - done ? n : LENGTH - done;
+            for (int c = 0; c < CIN; ++c)
+                memcpy(chunk + c * count, x + c * LENGTH + done, (size_t)count * sizeof *x);
+            int64_t n_out = 0;
+            const clconvt_status st =
+                count == 0
+                    ? clconvt_stream_finish_host(s, piece, COUT * 4 * LENGTH, &n_out)
+                    : clconvt_stream_push_host(s, chunk, count, piece, COUT * 4 * LENGTH, &n_out);
+            cr_assert_eq(st, CLCONVT_SUCCESS, "%s", clconvt_last_error());
+            cr_assert_leq(emitted + n_out, length_out);
+            for (int c = 0; c < COUT; ++c)
+                memcpy(streamed + c * length_out + emitted, piece + c * n_out,
+                       (size_t)n_out * sizeof *piece);
+            emitted += n_out;
+            done += count == 0 ? 1 : count; /* past LENGTH once finished */
+        }
+        cr_assert_eq(emitted, length_out);
+        cr_assert(memcmp(streamed, whole, (size_t)(COUT * length_out) * sizeof *whole) == 0,
+                  "K %lld: the streamed output differs from the whole forward",
+                  (long long)kernel_length);
+        clconvt_stream_release(s);
+        clconvt_layer_release(layer);
+    }
+}
+
 /* Channel vectors: a depthwise layer wide enough for phase_dw's whole vectors of channels (the
  * grid's depthwise cases have 6 channels, fewer than one vector: their lanes go one by one), each
  * lane with its own channel's alpha, in each dtype. */
@@ -621,14 +718,16 @@ Test(activation_layer, threads_share_the_scratch_buffer, .timeout = 300) {
     unsetenv("CLCONVT_INPUT_ACTIVATION");
 }
 
-/* Whether a forward of a layer of these parameters with activation kind (batch 1, 16 positions,
- * on the device's queue) keeps a scratch buffer, that is whether its activation runs as a pass. */
-static int takes_the_pass(clconvt_activation kind, int64_t cout, int64_t kernel_length,
-                          clconvt_dtype dtype) {
+/* Whether a forward of a layer of these parameters (stride 2, NLC unless ncl_layout) with
+ * activation kind (batch 1, 16 positions, on the device's queue) keeps a scratch buffer, that is
+ * whether its activation runs as a pass. */
+static int takes_the_pass_in(int ncl_layout, clconvt_activation kind, int64_t cout,
+                             int64_t kernel_length, clconvt_dtype dtype) {
     clconvt_params p;
     clconvt_params_init(&p, 5, cout, kernel_length);
     p.stride = 2;
     p.dtype = dtype;
+    p.layout = ncl_layout ? CLCONVT_LAYOUT_NCL : CLCONVT_LAYOUT_NLC;
     clconvt_layer *layer = NULL;
     cr_assert_eq(clconvt_layer_create(support_device(), &p, &layer), CLCONVT_SUCCESS, "%s",
                  clconvt_last_error());
@@ -659,16 +758,28 @@ static int takes_the_pass(clconvt_activation kind, int64_t cout, int64_t kernel_
     return pass;
 }
 
+static int takes_the_pass(clconvt_activation kind, int64_t cout, int64_t kernel_length,
+                          clconvt_dtype dtype) {
+    return takes_the_pass_in(0, kind, cout, kernel_length, dtype);
+}
+
 /* By default a LeakyReLU on an f32 layer of less than 128 multiply-adds per input value
- * (out_channels / groups x kernel_length) runs in its kernel; the other layers, every f16 or
- * bf16 layer and the other kinds (ELU's expm1, Snake's sine: too dear to repeat at each load)
- * take the pass (src/activation.c, KERNEL_BELOW_WORK). */
+ * (out_channels / groups x kernel_length) runs in its kernel, and of less than 512 when the layer
+ * is NCL and its kernel a multiple of the stride of at most two strides; the other layers, every
+ * f16 or bf16 layer and the other kinds (ELU's expm1, Snake's sine: too dear to repeat at each
+ * load) take the pass (src/activation.c, KERNEL_BELOW_WORK*). */
 Test(activation_layer, default_place_by_work_per_input) {
     const clconvt_activation leaky = CLCONVT_ACTIVATION_LEAKY_RELU;
     unsetenv("CLCONVT_INPUT_ACTIVATION");
     cr_assert(!takes_the_pass(leaky, 3, 4, CLCONVT_F32), "12 multiply-adds per input: kernel");
     cr_assert(!takes_the_pass(leaky, 31, 4, CLCONVT_F32), "124: in the kernel");
     cr_assert(takes_the_pass(leaky, 32, 4, CLCONVT_F32), "128: the pass");
+    cr_assert(!takes_the_pass_in(1, leaky, 32, 4, CLCONVT_F32), "NCL, K 4 = 2 x 2, 128: kernel");
+    cr_assert(!takes_the_pass_in(1, leaky, 127, 4, CLCONVT_F32), "NCL, K 4, 508: kernel");
+    cr_assert(takes_the_pass_in(1, leaky, 128, 4, CLCONVT_F32), "NCL, K 4, 512: the pass");
+    cr_assert(!takes_the_pass_in(1, leaky, 20, 6, CLCONVT_F32), "NCL, K 6 (3 taps), 120: kernel");
+    cr_assert(takes_the_pass_in(1, leaky, 32, 6, CLCONVT_F32), "NCL, K 6 (3 taps), 192: pass");
+    cr_assert(takes_the_pass_in(1, leaky, 64, 3, CLCONVT_F32), "NCL, K 3 (odd), 192: the pass");
     cr_assert(takes_the_pass(leaky, 3, 4, CLCONVT_F16), "f16: the pass (rounded to the dtype)");
     cr_assert(takes_the_pass(CLCONVT_ACTIVATION_ELU, 3, 4, CLCONVT_F32), "ELU: the pass");
     cr_assert(takes_the_pass(CLCONVT_ACTIVATION_SNAKE, 3, 4, CLCONVT_F32), "Snake: the pass");
