@@ -420,10 +420,11 @@ typedef enum clconvt_activation {
  *   largest input until the layer is released; on a caller's queue one of the forward's own,
  *   released with it): the activated value is stored in the layer's dtype, so in f16 and bf16 it
  *   is rounded to it (as a PyTorch model in that dtype rounds its activation's output); in f32
- *   nothing is rounded. On today's kernels, which load an input value once per tap and channel
- *   tile, this is the faster way (BENCHMARKS.md), except for a LeakyReLU on an f32 layer of little
- *   work per input value (out_channels / groups x kernel_length < 128), which runs in the kernel
- *   (below);
+ *   nothing is rounded. On today's kernels, which activate an input value once per channel tile
+ *   (and per tap in most layers), this is the faster way on layers of much work per input value
+ *   (BENCHMARKS.md); a LeakyReLU on an f32 layer runs in the kernel (below) when out_channels /
+ *   groups x kernel_length is below 128, or below 512 for an NCL layer of dilation 1 whose
+ *   kernel_length is a multiple of the stride and at most twice it;
  * - with CLCONVT_INPUT_ACTIVATION=kernel in the environment (read when the activation is set),
  *   inside the phase paths' kernels, as each input value is loaded, not rounded back to the dtype
  *   (no pass over memory of its own, but computed again at each load); =pass takes the pass for

@@ -17,7 +17,7 @@
  * input once for both taps, cl/phase_fold.cl); the others take a pass of their own (separate_pass).
  * The pass costs a read and a write of the whole input, the kernel an activation at each load of an
  * input value (once per channel tile, and per tap in the other layers). Measured with
- * clconvt-bench-activation on PoCL (BENCHMARKS.md, "Fused input activation"), fused / plain:
+ * clconvt-bench-activation on PoCL (BENCHMARKS.md, seventh session), fused / plain:
  * hifigan_v1_up4 (128) 1.04-1.10 in the kernel, 1.20-1.22 as the pass; hifigan_v1_up3 (256)
  * 1.06-1.08 against 1.11-1.18; encodec_up3 (512) a tie (0.98-1.07, 1.01-1.04); the rows of 1280
  * and more 1.05-1.2 in the kernel against 0.97-1.05; convtasnet_decoder (16) and depthwise_up

@@ -135,7 +135,7 @@ static void shared_taps_layer(clconvt_params *p, int64_t kernel_length, clconvt_
     p->dtype = dtype;
 }
 
-Test(activation_grid, phase_fold_taps_share_activated_inputs, .timeout = 600) {
+Test(activation_grid, phase_fold_shared_taps, .timeout = 600) {
     setenv("CLCONVT_INPUT_ACTIVATION", "kernel", 1);
     support_require_plan("phase_fold");
     const int64_t kernels[] = {4, 2, 3, 6};
@@ -151,7 +151,7 @@ Test(activation_grid, phase_fold_taps_share_activated_inputs, .timeout = 600) {
 
 /* The same layers streamed in chunks give, byte for byte, the forward of the whole sequence:
  * the order of the sums does not depend on where the tiles fall. */
-Test(activation_layer, phase_fold_taps_share_activated_inputs_when_streamed, .timeout = 300) {
+Test(activation_layer, phase_fold_shared_taps_streamed, .timeout = 300) {
     setenv("CLCONVT_INPUT_ACTIVATION", "kernel", 1);
     support_require_plan("phase_fold");
     enum { CIN = 40, COUT = 16, LENGTH = 97 };
