@@ -190,8 +190,6 @@ static inline void store_tile(floatp acc[VEC], __global store_t *y, const __glob
     }
 }
 
-#define REDUCE_TILE reduce_tile
-
 #else /* lanes: channels x phases */
 #define TILE(name) floatv name[CV][PV]
 #define TILE_SIZE (CV * PV)
@@ -368,9 +366,10 @@ reduce_tile(floatv acc[CV][PV], const __global store_t *x_group, const __global 
  * spill). Here the reduction runs in blocks of SHARED_BLOCK input channels; each block's inputs
  * at q0 - 1 .. q0 + PV - 1, which both taps read, are loaded and activated once as vectors of 4
  * into private memory, and each product broadcasts its input from there, a load and not a
- * shuffle (the index depends on the tap, so the array stays in memory). Per output the order of
- * the sums is block by block, tap by tap, channel by channel, at the borders too (they take
- * reduce_tile per block), so that the order does not depend on the tiling. */
+ * shuffle (the index depends on the tap, so the array stays in memory). In such a layer the order
+ * of the sums per output is block by block, tap by tap, channel by channel, at the borders too
+ * (they take reduce_tile per block), so that the order does not depend on the tiling; the other
+ * layers take reduce_tile as it is. */
 #define SHARED_BLOCK 16
 #define SHARED_SPAN ((PV + 1 + 3) / 4 * 4) /* the inputs q0 - 1 .. q0 + PV - 1, in vectors of 4 */
 
@@ -379,8 +378,12 @@ reduce_tile_activated(floatv acc[CV][PV], const __global store_t *x_group,
                       const __global float *w_tile, long q0, int ci0, int ci_end, int g, int cin_g,
                       int kernel_length, long length_in ACTIVATION_PARAMETERS) {
     const int taps = (kernel_length + STRIDE - 1) / STRIDE;
-    const bool shared =
-        taps <= 2 && kernel_length % STRIDE == 0 && q0 >= 1 && q0 - 1 + SHARED_SPAN <= length_in;
+    if (taps > 2 || kernel_length % STRIDE != 0) { /* no tile of the layer shares: as before */
+        reduce_tile(acc, x_group, w_tile, q0, ci0, ci_end, g, cin_g, kernel_length,
+                    length_in ACTIVATION_PASS);
+        return;
+    }
+    const bool shared = q0 >= 1 && q0 - 1 + SHARED_SPAN <= length_in;
     for (int b0 = ci0; b0 < ci_end; b0 += SHARED_BLOCK) {
         const int b1 = min(b0 + SHARED_BLOCK, ci_end);
         if (!shared) {
@@ -422,8 +425,6 @@ reduce_tile_activated(floatv acc[CV][PV], const __global store_t *x_group,
     }
 }
 #define REDUCE_TILE reduce_tile_activated
-#else
-#define REDUCE_TILE reduce_tile
 #endif
 
 /* Finish and store the register tile of the PV positions from q0 (those up to q_last). */
@@ -488,6 +489,10 @@ static inline void store_tile(floatv acc[CV][PV], __global store_t *y, const __g
 }
 
 #endif /* POSITION_LANES */
+
+#ifndef REDUCE_TILE
+#define REDUCE_TILE reduce_tile
+#endif
 
 __kernel void phase_fold_forward(KERNEL_ARGUMENTS) {
     const int tiles_per_group = cout_g_padded / CO_TILE;
