@@ -63,6 +63,15 @@
 #error "phase_fold needs STRIDE <= VEC"
 #endif
 
+/* PoCL compiles for the host's own target. On a CPU private arrays live in memory anyway, so the
+ * code below may index them at run time where that makes it smaller or faster; on a GPU such an
+ * array would take scratch memory, so GPUs keep the unrolled forms. */
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) || defined(__arm__)
+#define CPU_TARGET 1
+#else
+#define CPU_TARGET 0
+#endif
+
 typedef CAT(float, VEC) floatv;
 typedef CAT(int, VEC) intv;
 
@@ -156,6 +165,34 @@ reduce_tile(floatp acc[VEC], const __global store_t *x_group, const __global flo
     }
 }
 
+#if CPU_TARGET
+/* A border tile on a CPU: the values of the interior form below, stored by loops rather than by
+ * unrolled code (see store_border_tile, the other form's). tile[l] is acc[l]: a copy, so that the
+ * kernel's own accumulators stay in registers. */
+static void store_border_lanes(const floatp *tile, __global store_t *y,
+                               const __global store_t *bias, int has_bias, long n, int g, int co0,
+                               int cout_g, int groups, long q0, long q_last, long o_first,
+                               long length_out) {
+#pragma unroll 1
+    for (int c = 0; c < LC && co0 + c < cout_g; ++c) {
+        const float b = channel_bias(bias, has_bias, g, co0 + c, cout_g);
+        __global store_t *y_row = ncl_output_row(y, n, g, co0 + c, cout_g, groups, length_out);
+#pragma unroll 1
+        for (int r = 0; r < STRIDE; ++r) {
+            const ENCODEDN(PV) e = ENCODE_FINISHEDV(PV, FINISH_OUTPUT(tile[c * STRIDE + r], b));
+            encoded_t encoded[PV];
+            CAT(vstore, PV)(e, 0, encoded);
+#pragma unroll 1
+            for (int p = 0; p < PV && q0 + p <= q_last; ++p) {
+                const long o = o_first + (long)p * STRIDE + r;
+                if (o >= 0 && o < length_out)
+                    STORE_ENCODED(y_row, o, encoded[p]);
+            }
+        }
+    }
+}
+#endif
+
 /* Finish and store the tile of the PV positions from q0 (those up to q_last): each accumulator
  * (one channel and phase, PV positions) is finished and encoded as one vector, then each
  * position's STRIDE phases are stored together. */
@@ -164,6 +201,18 @@ static inline void store_tile(floatp acc[VEC], __global store_t *y, const __glob
                               long q_last, long pad_left, long length_out) {
     const long o_first = q0 * STRIDE - pad_left;
     const bool whole_positions = o_first >= 0 && o_first + (long)PV * STRIDE <= length_out;
+    const bool interior = whole_positions && q0 + PV - 1 <= q_last;
+#if CPU_TARGET
+    if (!interior) {
+        floatp tile[VEC];
+#pragma unroll
+        for (int l = 0; l < VEC; ++l)
+            tile[l] = acc[l];
+        store_border_lanes(tile, y, bias, has_bias, n, g, co0, cout_g, groups, q0, q_last, o_first,
+                           length_out);
+        return;
+    }
+#endif
 #pragma unroll
     for (int c = 0; c < LC; ++c) {
         const int co_local = co0 + c;
@@ -179,7 +228,7 @@ static inline void store_tile(floatp acc[VEC], __global store_t *y, const __glob
         __global store_t *y_row = ncl_output_row(y, n, g, co_local, cout_g, groups, length_out);
 #pragma unroll
         for (int p = 0; p < PV; ++p) {
-            if (q0 + p > q_last)
+            if (!interior && q0 + p > q_last)
                 break;
             encoded_t lanes[STRIDE];
 #pragma unroll
@@ -349,14 +398,6 @@ reduce_tile(floatv acc[CV][PV], const __global store_t *x_group, const __global 
     }
 }
 
-/* PoCL compiles for the host's own target: a CPU, where private arrays live in memory anyway
- * (on a GPU the shared inputs below would take scratch memory, so GPUs keep the per-tap form). */
-#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) || defined(__arm__)
-#define CPU_TARGET 1
-#else
-#define CPU_TARGET 0
-#endif
-
 #if ACTIVATION != 0 && CPU_TARGET
 /* A fused activation in the kernel, for layers of at most two taps (K <= 2 x STRIDE, the usual
  * upsampler): reduce_tile activates the PV inputs of each tap as it loads them, so every input
@@ -427,12 +468,70 @@ reduce_tile_activated(floatv acc[CV][PV], const __global store_t *x_group,
 #define REDUCE_TILE reduce_tile_activated
 #endif
 
+/* The biases of one vector of the tile: lane c * STRIDE + r holds channel co_first + c's (0 past
+ * the group's channels). */
+static inline floatv lane_biases(const __global store_t *bias, int has_bias, int g, int co_first,
+                                 int cout_g) {
+    float biases[VEC];
+#pragma unroll
+    for (int l = 0; l < VEC; ++l) {
+        const int co_local = co_first + l / STRIDE;
+        biases[l] = co_local < cout_g ? channel_bias(bias, has_bias, g, co_local, cout_g) : 0.0f;
+    }
+    return CAT(vload, VEC)(0, biases);
+}
+
+#if CPU_TARGET
+/* A border tile on a CPU: the values of the interior form below (the same sums, biases and
+ * encodings), stored by loops rather than by unrolled code. The unrolled border stores were three
+ * quarters of the program's IR, which PoCL parses again at every clBuildProgram of the cached
+ * binary: half of a first call's program build (hifigan_v1_up1: 7-8 ms -> 4). tile[v * PV + p] is
+ * acc[v][p]: a copy, so that the kernel's own accumulators stay in registers. */
+static void store_border_tile(const floatv *tile, __global store_t *y, const __global store_t *bias,
+                              int has_bias, long n, int g, int co0, int cout_g, int groups, long q0,
+                              long q_last, long o_first, long length_out) {
+#pragma unroll 1
+    for (int v = 0; v < CV; ++v) {
+        const floatv b = lane_biases(bias, has_bias, g, co0 + v * LC, cout_g);
+#pragma unroll 1
+        for (int p = 0; p < PV && q0 + p <= q_last; ++p) {
+            encoded_t lanes[VEC];
+            CAT(vstore, VEC)(ENCODE_FINISHEDV(VEC, FINISH_OUTPUT(tile[v * PV + p], b)), 0, lanes);
+#pragma unroll 1
+            for (int c = 0; c < LC && co0 + v * LC + c < cout_g; ++c) {
+                __global store_t *y_row =
+                    ncl_output_row(y, n, g, co0 + v * LC + c, cout_g, groups, length_out);
+#pragma unroll 1
+                for (int r = 0; r < STRIDE; ++r) {
+                    const long o = o_first + (long)p * STRIDE + r;
+                    if (o >= 0 && o < length_out)
+                        STORE_ENCODED(y_row, o, lanes[c * STRIDE + r]);
+                }
+            }
+        }
+    }
+}
+#endif
+
 /* Finish and store the register tile of the PV positions from q0 (those up to q_last). */
 static inline void store_tile(floatv acc[CV][PV], __global store_t *y, const __global store_t *bias,
                               int has_bias, long n, int g, int co0, int cout_g, int groups, long q0,
                               long q_last, long pad_left, long length_out) {
     const long o_first = q0 * STRIDE - pad_left;
     const bool whole_positions = o_first >= 0 && o_first + (long)PV * STRIDE <= length_out;
+    /* Every output of the tile inside the row, every position up to q_last. */
+    const bool interior = whole_positions && q0 + PV - 1 <= q_last;
+#if CPU_TARGET
+    if (!interior) {
+        floatv tile[CV * PV];
+#pragma unroll
+        for (int i = 0; i < CV * PV; ++i)
+            tile[i] = acc[i / PV][i % PV];
+        store_border_tile(tile, y, bias, has_bias, n, g, co0, cout_g, groups, q0, q_last, o_first,
+                          length_out);
+        return;
+    }
+#endif
 #if DTYPE == 0
 #pragma unroll
     for (int v = 0; v < CV; ++v) {
@@ -446,7 +545,7 @@ static inline void store_tile(floatv acc[CV][PV], __global store_t *y, const __g
             __global store_t *y_row = ncl_output_row(y, n, g, co_local, cout_g, groups, length_out);
 #pragma unroll
             for (int p = 0; p < PV; ++p) {
-                if (q0 + p > q_last)
+                if (!interior && q0 + p > q_last)
                     break;
                 CAT(vstore, VEC)(FINISH_OUTPUT(acc[v][p], b), 0, lanes);
                 store_phases(y_row, o_first + (long)p * STRIDE, length_out, lanes + c * STRIDE,
@@ -460,17 +559,10 @@ static inline void store_tile(floatv acc[CV][PV], __global store_t *y, const __g
      * times as much: at stride 2, as much as the FMAs of a 64-channel layer). */
 #pragma unroll
     for (int v = 0; v < CV; ++v) {
-        float biases[VEC]; /* lane c * STRIDE + r: channel c's bias (0 past the channels) */
-#pragma unroll
-        for (int l = 0; l < VEC; ++l) {
-            const int co_local = co0 + v * LC + l / STRIDE;
-            biases[l] =
-                co_local < cout_g ? channel_bias(bias, has_bias, g, co_local, cout_g) : 0.0f;
-        }
-        const floatv b = CAT(vload, VEC)(0, biases);
+        const floatv b = lane_biases(bias, has_bias, g, co0 + v * LC, cout_g);
 #pragma unroll
         for (int p = 0; p < PV; ++p) {
-            if (q0 + p > q_last)
+            if (!interior && q0 + p > q_last)
                 break;
             encoded_t lanes[VEC];
             CAT(vstore, VEC)(ENCODE_FINISHEDV(VEC, FINISH_OUTPUT(acc[v][p], b)), 0, lanes);
