@@ -325,13 +325,16 @@ CLCONVT_API int64_t clconvt_layer_weight_count(const clconvt_layer *layer);
 /**
  * Stage the weight: host holds clconvt_layer_weight_count() elements of host_dtype in the given
  * order (MAX's (K, Cout/groups, Cin) or PyTorch's (Cin, Cout/groups, K)). They are converted to the
- * layer's dtype and packed for the kernel, in one pass over host on the calling thread (no thread
- * is started), into the device copy (written in place through a mapping on CPU devices); no other
- * copy is kept (clconvt_layer_get_weight reads the device copy back). Replaces any
- * earlier weight. Safe while other threads forward on the layer: a forward that started before
- * uses the old weight entirely (the commands it enqueued keep it alive), one that starts after
- * uses the new one; a weight and a bias set one after the other are two replacements, and a
- * forward may start between them.
+ * layer's dtype and packed for the kernel, in one pass over host, into the device copy (written in
+ * place through a mapping on CPU devices); no other copy is kept (clconvt_layer_get_weight reads
+ * the device copy back). Threads: a weight of at least 2^19 elements is split, by blocks of 64
+ * input channels, between the calling thread and up to 3 threads that it starts and joins before it
+ * returns (one part per online CPU, at least 2^18 elements each): most of a large weight's staging
+ * is the OS faulting in fresh pages, and that runs on every core at once. Replaces any earlier
+ * weight. Safe while other threads forward on the layer: a forward that started before uses the old
+ * weight entirely (the commands it enqueued keep it alive), one that starts after uses the new one;
+ * a weight and a bias set one after the other are two replacements, and a forward may start between
+ * them.
  */
 CLCONVT_API clconvt_status clconvt_layer_set_weight(clconvt_layer *layer, const void *host,
                                                     clconvt_weight_order order,

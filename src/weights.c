@@ -9,12 +9,21 @@
  * No MAX-order copy is kept: the packed copy holds every weight, already rounded to the layer's
  * dtype, so clconvt_weights_unpack rebuilds the MAX order from it exactly (a second 75 MB copy of
  * a large layer's weight was half of the staging's time, most of it faulting in fresh pages).
+ *
+ * A large weight is split by blocks of input channels between the calling thread and up to
+ * STAGE_THREADS - 1 threads that it starts and joins before it returns. Most of a large layer's
+ * staging is the kernel faulting in (and zeroing) the fresh pages of the packed copy, and faults
+ * on different cores proceed together: bigvgan_up1's 37.7 MB took 27 ms on one core of this
+ * project's 2-core machine, 14 on two. Every packed slot is written by one part only, so the
+ * copy does not depend on how many threads ran.
  */
 #include "weights.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dtype.h"
 #include "error.h"
@@ -27,6 +36,10 @@
 /* Floats (one cache line) between the tile's rows: rows a power of two apart would share a few
  * cache sets and evict one another while a column of the tile is read. */
 #define PAD 16
+/* At most this many threads stage one weight (the copy is bound by memory, not by arithmetic). */
+#define STAGE_THREADS 4
+/* Weight elements per thread at least: a smaller part saves less than its thread costs. */
+#define THREAD_ELEMENTS (1 << 18)
 
 /* What the walk over the blocks needs, allocated once. */
 typedef struct stage_walk {
@@ -148,9 +161,10 @@ static void fill_rows(stage_walk *w, int64_t ci0, int64_t nb) {
     }
 }
 
-static void walk(stage_walk *w) {
-    for (int64_t ci0 = 0; ci0 < w->cin; ci0 += BLOCK_CI) {
-        const int64_t nb = w->cin - ci0 < BLOCK_CI ? w->cin - ci0 : BLOCK_CI;
+/* The blocks of input channels [ci_lo, ci_hi) (ci_lo a multiple of BLOCK_CI). */
+static void walk(stage_walk *w, int64_t ci_lo, int64_t ci_hi) {
+    for (int64_t ci0 = ci_lo; ci0 < ci_hi; ci0 += BLOCK_CI) {
+        const int64_t nb = ci_hi - ci0 < BLOCK_CI ? ci_hi - ci0 : BLOCK_CI;
         fill_rows(w, ci0, nb);
         for (int64_t c0 = 0; c0 < w->cout_g; c0 += w->block_c) {
             const int64_t nc = w->cout_g - c0 < w->block_c ? w->cout_g - c0 : w->block_c;
@@ -173,22 +187,96 @@ static int walk_open(stage_walk *w, const clconvt_params *p, const plan *plan,
     return 0;
 }
 
-clconvt_status clconvt_weights_stage(const clconvt_params *p, const plan *plan,
-                                     const weight_source *src, float *packed) {
-    stage_walk w;
+/* One thread's share of a staging: first the floats [zero_lo, zero_hi) of the packed copy are
+ * zeroed (its padding, when it has any), then the input channels [ci_lo, ci_hi) are staged. */
+typedef struct stage_part {
+    stage_walk walk;
+    size_t zero_lo, zero_hi;
+    int64_t ci_lo, ci_hi;
+} stage_part;
+
+static void *zero_part(void *arg) {
+    stage_part *part = arg;
+    memset(part->walk.packed + part->zero_lo, 0,
+           (part->zero_hi - part->zero_lo) * sizeof *part->walk.packed);
+    return NULL;
+}
+
+static void *walk_part(void *arg) {
+    stage_part *part = arg;
+    walk(&part->walk, part->ci_lo, part->ci_hi);
+    return NULL;
+}
+
+/* run on every part: part 0 on the calling thread, the others on threads of their own, joined
+ * before it returns. A part whose thread does not start runs on the calling thread instead. */
+static void run_parts(stage_part *parts, int count, void *(*run)(void *)) {
+    pthread_t threads[STAGE_THREADS];
+    int started[STAGE_THREADS] = {0};
+    for (int i = 1; i < count; ++i)
+        started[i] = pthread_create(&threads[i], NULL, run, &parts[i]) == 0;
+    run(&parts[0]);
+    for (int i = 1; i < count; ++i) {
+        if (started[i])
+            pthread_join(threads[i], NULL);
+        else
+            run(&parts[i]);
+    }
+}
+
+/* How many parts a weight of count elements is staged in by default: one per core, at most
+ * STAGE_THREADS, each of THREAD_ELEMENTS at least. */
+static int default_parts(size_t count) {
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t parts = count / THREAD_ELEMENTS;
+    if (cores > 0 && parts > (size_t)cores)
+        parts = (size_t)cores;
+    return parts < STAGE_THREADS ? (int)parts : STAGE_THREADS;
+}
+
+clconvt_status clconvt_weights_stage_in_parts(const clconvt_params *p, const plan *plan,
+                                              const weight_source *src, float *packed, int n) {
     const size_t count = (size_t)(p->in_channels * (p->out_channels / p->groups) *
                                   p->kernel_length); /* validated not to overflow */
-    if (!walk_open(&w, p, plan, src))
-        return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY,
-                            "out of host memory staging a weight of %zu elements", count);
-    w.packed = packed;
-    /* Every slot is written when there is no padding (the index is one-to-one). */
+    const int64_t blocks = (p->in_channels + BLOCK_CI - 1) / BLOCK_CI;
+    if (n > blocks)
+        n = (int)blocks;
+    if (n > STAGE_THREADS)
+        n = STAGE_THREADS;
+    if (n < 1)
+        n = 1;
+    stage_part parts[STAGE_THREADS];
+    for (int i = 0; i < n; ++i)
+        if (!walk_open(&parts[i].walk, p, plan, src)) {
+            while (i-- > 0)
+                walk_free(&parts[i].walk);
+            return clconvt_fail(CLCONVT_ERROR_OUT_OF_HOST_MEMORY,
+                                "out of host memory staging a weight of %zu elements", count);
+        }
     const size_t packed_count = clconvt_plan_packed_count(plan, p);
+    for (int i = 0; i < n; ++i) {
+        stage_part *part = &parts[i];
+        part->walk.packed = packed;
+        part->zero_lo = packed_count / (size_t)n * (size_t)i;
+        part->zero_hi = i + 1 < n ? packed_count / (size_t)n * (size_t)(i + 1) : packed_count;
+        part->ci_lo = blocks * i / n * BLOCK_CI;
+        part->ci_hi = i + 1 < n ? blocks * (i + 1) / n * BLOCK_CI : p->in_channels;
+    }
+    /* Every slot is written when there is no padding (the index is one-to-one); otherwise the
+     * zeroing is finished everywhere before any part writes a weight. */
     if (packed_count != count)
-        memset(packed, 0, packed_count * sizeof *packed);
-    walk(&w);
-    walk_free(&w);
+        run_parts(parts, n, zero_part);
+    run_parts(parts, n, walk_part);
+    for (int i = 0; i < n; ++i)
+        walk_free(&parts[i].walk);
     return CLCONVT_SUCCESS;
+}
+
+clconvt_status clconvt_weights_stage(const clconvt_params *p, const plan *plan,
+                                     const weight_source *src, float *packed) {
+    const size_t count = (size_t)(p->in_channels * (p->out_channels / p->groups) *
+                                  p->kernel_length); /* validated not to overflow */
+    return clconvt_weights_stage_in_parts(p, plan, src, packed, default_parts(count));
 }
 
 /* One block of the packed copy back to MAX order: a run of nb input channels per (tap, output

@@ -21,10 +21,17 @@ typedef struct weight_source {
  * Stage src for a layer of params and plan into packed (the caller's
  * clconvt_plan_packed_count(plan, params) floats), its padding zeroed. The path's packed_index
  * must be a sum of a part in (g, k, ci_local) and a part in c (path.h). Fails only when out of
- * host memory (for its small index tables), with packed untouched.
+ * host memory (for its small index tables), with packed untouched. A large weight is staged by
+ * up to 4 threads together, the calling thread among them, all joined before it returns.
  */
 clconvt_status clconvt_weights_stage(const clconvt_params *params, const plan *plan,
                                      const weight_source *src, float *packed);
+
+/* The same, the work split by blocks of input channels into n parts (clamped to 1..4 and to the
+ * blocks there are), each but the first on a thread started and joined here (clconvt_weights_stage
+ * picks n from the weight's size and the host's cores). The packed copy does not depend on n. */
+clconvt_status clconvt_weights_stage_in_parts(const clconvt_params *params, const plan *plan,
+                                              const weight_source *src, float *packed, int n);
 
 /*
  * The weight of a packed copy staged for params and plan, in MAX order (K, Cout_g, Cin) and the

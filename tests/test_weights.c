@@ -40,9 +40,10 @@ static float expected_value(const void *host, clconvt_dtype host_dtype, size_t i
     return r;
 }
 
-/* Stage one case and compare both copies with the definition, bit for bit. */
+/* Stage one case (in `parts` parts; 0: as clconvt_weights_stage chooses) and compare both copies
+ * with the definition, bit for bit. */
 static void check_case(const clconvt_params *p, const plan *pl, clconvt_weight_order order,
-                       clconvt_dtype host_dtype, int scaled, uint64_t seed) {
+                       clconvt_dtype host_dtype, int scaled, uint64_t seed, int parts) {
     const int64_t cin = p->in_channels, cout_g = p->out_channels / p->groups,
                   k_len = p->kernel_length;
     const int64_t cin_g = cin / p->groups;
@@ -82,7 +83,9 @@ static void check_case(const clconvt_params *p, const plan *pl, clconvt_weight_o
                 want[clconvt_plan_packed_index(pl, p, ci / cin_g, k, ci % cin_g, c)] = v;
             }
     const weight_source src = {host, order, host_dtype, scaled ? scale : NULL};
-    cr_assert_eq(clconvt_weights_stage(p, pl, &src, packed), CLCONVT_SUCCESS);
+    cr_assert_eq(parts == 0 ? clconvt_weights_stage(p, pl, &src, packed)
+                            : clconvt_weights_stage_in_parts(p, pl, &src, packed, parts),
+                 CLCONVT_SUCCESS);
     const size_t max_bytes = count * clconvt_dtype_size(p->dtype);
     void *got_max = malloc(max_bytes);
     cr_assert(got_max);
@@ -125,7 +128,7 @@ static int cases_of(const kernel_path *path, clconvt_dtype dtype) {
                 for (int host_dtype = 0; host_dtype < 3; ++host_dtype)
                     for (int scaled = 0; scaled < 2; ++scaled)
                         check_case(&p, &pl, (clconvt_weight_order)order, (clconvt_dtype)host_dtype,
-                                   scaled, 1 + s + 7 * q);
+                                   scaled, 1 + s + 7 * q, 0);
             ++cases;
         }
     return cases;
@@ -138,6 +141,24 @@ Test(weights, every_path_stages_as_defined) {
             cases += cases_of(clconvt_paths[i], (clconvt_dtype)dtype);
         cr_expect_gt(cases, 0, "%s takes none of the test shapes", clconvt_paths[i]->name);
     }
+}
+
+/* A weight of five channel blocks (the last partial) staged in 1 to 4 parts, each but the first on
+ * a thread of its own: the parts take unequal runs of blocks, and a padded copy is zeroed in parts
+ * before any weight is written. The copy must be the definition's whatever the split. */
+Test(weights, staging_in_parts_matches_the_definition) {
+    for (size_t i = 0; i < clconvt_path_count; ++i)
+        for (int parts = 1; parts <= 4; ++parts) {
+            clconvt_params p;
+            clconvt_params_init(&p, 300, 45, 5);
+            p.stride = 3;
+            plan pl;
+            if (clconvt_plan_parse(&clconvt_device_profile_named("cpu")->caps, &p, "test",
+                                   clconvt_paths[i]->name, &pl) != CLCONVT_SUCCESS)
+                continue;
+            check_case(&p, &pl, CLCONVT_WEIGHT_PYTORCH, CLCONVT_F32, 1, 40 + parts, parts);
+            check_case(&p, &pl, CLCONVT_WEIGHT_MAX, CLCONVT_BF16, 0, 50 + parts, parts);
+        }
 }
 
 /* staging reads packed offsets as a part in (g, k, ci_local) plus a part in c (weights.h): every
