@@ -39,6 +39,15 @@
  *     type is a new DTYPE branch of the storage macros.
  */
 
+/* On an x86-64 CPU without AVX-512 (PoCL's AVX2 targets) clang warns, for every static helper that
+ * takes or returns a 16-lane vector, that its calling convention differs from AVX-512's
+ * (-Wpsabi): the helpers are inlined and never called across objects, so the ABI does not
+ * matter, and PoCL writes each warning to the application's stderr. */
+#ifdef __clang__
+#pragma clang diagnostic ignored "-Wunknown-warning-option" /* a clang older than -Wpsabi */
+#pragma clang diagnostic ignored "-Wpsabi"
+#endif
+
 /* Defaults of the -D options common.cl reads, so that each kernel compiles on its own. */
 #ifndef STRIDE
 #define STRIDE 2

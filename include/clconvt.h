@@ -712,10 +712,11 @@ CLCONVT_API clconvt_status clconvt_experimental_tuning_db_put(
 
 /**
  * The built-in device profiles, in order: index 0, 1, ... give a profile's name ("sm90", "gfx1030",
- * "gfx90a", "xe", "cpu") and, when description is not NULL, a one-line description of the device
- * class it stands for; past the last, NULL. A profile holds what the planner reads of a device
- * (type, vendor, local memory, largest work-group and allocation, compute units, subgroup width),
- * as the vendor's OpenCL driver reports them for a typical device of the class.
+ * "gfx90a", "xe", "cpu", "cpu-avx2") and, when description is not NULL, a one-line description
+ * of the device class it stands for; past the last, NULL. A profile holds what the planner reads
+ * of a device (type, vendor, local memory, largest work-group and allocation, compute units,
+ * subgroup width; caches and vector width on CPUs), as the vendor's OpenCL driver reports them for
+ * a typical device of the class.
  */
 CLCONVT_API const char *clconvt_experimental_profile_name(size_t index, const char **description);
 

@@ -77,7 +77,7 @@ static uint64_t private_budget(cl_device_type type) {
 
 static clconvt_status read_capabilities(clconvt_device *d) {
     cl_ulong max_alloc, global_mem, local_mem, global_cache;
-    cl_uint units;
+    cl_uint units, float_lanes;
     size_t group_size;
     DEVICE_SCALAR(d->device, CL_DEVICE_TYPE, d->type);
     DEVICE_SCALAR(d->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, max_alloc);
@@ -86,6 +86,7 @@ static clconvt_status read_capabilities(clconvt_device *d) {
     DEVICE_SCALAR(d->device, CL_DEVICE_GLOBAL_MEM_CACHE_SIZE, global_cache);
     DEVICE_SCALAR(d->device, CL_DEVICE_MAX_COMPUTE_UNITS, units);
     DEVICE_SCALAR(d->device, CL_DEVICE_MAX_WORK_GROUP_SIZE, group_size);
+    DEVICE_SCALAR(d->device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, float_lanes);
     DEVICE_SCALAR(d->device, CL_DEVICE_PLATFORM, d->platform);
     d->max_alloc_bytes = max_alloc;
     d->global_mem_bytes = global_mem;
@@ -94,6 +95,7 @@ static clconvt_status read_capabilities(clconvt_device *d) {
     d->max_work_group_size = group_size;
     d->private_budget_bytes = private_budget(d->type);
     d->global_cache_bytes = global_cache;
+    d->native_float_lanes = float_lanes;
     /* A CPU runtime runs on this machine's cores: their caches, which OpenCL does not report. */
     if (d->type & CL_DEVICE_TYPE_CPU)
         clconvt_cpu_caches_read(CLCONVT_CPU_CACHE_ROOT, &d->core_l1_bytes, &d->core_l2_bytes);

@@ -35,6 +35,7 @@ struct clconvt_device {
     /* CL_DEVICE_GLOBAL_MEM_CACHE_SIZE, and one core's L1 data and L2 caches (CPU devices, from
      * sysfs; 0: unknown): device_caps.h. */
     uint64_t global_cache_bytes, core_l1_bytes, core_l2_bytes;
+    uint32_t native_float_lanes; /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT */
     int has_fp16;
     program_cache *programs;
     /* Set by a path that cached something of the context outside clconvt (the gemm path: CLBlast's
@@ -76,7 +77,8 @@ static inline device_caps clconvt_device_caps(const clconvt_device *device) {
                          .private_budget_bytes = device->private_budget_bytes,
                          .global_cache_bytes = device->global_cache_bytes,
                          .core_l1_bytes = device->core_l1_bytes,
-                         .core_l2_bytes = device->core_l2_bytes};
+                         .core_l2_bytes = device->core_l2_bytes,
+                         .native_float_lanes = device->native_float_lanes};
 }
 
 #endif

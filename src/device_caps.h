@@ -26,6 +26,11 @@ typedef struct device_caps {
      * read from Linux (sysfs, src/cpu_caches.c); 0: unknown (GPUs: local_mem_bytes is their
      * staging memory). The planner sizes phase_fold's cache blocks from them. */
     uint64_t core_l1_bytes, core_l2_bytes;
+    /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT: the floats of one of the device's vector registers as
+     * its compiler uses them (PoCL: 16 with AVX-512, 8 with AVX2, 4 with SSE or NEON); 0: unknown.
+     * The planner sizes CPU register tiles by it (clconvt_path_narrow_cpu,
+     * src/paths/path.h). */
+    uint32_t native_float_lanes;
 } device_caps;
 
 #endif

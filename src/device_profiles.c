@@ -17,6 +17,17 @@
 #define KIB ((uint64_t)1 << 10)
 #define GIB ((uint64_t)1 << 30)
 
+/* PoCL 3 on an x86-64 CPU of 2 threads (the CPU profiles below): all but the L2 per core and the
+ * floats of a vector register. */
+#define POCL_X86_CAPS(l2_bytes, float_lanes)                                                       \
+    {                                                                                              \
+        .type = CL_DEVICE_TYPE_CPU, .vendor = "AuthenticAMD", .local_mem_bytes = 1024 * KIB,       \
+        .max_alloc_bytes = 2 * GIB, .max_work_group_size = 4096, .compute_units = 2,               \
+        .private_budget_bytes = (8 * KIB * KIB) / 4, .global_cache_bytes = 32 * KIB * KIB,         \
+        .core_l1_bytes = 32 * KIB, .core_l2_bytes = (l2_bytes),                                    \
+        .native_float_lanes = (float_lanes)                                                        \
+    }
+
 const device_profile clconvt_device_profiles[] = {
     {
         /* NVIDIA's OpenCL on H100 / H200 (sm_90): CL_DEVICE_LOCAL_MEM_SIZE is 48 KiB (a work-group
@@ -90,16 +101,16 @@ const device_profile clconvt_device_profiles[] = {
          * come from sysfs (src/cpu_caches.c). */
         .name = "cpu",
         .description = "PoCL on an x86-64 CPU (AVX-512): 1 MiB local memory, work-groups of 4096",
-        .caps = {.type = CL_DEVICE_TYPE_CPU,
-                 .vendor = "AuthenticAMD",
-                 .local_mem_bytes = 1024 * KIB,
-                 .max_alloc_bytes = 2 * GIB,
-                 .max_work_group_size = 4096,
-                 .compute_units = 2,
-                 .private_budget_bytes = (8 * KIB * KIB) / 4,
-                 .global_cache_bytes = 32 * KIB * KIB,
-                 .core_l1_bytes = 32 * KIB,
-                 .core_l2_bytes = 1024 * KIB},
+        .caps = POCL_X86_CAPS(1024 * KIB, 16),
+    },
+    {
+        /* The same on an x86-64 CPU of AVX2 and no AVX-512 (PoCL's "haswell" target; clinfo on a
+         * Zen 3 EPYC of the same machine kind): CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT 8, a 512 KiB
+         * L2 per core; the rest as above. The planner gives it tiles of narrow vectors
+         * (clconvt_path_narrow_cpu). */
+        .name = "cpu-avx2",
+        .description = "PoCL on an x86-64 CPU (AVX2): 1 MiB local memory, work-groups of 4096",
+        .caps = POCL_X86_CAPS(512 * KIB, 8),
     },
 };
 

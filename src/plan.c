@@ -242,7 +242,7 @@ clconvt_status clconvt_plan_parse(const device_caps *caps, const clconvt_params 
     }
     /* Another path: start from its usual shape (some paths always do: parse_from_usual). */
     if (p.path != path || path->parse_from_usual) {
-        p = path->usual;
+        p = *clconvt_path_usual(path, caps);
         clconvt_gpu_tile(caps, params, &p);
     }
     int *fields[KEY_COUNT];
@@ -275,7 +275,7 @@ clconvt_status clconvt_plan_parse(const device_caps *caps, const clconvt_params 
         *fields[k] = (int)value;
     }
     if (path->complete != NULL)
-        path->complete(&p, params);
+        path->complete(caps, &p, params);
     clconvt_status status = check_shape(origin, text, params, &p);
     if (status != CLCONVT_SUCCESS)
         return status;

@@ -25,6 +25,8 @@ Test(paths, every_descriptor_is_complete) {
         const kernel_path *p = clconvt_paths[i];
         cr_assert(p->name && p->source && p->kernel, "path %zu: name, source and kernel", i);
         cr_assert_eq(p->usual.path, p, "%s: its usual plan is of another path", p->name);
+        cr_assert(p->narrow_usual.path == NULL || p->narrow_usual.path == p,
+                  "%s: its narrow usual plan is of another path", p->name);
         cr_assert(p->suits && p->check && p->packed_dims && p->packed_index && p->local_size &&
                       p->private_memory && p->build_options && p->enqueue,
                   "%s: a function is missing", p->name);
@@ -135,7 +137,8 @@ Test(paths, every_path_matches_the_reference) {
  * tiles of every cut, give the reference's result; smaller ones keep the batch in dimension 2. */
 Test(paths, phase_fold_folds_the_batch_into_positions) {
     clconvt_params p;
-    clconvt_params_init(&p, 256, 16, 16);
+    /* 1024 input channels: over 32 KiB per channel tile with one vector of 8 too (AVX2's tiles) */
+    clconvt_params_init(&p, 1024, 16, 16);
     p.stride = 8;
     p.pad_left = p.pad_right = 4;
     p.has_bias = 1;
@@ -248,4 +251,100 @@ Test(paths, over_budget_tiles_are_refused_on_gpus_only) {
     cr_assert_eq(clconvt_plan_parse(sm90, &params, "test", "phase_pos:vec=8,p=8,c=4", &p),
                  CLCONVT_SUCCESS);
     cr_expect_null(clconvt_gpu_over_budget(sm90, &params, &p));
+}
+
+/* ---- CPUs of narrow vectors (clconvt_path_narrow_cpu) -------------------------------------- */
+
+/* An upsampler of stride s with K = 2 s (HiFi-GAN's, EnCodec's), and its plan on profile. */
+static plan narrow_test_plan(const char *profile, int64_t s, clconvt_layout layout,
+                             clconvt_params *params) {
+    clconvt_params_init(params, 256, 128, 2 * s);
+    params->stride = s;
+    params->layout = layout;
+    plan p;
+    clconvt_plan_default(&clconvt_device_profile_named(profile)->caps, params, &p);
+    return p;
+}
+
+/* On AVX2 (16 registers of 8 floats) each path's register tile holds at most 12 vectors of 8,
+ * phase_fold takes vectors of 8 in the blocked form where they fill the lanes as well as 16
+ * would, and 16 where they fill more (strides 3 and 5); on AVX-512 the tiles are as before. */
+Test(paths, narrow_cpus_get_tiles_of_their_registers) {
+    const device_caps *avx2 = &clconvt_device_profile_named("cpu-avx2")->caps;
+    const device_caps *avx512 = &clconvt_device_profile_named("cpu")->caps;
+    cr_assert(clconvt_path_narrow_cpu(avx2) && !clconvt_path_narrow_cpu(avx512));
+    clconvt_params params;
+    for (int64_t s = 2; s <= 8; ++s) {
+        const plan p = narrow_test_plan("cpu-avx2", s, CLCONVT_LAYOUT_NCL, &params);
+        const int vec = s == 3 || s == 5 ? 16 : 8;
+        cr_expect_str_eq(p.path->name, "phase_fold", "stride %lld", (long long)s);
+        cr_expect(p.vec == vec && p.tile_p == 6 && p.tile_c == 96 / (6 * vec) * (vec / s),
+                  "stride %lld: vec %d p %d c %d", (long long)s, p.vec, p.tile_p, p.tile_c);
+        cr_expect_leq(p.path->private_memory(&p, &params).accumulators,
+                      CLCONVT_NARROW_CPU_ACCUMULATORS, "stride %lld", (long long)s);
+        if (vec == 8)
+            cr_expect(p.tiles_per_item == 4 && p.ci_chunk >= 4 && 256 >= 2 * p.ci_chunk,
+                      "stride %lld: pt %d chunk %d", (long long)s, p.tiles_per_item, p.ci_chunk);
+        else
+            cr_expect(p.tiles_per_item <= 1 && p.ci_chunk == 0, "stride %lld", (long long)s);
+        const plan wide = narrow_test_plan("cpu", s, CLCONVT_LAYOUT_NCL, &params);
+        cr_expect(wide.vec == 16 && wide.tile_p == 6 && wide.tile_c == 4 * (16 / s) &&
+                      wide.tiles_per_item <= 1,
+                  "cpu, stride %lld: vec %d p %d c %d pt %d", (long long)s, wide.vec, wide.tile_p,
+                  wide.tile_c, wide.tiles_per_item);
+    }
+    plan p = narrow_test_plan("cpu-avx2", 8, CLCONVT_LAYOUT_NLC, &params);
+    cr_expect(strcmp(p.path->name, "phase_chan") == 0 && p.vec == 8 && p.tile_p == 6 &&
+                  p.tile_c == 16,
+              "nlc: %s vec %d p %d c %d", p.path->name, p.vec, p.tile_p, p.tile_c);
+    p = narrow_test_plan("cpu", 8, CLCONVT_LAYOUT_NLC, &params);
+    cr_expect(p.vec == 16 && p.tile_p == 8 && p.tile_c == 32, "cpu nlc");
+    /* Forced by name, a path starts from the tile of the device's registers (phase_fold: vectors
+     * of 16, which hold every stride it takes, and one vector of channels). */
+    narrow_test_plan("cpu-avx2", 8, CLCONVT_LAYOUT_NCL, &params);
+    cr_assert_eq(clconvt_plan_parse(avx2, &params, "test", "phase_pos", &p), CLCONVT_SUCCESS);
+    cr_expect(p.vec == 8 && p.tile_p == 24 && p.tile_c == 4, "phase_pos: %d %d %d", p.vec, p.tile_p,
+              p.tile_c);
+    cr_assert_eq(clconvt_plan_parse(avx2, &params, "test", "phase_fold:p=4", &p), CLCONVT_SUCCESS);
+    cr_expect(p.vec == 16 && p.tile_p == 4 && p.tile_c == 2, "phase_fold:p=4: %d %d %d", p.vec,
+              p.tile_p, p.tile_c);
+    cr_assert_eq(clconvt_plan_parse(avx512, &params, "test", "phase_fold:p=4", &p),
+                 CLCONVT_SUCCESS);
+    cr_expect(p.vec == 16 && p.tile_c == 8, "cpu phase_fold:p=4: %d %d", p.vec, p.tile_c);
+    params.stride = 9; /* over 8: vectors of 16, forced as built in */
+    cr_expect_eq(clconvt_plan_parse(avx2, &params, "test", "phase_fold", &p), CLCONVT_SUCCESS);
+}
+
+/* The AVX2 plans of small layers of each kind, forced on the test device (whatever its vectors),
+ * give the reference's result: the blocked form in vectors of 8 over border tiles, vectors of 16
+ * at stride 5, phase_chan and phase_pos. */
+Test(paths, narrow_cpu_plans_match_the_reference) {
+    const device_caps *avx2 = &clconvt_device_profile_named("cpu-avx2")->caps;
+    const struct {
+        int64_t cin, cout, k, s;
+        clconvt_layout layout;
+    } layers[] = {{80, 12, 8, 4, CLCONVT_LAYOUT_NCL},
+                  {72, 9, 10, 5, CLCONVT_LAYOUT_NCL},
+                  {20, 24, 16, 8, CLCONVT_LAYOUT_NLC},
+                  {12, 7, 40, 20, CLCONVT_LAYOUT_NCL}};
+    const char *expected[] = {"phase_fold:vec=8,", "phase_fold:vec=16,", "phase_chan:vec=8,",
+                              "phase_pos:vec=8,"};
+    for (size_t i = 0; i < sizeof layers / sizeof layers[0]; ++i) {
+        clconvt_params params;
+        clconvt_params_init(&params, layers[i].cin, layers[i].cout, layers[i].k);
+        params.stride = layers[i].s;
+        params.pad_left = params.pad_right = 1;
+        params.has_bias = 1;
+        params.layout = layers[i].layout;
+        plan p;
+        clconvt_plan_default(avx2, &params, &p);
+        char text[256];
+        clconvt_plan_format(&p, text, sizeof text);
+        cr_expect(strncmp(text, expected[i], strlen(expected[i])) == 0, "%s", text);
+        if (i == 0)
+            cr_expect(p.tiles_per_item == 4, "%s: not blocked", text);
+        const double error = forward_error(&params, text, 2, 29, 101 + i);
+        cr_expect_leq(error, reference_error_bound(CLCONVT_F32), "%s: normalised error %g", text,
+                      error);
+    }
 }

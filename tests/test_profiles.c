@@ -32,7 +32,7 @@ TestSuite(profiles, .init = setup, .fini = teardown, .timeout = 300);
 
 #define HEADER "name,plan,kernel,source,options,global,local"
 #define FIELDS 7
-#define PROFILES "sm90, gfx1030, gfx90a, xe, cpu"
+#define PROFILES "sm90, gfx1030, gfx90a, xe, cpu, cpu-avx2"
 
 /* The smoke shapes (tests/data/bench_smoke.csv) and their rows, read by the tools' own reader. */
 static const char *smoke_path(void) {
@@ -174,21 +174,38 @@ static void expect_layer_plan(const shapes_row *shape, const char *expected) {
     clconvt_layer_release(layer);
 }
 
-Test(profiles, cpu_plans_are_what_a_layer_gets_on_a_pocl_cpu) {
-    shapes_row *shapes;
-    plan_row rows[8];
-    size_t count;
-    char *text = smoke_plans("cpu", 4096, &shapes, rows, &count);
+/* The CPU profile of the test device's vector registers: "cpu" for AVX-512's 16 floats,
+ * "cpu-avx2" for AVX2's 8 (CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT); NULL for another device. */
+static const char *test_cpu_profile(void) {
     clconvt_device_info info;
     cr_assert_eq(clconvt_device_get_info(support_device(), &info), CLCONVT_SUCCESS);
-    if (info.type & CL_DEVICE_TYPE_CPU) {
-        for (size_t i = 0; i < count; ++i)
-            expect_layer_plan(&shapes[i], rows[i].fields[1]);
-    }
-    free(text);
-    free(shapes);
+    cl_uint lanes = 0;
+    cr_assert_eq(clGetDeviceInfo(clconvt_device_id(support_device()),
+                                 CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof lanes, &lanes, NULL),
+                 CL_SUCCESS);
     if (!(info.type & CL_DEVICE_TYPE_CPU))
-        cr_skip_test("the test device is no CPU: the cpu profile was not compared with a layer");
+        return NULL;
+    return lanes == 16 ? "cpu" : lanes == 8 ? "cpu-avx2" : NULL;
+}
+
+/* Both CPU profiles plan consistently; the one of the test device's kind plans what a layer
+ * gets there. */
+Test(profiles, cpu_plans_are_what_a_layer_gets_on_a_pocl_cpu) {
+    const char *profiles[] = {"cpu", "cpu-avx2"}, *own = test_cpu_profile();
+    for (size_t p = 0; p < 2; ++p) {
+        shapes_row *shapes;
+        plan_row rows[8];
+        size_t count;
+        char *text = smoke_plans(profiles[p], 4096, &shapes, rows, &count);
+        if (own != NULL && strcmp(own, profiles[p]) == 0)
+            for (size_t i = 0; i < count; ++i)
+                expect_layer_plan(&shapes[i], rows[i].fields[1]);
+        free(text);
+        free(shapes);
+    }
+    if (own == NULL)
+        cr_skip_test("the test device is no CPU of AVX-512 or AVX2 vectors: the cpu profiles were "
+                     "not compared with a layer");
 }
 
 /* smoke_ncl (Cout 20, stride 3, L_out 112) on a GPU: phase_pos with 32 positions x 12 channels, so
@@ -348,7 +365,7 @@ Test(profiles, emit_writes_what_the_library_builds) {
 Test(profiles, list_names_every_profile) {
     char *out, *err;
     cr_assert_eq(run_info((const char *[]){"--profile", "list", NULL}, &out, &err), 0, "%s", err);
-    static const char *const names[] = {"sm90", "gfx1030", "gfx90a", "xe", "cpu"};
+    static const char *const names[] = {"sm90", "gfx1030", "gfx90a", "xe", "cpu", "cpu-avx2"};
     const char *line = out;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i) {
         const size_t length = strlen(names[i]);

@@ -77,6 +77,8 @@ struct kernel_path {
     const char *source_file; /* that NAME.cl, the file of cl/ it comes from */
     const char *kernel;      /* its entry point */
     plan usual;              /* the tile shape a forced plan starts from */
+    /* Its counterpart on a CPU of narrow vectors (clconvt_path_narrow_cpu); path NULL: usual. */
+    plan narrow_usual;
     /* The built-in choice: of the paths whose suits() writes a plan for this device and layer,
      * the one of the lowest rank. */
     int default_rank;
@@ -93,7 +95,7 @@ struct kernel_path {
     int input_read_elsewhere;
     const char *tile_rule; /* its register tile in plan keys, when not "p x c" */
     /* After the plan string's keys: fill in what follows from them (may be NULL). */
-    void (*complete)(plan *p, const clconvt_params *params);
+    void (*complete)(const device_caps *caps, plan *p, const clconvt_params *params);
     /* NULL when the kernel runs this plan on this layer, else why not (a phrase). */
     const char *(*check)(const clconvt_params *params, const plan *p);
     /* The packed weight: three factors of its element count, and where weight (group g, tap k,
@@ -157,6 +159,18 @@ void clconvt_path_phase_local(plan *p, const clconvt_params *params, int phases_
 
 /* NULL when vec is 4, 8 or 16, else the reason. */
 const char *clconvt_path_check_vector(const plan *p);
+
+/* Whether caps is a CPU whose vector registers hold fewer than 16 floats
+ * (CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT 8 with AVX2, 4 with SSE or NEON). The usual tiles are sized
+ * for AVX-512's 32 registers of 16 floats; on AVX2's 16 registers of 8 the same tiles took 2-3x
+ * their time (a Zen 3 EPYC, BENCHMARKS.md's ninth session): such CPUs get register tiles of at
+ * most CLCONVT_NARROW_CPU_ACCUMULATORS floats. */
+int clconvt_path_narrow_cpu(const device_caps *caps);
+#define CLCONVT_NARROW_CPU_ACCUMULATORS 96 /* 12 of AVX2's 16 registers */
+
+/* The tile a forced plan of path starts from on this device: its narrow_usual on a CPU of narrow
+ * vectors, where it has one, else its usual. */
+const plan *clconvt_path_usual(const kernel_path *path, const device_caps *caps);
 
 /* The -D options of a kernel. macros: which of the PATH_OPTION_s it reads besides STRIDE, DTYPE
  * and CI_CHUNK (cl/common.cl's, read by all); pv and cv: position and channel vectors per

@@ -12,7 +12,8 @@ static int suits(const device_caps *caps, const clconvt_params *params, plan *ou
     return 1;
 }
 
-static void complete(plan *p, const clconvt_params *params) {
+static void complete(const device_caps *caps, plan *p, const clconvt_params *params) {
+    (void)caps;
     (void)params;
     p->vec = 1; /* scalar: a vec key is read but means nothing */
 }

@@ -28,12 +28,19 @@ static int tiles_per_item(const plan *p) {
     return p->tiles_per_item > 1 ? p->tiles_per_item : 1;
 }
 
-/* Up to four vectors of channels, fewer when the group has fewer channels. */
-static int default_channels(const plan *p, const clconvt_params *params) {
+/* Up to four vectors of channels (AVX-512: 4 x 6 of its 32 registers), fewer when the group has
+ * fewer channels; on a CPU of narrow vectors as many as CLCONVT_NARROW_CPU_ACCUMULATORS floats hold
+ * (AVX2: 2 x 6 vectors of 8, or 1 x 6 of 16). */
+static int default_channels(const device_caps *caps, const plan *p, const clconvt_params *params) {
     const int64_t lc = channels_per_vector(p, params);
     const int64_t cout_g = params->out_channels / params->groups;
+    int64_t most = 4;
+    if (clconvt_path_narrow_cpu(caps)) {
+        most = CLCONVT_NARROW_CPU_ACCUMULATORS / ((int64_t)p->tile_p * p->vec);
+        most = most < 1 ? 1 : most;
+    }
     const int64_t vectors = clconvt_ceil_div(cout_g, lc);
-    return (int)(lc * (vectors < 4 ? vectors : 4));
+    return (int)(lc * (vectors < most ? vectors : most));
 }
 
 /* The narrowest vector (4, 8 or 16 lanes) that holds every phase of a stride, 0 past 16. */
@@ -84,53 +91,82 @@ void clconvt_phase_fold_size_block(const device_caps *caps, plan *p, const clcon
         p->ci_chunk = (int)clconvt_phase_fold_block_channels(caps, p, params);
 }
 
-/* The blocked form where it measured faster: a starved layer with more input channels per group
- * than two blocks (depthwise layers have one). */
-static void block_starved(const device_caps *caps, const clconvt_params *params, plan *out) {
+/* The blocked form on a CPU of narrow vectors: its register tile reuses each weight over 6
+ * positions only, so the weights' reuse has to come from the cache (AVX2, one round each:
+ * bigvgan_up1 44.9 -> 32.1 ms, bigvgan_up2 45.4 -> 36.0, hifigan_v1_up3 10.8 -> 9.2, no row
+ * slower). In vectors of 16 it was slower (encodec_up2, median of 5 processes: 7.4 -> 11.3 ms):
+ * those keep the plain form. */
+#define NARROW_TILES 4
+
+/* The blocked form of tiles register tiles per work-item where it measured faster: a layer with
+ * more input channels per group than two blocks (depthwise layers have one). */
+static void block(const device_caps *caps, const clconvt_params *params, int tiles, plan *out) {
     plan blocked = *out;
-    blocked.tiles_per_item = STARVED_TILES;
+    blocked.tiles_per_item = tiles;
     const uint64_t channels = clconvt_phase_fold_block_channels(caps, &blocked, params);
     if ((uint64_t)(params->in_channels / params->groups) < 2 * channels)
         return;
     blocked.ci_chunk = (int)channels;
+    *out = blocked;
+}
+
+static void block_starved(const device_caps *caps, const clconvt_params *params, plan *out) {
+    block(caps, params, STARVED_TILES, out);
     /* The positions of the usual work-group (LOCAL_FOLD_POSITIONS work-items of one tile) in
      * fewer work-items: with 8 of 4 tiles each, Conv-TasNet made 8 work-groups for 2 cores and
      * ran slower than with 2 (min of 41 rounds of 5 on the loaded machine: 0.69 vs 0.54 ms,
      * unblocked 0.54; medians 1.04, 0.99, 1.30). */
-    blocked.local[0] = LOCAL_FOLD_POSITIONS / STARVED_TILES;
-    blocked.local[1] = 1;
-    *out = blocked;
+    if (out->tiles_per_item == STARVED_TILES) {
+        out->local[0] = LOCAL_FOLD_POSITIONS / STARVED_TILES;
+        out->local[1] = 1;
+    }
+}
+
+/* Lanes of a vector of vec lanes that whole channels x stride phases fill. */
+static int64_t filled_lanes(int vec, int64_t stride) {
+    return vec / stride * stride;
 }
 
 /* The built-in choice on a CPU: NCL, dilation 1, a stride of 2..16 whose phases fill at least 3/4
  * of the lanes (not 9..11). The usual 16-lane vector when the group has the vec / stride channels
  * to fill it; else (channel-starved, stride-heavy layers such as Conv-TasNet's 512->1 at stride 8)
  * the narrowest vector that holds the phases, so that (channel, phase) pairs are the M of a small
- * GEMM (M = 8 there) instead of a reduction per output, as phase_pos does it. */
+ * GEMM (M = 8 there) instead of a reduction per output, as phase_pos does it. A CPU of narrow
+ * vectors takes vectors of 8 where 16 lanes would not fill better (strides 3 and 5 fill 15 of 16,
+ * 6 of 8 and 5 of 8: encodec_up2 on AVX2, 9.2 ms in vectors of 8, 6.5 in 16), and vectors of 8
+ * in the blocked form; a starved layer keeps the starved plan (on AVX2 too: p 8 was no faster than
+ * 16). */
 static int suits(const device_caps *caps, const clconvt_params *params, plan *out) {
     const plan *usual = &clconvt_path_phase_fold.usual;
     const int64_t s = params->stride, cout_g = params->out_channels / params->groups;
     if ((caps->type & CL_DEVICE_TYPE_CPU) == 0 || params->layout != CLCONVT_LAYOUT_NCL ||
         params->dilation != 1 || s < 2 || s > usual->vec)
         return 0;
+    const int starved = cout_g < usual->vec / s;
     *out = *usual;
-    if (cout_g < usual->vec / s) {
+    if (starved) {
         out->vec = narrowest_vector(s);
         out->tile_p = STARVED_POSITIONS;
+    } else if (clconvt_path_narrow_cpu(caps) && 2 * filled_lanes(8, s) >= filled_lanes(16, s)) {
+        out->vec = 8;
     }
     const int64_t lc = channels_per_vector(out, params);
     if (!(4 * s * lc >= 3 * out->vec && cout_g >= lc))
         return 0;
-    out->tile_c = default_channels(out, params);
-    if (cout_g < usual->vec / s)
+    out->tile_c = default_channels(caps, out, params);
+    if (starved)
         block_starved(caps, params, out);
+    else if (clconvt_path_narrow_cpu(caps) && out->vec == (int)caps->native_float_lanes)
+        block(caps, params, NARROW_TILES, out);
     return 1;
 }
 
-/* c 0 (the usual): four vectors of channels, however many channels a vector holds. */
-static void complete(plan *p, const clconvt_params *params) {
+/* c 0 (the usual): four vectors of channels, however many channels a vector holds (on a CPU of
+ * narrow vectors, as many as default_channels gives: a forced plan keeps vectors of 16 there, for
+ * strides up to 16). */
+static void complete(const device_caps *caps, plan *p, const clconvt_params *params) {
     if (p->tile_c == 0 && params->stride <= p->vec)
-        p->tile_c = default_channels(p, params);
+        p->tile_c = default_channels(caps, p, params);
 }
 
 static const char *check(const clconvt_params *params, const plan *p) {

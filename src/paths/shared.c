@@ -85,6 +85,16 @@ void clconvt_path_phase_local(plan *p, const clconvt_params *params, int phases_
     clconvt_path_default_local(p, params);
 }
 
+int clconvt_path_narrow_cpu(const device_caps *caps) {
+    return (caps->type & CL_DEVICE_TYPE_CPU) != 0 && caps->native_float_lanes != 0 &&
+           caps->native_float_lanes < 16;
+}
+
+const plan *clconvt_path_usual(const kernel_path *path, const device_caps *caps) {
+    return path->narrow_usual.path != NULL && clconvt_path_narrow_cpu(caps) ? &path->narrow_usual
+                                                                            : &path->usual;
+}
+
 const char *clconvt_path_check_vector(const plan *p) {
     return p->vec != 4 && p->vec != 8 && p->vec != 16 ? "vec must be 4, 8 or 16" : NULL;
 }
