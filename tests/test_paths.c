@@ -348,3 +348,45 @@ Test(paths, narrow_cpu_plans_match_the_reference) {
                       error);
     }
 }
+
+/* On a CPU of 16-float vectors, a channel tile whose weights outgrow a quarter of the core's L2 is
+ * reduced in blocks of input channels (bigvgan's upsamplers on the cpu profile's 1 MiB L2); the
+ * smaller ones, and a device of unknown L2, keep the plain form. The blocked form with one register
+ * tile per work-item matches the reference, blocks that do not divide the channels included. */
+Test(paths, wide_cpus_block_tiles_that_outgrow_the_l2) {
+    const device_caps *wide = &clconvt_device_profile_named("cpu")->caps;
+    const struct {
+        int64_t cin, cout, k, s;
+        int chunk;
+    } layers[] = {{1536, 768, 8, 4, 512}, {768, 384, 8, 4, 256}, {512, 256, 16, 8, 0}};
+    for (size_t i = 0; i < sizeof layers / sizeof layers[0]; ++i) {
+        clconvt_params params;
+        clconvt_params_init(&params, layers[i].cin, layers[i].cout, layers[i].k);
+        params.stride = layers[i].s;
+        params.layout = CLCONVT_LAYOUT_NCL;
+        plan p;
+        clconvt_plan_default(wide, &params, &p);
+        cr_expect(strcmp(p.path->name, "phase_fold") == 0 && p.ci_chunk == layers[i].chunk &&
+                      p.tiles_per_item <= 1,
+                  "%lld -> %lld: %s chunk %d pt %d", (long long)layers[i].cin,
+                  (long long)layers[i].cout, p.path->name, p.ci_chunk, p.tiles_per_item);
+        device_caps unknown = *wide;
+        unknown.core_l2_bytes = 0;
+        clconvt_plan_default(&unknown, &params, &p);
+        cr_expect_eq(p.ci_chunk, 0, "unknown L2, %lld -> %lld", (long long)layers[i].cin,
+                     (long long)layers[i].cout);
+    }
+    clconvt_params params;
+    clconvt_params_init(&params, 80, 24, 8);
+    params.stride = 4;
+    params.pad_left = params.pad_right = 2;
+    params.has_bias = 1;
+    params.layout = CLCONVT_LAYOUT_NCL;
+    const char *plans[] = {"phase_fold:vec=16,p=6,c=16,chunk=32",
+                           "phase_fold:vec=16,p=6,c=8,chunk=16"};
+    for (size_t i = 0; i < sizeof plans / sizeof plans[0]; ++i) {
+        const double error = forward_error(&params, plans[i], 2, 53, 211 + i);
+        cr_expect_leq(error, reference_error_bound(CLCONVT_F32), "%s: normalised error %g",
+                      plans[i], error);
+    }
+}

@@ -122,6 +122,35 @@ static void block_starved(const device_caps *caps, const clconvt_params *params,
     }
 }
 
+/* The usual tile's reduction in blocks of input channels (CI_CHUNK, barriers between blocks)
+ * when one channel tile's weights outgrow a quarter of the core's L2: the work-group's
+ * LOCAL_FOLD_POSITIONS work-items then read each block from the L2 in turn, where each of them
+ * streamed the whole panel from the L3 or memory. Blocks are the largest power of two of input
+ * channels whose weights fill that quarter, halved until the group has two of them (Zen 5, 1 MiB
+ * L2, medians of 3 interleaved processes: bigvgan_up1, 768 KiB per tile, 13.78 -> 11.93 ms with
+ * blocks of 512; bigvgan_up2, 384 KiB, 13.73 -> 12.71 with 256; blocks of 64 were slower than
+ * none, and hifigan_v1_up1's 256 KiB per tile gained nothing: it keeps the plain form). */
+#define PANEL_L2_SHARE 4
+
+static uint64_t tile_weight_bytes_per_channel(const plan *p, const clconvt_params *params) {
+    return (uint64_t)(taps(params) * (p->tile_c / channels_per_vector(p, params)) * p->vec) *
+           sizeof(float);
+}
+
+static void block_for_l2(const device_caps *caps, const clconvt_params *params, plan *out) {
+    const uint64_t cin_g = (uint64_t)(params->in_channels / params->groups);
+    const uint64_t fit =
+        caps->core_l2_bytes / PANEL_L2_SHARE / tile_weight_bytes_per_channel(out, params);
+    if (caps->core_l2_bytes == 0 || cin_g <= fit || fit < BLOCK_CHANNELS_MIN)
+        return;
+    uint64_t channels = BLOCK_CHANNELS_MIN;
+    while (channels * 2 <= fit)
+        channels *= 2;
+    while (cin_g < 2 * channels)
+        channels /= 2;
+    out->ci_chunk = (int)channels;
+}
+
 /* Lanes of a vector of vec lanes that whole channels x stride phases fill. */
 static int64_t filled_lanes(int vec, int64_t stride) {
     return vec / stride * stride;
@@ -158,6 +187,8 @@ static int suits(const device_caps *caps, const clconvt_params *params, plan *ou
         block_starved(caps, params, out);
     else if (clconvt_path_narrow_cpu(caps) && out->vec == (int)caps->native_float_lanes)
         block(caps, params, NARROW_TILES, out);
+    else if (!clconvt_path_narrow_cpu(caps))
+        block_for_l2(caps, params, out);
     return 1;
 }
 
