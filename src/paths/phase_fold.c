@@ -129,8 +129,10 @@ static void block_starved(const device_caps *caps, const clconvt_params *params,
  * channels whose weights fill that quarter, halved until the group has two of them (Zen 5, 1 MiB
  * L2, medians of 3 interleaved processes: bigvgan_up1, 768 KiB per tile, 13.78 -> 11.93 ms with
  * blocks of 512; bigvgan_up2, 384 KiB, 13.73 -> 12.71 with 256; blocks of 64 were slower than
- * none, and hifigan_v1_up1's 256 KiB per tile gained nothing: it keeps the plain form). */
+ * none, so smaller blocks than L2_BLOCK_CHANNELS_MIN are not taken, and hifigan_v1_up1's 256 KiB
+ * per tile gained nothing: it keeps the plain form). */
 #define PANEL_L2_SHARE 4
+#define L2_BLOCK_CHANNELS_MIN 128
 
 static uint64_t tile_weight_bytes_per_channel(const plan *p, const clconvt_params *params) {
     return (uint64_t)(taps(params) * (p->tile_c / channels_per_vector(p, params)) * p->vec) *
@@ -141,14 +143,15 @@ static void block_for_l2(const device_caps *caps, const clconvt_params *params, 
     const uint64_t cin_g = (uint64_t)(params->in_channels / params->groups);
     const uint64_t fit =
         caps->core_l2_bytes / PANEL_L2_SHARE / tile_weight_bytes_per_channel(out, params);
-    if (caps->core_l2_bytes == 0 || cin_g <= fit || fit < BLOCK_CHANNELS_MIN)
+    if (caps->core_l2_bytes == 0 || cin_g <= fit)
         return;
-    uint64_t channels = BLOCK_CHANNELS_MIN;
+    uint64_t channels = 1;
     while (channels * 2 <= fit)
         channels *= 2;
     while (cin_g < 2 * channels)
         channels /= 2;
-    out->ci_chunk = (int)channels;
+    if (channels >= L2_BLOCK_CHANNELS_MIN)
+        out->ci_chunk = (int)channels;
 }
 
 /* Lanes of a vector of vec lanes that whole channels x stride phases fill. */
