@@ -352,8 +352,8 @@ Test(paths, narrow_cpu_plans_match_the_reference) {
 /* On a CPU of 16-float vectors, a channel tile whose weights outgrow a quarter of the core's L2 is
  * reduced in blocks of input channels (bigvgan's upsamplers on the cpu profile's 1 MiB L2); the
  * smaller ones, one whose blocks would be under 128 channels (32 taps per phase), and a device of
- * unknown L2 keep the plain form. The blocked form with one register
- * tile per work-item matches the reference, blocks that do not divide the channels included. */
+ * unknown L2 keep the plain form. The blocked form with one register tile per work-item matches
+ * the reference, blocks that do not divide the channels included. */
 Test(paths, wide_cpus_block_tiles_that_outgrow_the_l2) {
     const device_caps *wide = &clconvt_device_profile_named("cpu")->caps;
     const struct {

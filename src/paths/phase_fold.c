@@ -76,14 +76,19 @@ static uint64_t block_bytes_per_channel(const plan *p, const clconvt_params *par
     return (uint64_t)(taps(params) * vectors * p->vec + positions) * sizeof(float);
 }
 
+/* The largest power of two from least up to most that is at most fit (least when none is). */
+static uint64_t power_of_two_block(uint64_t fit, uint64_t least, uint64_t most) {
+    uint64_t channels = least;
+    while (channels * 2 <= fit && channels * 2 <= most)
+        channels *= 2;
+    return channels;
+}
+
 uint64_t clconvt_phase_fold_block_channels(const device_caps *caps, const plan *p,
                                            const clconvt_params *params) {
     const uint64_t l1 = caps->core_l1_bytes != 0 ? caps->core_l1_bytes : DEFAULT_L1_BYTES;
     const uint64_t fit = l1 / BLOCK_L1_SHARE / block_bytes_per_channel(p, params);
-    uint64_t channels = BLOCK_CHANNELS_MIN;
-    while (channels * 2 <= fit && channels * 2 <= BLOCK_CHANNELS_MAX)
-        channels *= 2;
-    return channels;
+    return power_of_two_block(fit, BLOCK_CHANNELS_MIN, BLOCK_CHANNELS_MAX);
 }
 
 void clconvt_phase_fold_size_block(const device_caps *caps, plan *p, const clconvt_params *params) {
@@ -140,16 +145,15 @@ static uint64_t tile_weight_bytes_per_channel(const plan *p, const clconvt_param
 }
 
 static void block_for_l2(const device_caps *caps, const clconvt_params *params, plan *out) {
+    if (caps->core_l2_bytes == 0)
+        return;
     const uint64_t cin_g = (uint64_t)(params->in_channels / params->groups);
     const uint64_t fit =
         caps->core_l2_bytes / PANEL_L2_SHARE / tile_weight_bytes_per_channel(out, params);
-    if (caps->core_l2_bytes == 0 || cin_g <= fit)
+    if (cin_g <= fit)
         return;
-    uint64_t channels = 1;
-    while (channels * 2 <= fit)
-        channels *= 2;
-    while (cin_g < 2 * channels)
-        channels /= 2;
+    /* At most half the group's channels, so that it has two blocks at least. */
+    const uint64_t channels = power_of_two_block(fit < cin_g / 2 ? fit : cin_g / 2, 1, cin_g);
     if (channels >= L2_BLOCK_CHANNELS_MIN)
         out->ci_chunk = (int)channels;
 }
